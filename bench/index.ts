@@ -1,0 +1,23 @@
+/** `npm run bench`: every benchmark, measured side by side in one run, printed as a table. */
+import { stringify } from 'csv-stringify/sync';
+import { closeSession } from '../src/bridge/index.ts';
+import { benchBridge, type BenchRow } from './bridge.ts';
+import { benchParametric } from './parametric.ts';
+
+const suites: Array<[string, () => Promise<BenchRow[]>]> = [
+  ['bridge', benchBridge],
+  ['parametric', benchParametric],
+];
+
+const rows: Array<BenchRow & { suite: string }> = [];
+for (const [suite, bench] of suites) {
+  console.error(`running ${suite} …`);
+  for (const row of await bench()) rows.push({ suite, ...row });
+}
+await closeSession();
+
+const width = Math.max(...rows.map((r) => r.name.length));
+for (const r of rows) {
+  console.log(`${r.pass ? 'ok  ' : 'MISS'} ${r.name.padEnd(width)}  ${String(r.value).padStart(9)} ${r.unit.padEnd(6)} target ${r.target}`);
+}
+if (process.argv.includes('--csv')) process.stdout.write(`\n${stringify(rows, { header: true, columns: ['suite', 'name', 'value', 'unit', 'target', 'pass'] })}`);

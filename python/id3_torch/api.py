@@ -1,0 +1,55 @@
+"""The bridge surface: every call from TypeScript is `dispatch(op, args_json) -> result_json`.
+
+One entry point keeps the contract small and typed on the TypeScript side: arguments and
+results are JSON text, so no Python object ever lives in the JavaScript heap, and an
+exception comes back as a value ({"error": ...}) with its clean traceback, instead of
+through pythonia's exception path.
+"""
+import os
+
+from .bridge import jobs, jsonio, lifeline, system, tensors
+
+_testing = os.environ.get("ID3_BRIDGE_TESTING") == "1"
+if _testing:
+    from .bridge import testing
+
+
+def _job_kinds() -> dict[str, jobs.JobFunction]:
+    from .stages import prepare  # stages import heavier modules: only when jobs are first used
+
+    kinds: dict[str, jobs.JobFunction] = {"prepare.parametric": prepare.parametric_faces}
+    if _testing:
+        kinds.update(testing.JOB_KINDS)
+    return kinds
+
+
+_runner: jobs.JobRunner | None = None
+
+
+def _jobs() -> jobs.JobRunner:
+    global _runner
+    if _runner is None:
+        _runner = jobs.JobRunner(_job_kinds())
+    return _runner
+
+
+OPS = {
+    "system.attach": lambda parentPid: lifeline.attach(parentPid),
+    "system.ping": system.ping,
+    "system.info": system.info,
+    "job.start": lambda kind, args, eventsPath=None: _jobs().start(kind, args, eventsPath),
+    "job.poll": lambda id: _jobs().poll(id),
+    "job.cancel": lambda id: _jobs().cancel(id),
+    **tensors.OPS,
+    **(testing.OPS if _testing else {}),
+}
+
+
+def dispatch(op: str, args_json: str) -> str:
+    try:
+        fn = OPS.get(op)
+        if fn is None:
+            raise KeyError(f"unknown bridge op {op!r}")
+        return jsonio.dumps({"ok": fn(**jsonio.loads(args_json))})
+    except Exception as exc:
+        return jsonio.dumps({"error": jobs.describe_exception(exc)})

@@ -1,0 +1,189 @@
+"""Tensor handles for the TypeScript `Tensor` (src/bridge/tensor.ts).
+
+Tensors live here, in a registry keyed by int id; TypeScript holds the id and the metadata that
+every op returns: {"id", "shape", "dtype", "device"}. What an op may call is a whitelist table
+(no getattr or eval on names from the wire), and bulk data crosses as raw little-endian float32
+files, never as JSON lists.
+
+Argument convention, written once (`_resolve`): an op receives positional `args` and keyword
+`kwargs`; a value {"$tensor": id} in either stands for the registered tensor with that id.
+Results come back through `_result`: a tensor becomes its metadata, torch's named tuples
+(topk, max, min) a dict of them, anything else (item) goes back as it is.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+DTYPES = {
+    "float32": torch.float32, "float64": torch.float64, "float16": torch.float16,
+    "bfloat16": torch.bfloat16, "int64": torch.int64, "int32": torch.int32, "bool": torch.bool,
+}
+
+_tensors: dict[int, torch.Tensor] = {}
+_ids = itertools.count(1)
+
+
+def get(tensor_id: int) -> torch.Tensor:
+    """The live tensor with this id (also for other bridge modules that receive tensor ids)."""
+    try:
+        return _tensors[tensor_id]
+    except KeyError:
+        raise ValueError(f"no tensor with id {tensor_id} (it was freed, or belongs to another session)") from None
+
+
+def _register(t: torch.Tensor) -> dict[str, Any]:
+    tensor_id = next(_ids)
+    _tensors[tensor_id] = t
+    return {"id": tensor_id, "shape": list(t.shape), "dtype": str(t.dtype).removeprefix("torch."),
+            "device": str(t.device)}
+
+
+def _dtype(name: str | None) -> torch.dtype | None:
+    if name is None:
+        return None
+    if name not in DTYPES:
+        raise ValueError(f"unknown dtype {name!r}; known: {', '.join(DTYPES)}")
+    return DTYPES[name]
+
+
+def _device(name: str | None) -> torch.device:
+    if name is None:
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        device = None
+    if device is None or device.type not in ("cpu", "cuda"):
+        raise ValueError(f"unknown device {name!r}; use 'cpu', 'cuda' or 'cuda:N'")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise ValueError(f"device {name!r} is not available ({torch.cuda.device_count()} CUDA devices)")
+    return device
+
+
+def _resolve(value: Any) -> Any:
+    if isinstance(value, dict) and "$tensor" in value:
+        return get(value["$tensor"])
+    return value
+
+
+def _result(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return _register(value)
+    if hasattr(type(value), "__match_args__"):  # torch.return_types.topk / max / min
+        return {name: _result(getattr(value, name)) for name in type(value).__match_args__}
+    return value
+
+
+def _slice(x: torch.Tensor, dim: int, start: int | None = None, end: int | None = None) -> torch.Tensor:
+    """x[..., start:end, ...] along `dim`, with Python's slice rules (negative and open ends)."""
+    begin, stop, _ = slice(start, end).indices(x.size(dim))
+    return x.narrow(dim, begin, max(stop - begin, 0))
+
+
+# Every op TypeScript may run, called as fn(*args, **kwargs) after `_resolve`. No op mutates a
+# tensor in place, so views (t, transpose, reshape, slice) never let one handle change another.
+FUNCTIONS: dict[str, Callable[..., Any]] = {
+    # shape and selection
+    "matmul": torch.matmul,
+    "t": torch.t,
+    "transpose": torch.transpose,
+    "reshape": torch.reshape,
+    "slice": _slice,
+    "index_select": torch.index_select,
+    "gather": torch.gather,
+    "where": torch.where,
+    # elementwise (a scalar is welcome where torch takes one)
+    "add": torch.add, "sub": torch.sub, "mul": torch.mul, "div": torch.div, "pow": torch.pow,
+    "neg": torch.neg, "abs": torch.abs, "sqrt": torch.sqrt, "exp": torch.exp, "log": torch.log,
+    "acos": torch.acos, "clamp": torch.clamp,
+    "gt": torch.gt, "lt": torch.lt, "eq": torch.eq,
+    # reductions
+    "sum": torch.sum, "mean": torch.mean, "amax": torch.amax, "amin": torch.amin,
+    "max": torch.max, "min": torch.min, "topk": torch.topk,
+    "norm": lambda x, dim=None, keepdim=False: torch.linalg.vector_norm(x, 2, dim, keepdim),
+    "normalize": lambda x, dim=-1: F.normalize(x, p=2.0, dim=dim),
+    # conversion
+    "to": lambda x, device: x.to(_device(device)),
+    "cast": lambda x, dtype: x.to(_dtype(dtype)),
+    "item": lambda x: x.item(),
+}
+
+# Creation: fn(*args, dtype=, device=), and generator= for the random ones.
+FACTORIES: dict[str, Callable[..., torch.Tensor]] = {
+    "zeros": torch.zeros, "ones": torch.ones, "full": torch.full, "arange": torch.arange, "eye": torch.eye,
+}
+RANDOM: dict[str, Callable[..., torch.Tensor]] = {"rand": torch.rand, "randn": torch.randn, "randint": torch.randint}
+
+
+def create(kind: str, args: list, dtype: str | None = None, device: str | None = None,
+           seed: int | None = None) -> dict[str, Any]:
+    options: dict[str, Any] = {"dtype": _dtype(dtype), "device": _device(device)}
+    if kind in RANDOM:
+        if seed is not None:
+            options["generator"] = torch.Generator(options["device"]).manual_seed(seed)
+        return _register(RANDOM[kind](*args, **options))
+    if kind in FACTORIES:
+        return _register(FACTORIES[kind](*args, **options))
+    raise ValueError(f"unknown tensor factory {kind!r}; known: {', '.join([*FACTORIES, *RANDOM])}")
+
+
+def apply(op: str, args: list, kwargs: dict | None = None) -> Any:
+    fn = FUNCTIONS.get(op)
+    if fn is None:
+        raise ValueError(f"unknown tensor op {op!r}")
+    resolved = {k: _resolve(v) for k, v in (kwargs or {}).items()}
+    return _result(fn(*map(_resolve, args), **resolved))
+
+
+def _remove_quietly(path: str) -> None:
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
+
+
+def from_file(path: str, shape: list[int], device: str | None = None) -> dict[str, Any]:
+    """A tensor from raw little-endian float32 in `path`; the file is deleted, also on error."""
+    try:
+        data = np.fromfile(path, dtype="<f4")
+    finally:
+        _remove_quietly(path)
+    return _register(torch.from_numpy(data).reshape(shape).to(_device(device)))
+
+
+def to_file(id: int, path: str) -> None:
+    """Write the tensor as raw little-endian float32 to `path` (the reader deletes it).
+
+    Written under a temporary name and renamed, so `path` never holds a partial file.
+    """
+    t = get(id)
+    if not t.is_floating_point():
+        raise TypeError(f"tensor {id} is {str(t.dtype).removeprefix('torch.')}: cast it to float32 first")
+    partial = path + ".part"
+    try:
+        t.detach().to("cpu", torch.float32).numpy().astype("<f4", copy=False).tofile(partial)
+        os.replace(partial, path)
+    except BaseException:
+        _remove_quietly(partial)
+        raise
+
+
+def free(ids: list[int]) -> None:
+    for tensor_id in ids:
+        _tensors.pop(tensor_id, None)
+
+
+OPS = {
+    "tensor.create": create,
+    "tensor.op": apply,
+    "tensor.from_file": from_file,
+    "tensor.to_file": to_file,
+    "tensor.free": free,
+    "tensor.live": lambda: len(_tensors),
+}

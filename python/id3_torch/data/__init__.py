@@ -1,0 +1,1 @@
+"""Datasets the toolkit renders or reads: parametric faces and image-file helpers."""

@@ -1,0 +1,1 @@
+"""Stage functions: the Python half of each pipeline stage, run as bridge jobs or under torchrun."""

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# All tests: types, TypeScript (vitest, which also runs the Deno and CLI checks), Python (pytest).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -x .venv/bin/python ] || { echo "no .venv: run \`npm run setup\` first" >&2; exit 1; }
+echo "== tsc --noEmit"
+npx tsc --noEmit
+echo "== vitest"
+npx vitest run
+echo "== pytest"
+bash scripts/pytest.sh

@@ -1,0 +1,14 @@
+/** The `id3` command line: one small factory per subcommand. */
+import { Command } from 'commander';
+import { makeDoctorCommand } from './cli/doctor.ts';
+import { makeRunCommand } from './cli/run.ts';
+import { makeValidateCommand } from './cli/validate.ts';
+
+const program = new Command('id3')
+  .description('ID³ synthetic face-recognition datasets: train, generate, and prove what they are worth')
+  .addCommand(makeRunCommand())
+  .addCommand(makeValidateCommand())
+  .addCommand(makeDoctorCommand())
+  .showHelpAfterError();
+
+await program.parseAsync(process.argv);

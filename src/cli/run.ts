@@ -1,0 +1,46 @@
+import { Command, Option } from 'commander';
+import path from 'node:path';
+import { closeSession } from '../bridge/index.ts';
+import { loadConfigFile } from '../config/load.ts';
+import { runPipeline, type RunResult } from '../pipeline/runner.ts';
+import type { StageName } from '../pipeline/stage.ts';
+import { STAGES } from '../pipeline/stages/index.ts';
+import type { PrepareSummary } from '../pipeline/stages/prepare.ts';
+import { createReporter, type ReporterKind } from '../ui/reporter.ts';
+import { action } from './fail.ts';
+
+export function makeRunCommand(): Command {
+  return new Command('run')
+    .description('run the pipeline of a config file (reusing every stage whose inputs are unchanged)')
+    .argument('<config>', 'a config file, e.g. configs/demo.ts')
+    .addOption(new Option('--force <stages...>', 'redo these stages even if cached').choices(STAGES.map((s) => s.name)))
+    .option('--quiet', 'print only the final summary')
+    .option('--json', 'print JSON events, one a line, instead of progress bars')
+    .action(
+      action(async (file: string, opts: { force?: StageName[]; quiet?: boolean; json?: boolean }) => {
+        const { config, source } = await loadConfigFile(file);
+        const kind: ReporterKind = opts.json ? 'json' : opts.quiet ? 'quiet' : 'bars';
+        const reporter = createReporter(kind);
+        reporter.info(`id3 run ${config.name} (config ${path.relative(process.cwd(), source) || source})`);
+        let result: RunResult;
+        try {
+          result = await runPipeline(config, { reporter, force: opts.force });
+        } finally {
+          reporter.close();
+          await closeSession();
+        }
+        if (!opts.json) printWhereThingsWent(result);
+      }),
+    );
+}
+
+function printWhereThingsWent(result: RunResult): void {
+  const here = (p: string) => path.relative(process.cwd(), path.resolve(result.dir, p)) || '.';
+  console.log(`\nrun folder: ${here(result.dir)} (config.json, run.json, one folder per stage)`);
+  const prepare = result.stages.prepare?.record.summary as PrepareSummary | undefined;
+  if (prepare) {
+    console.log(`  images:   ${here(prepare.imagesDir)}`);
+    console.log(`  manifest: ${here(prepare.manifest)}`);
+    console.log(`  grid:     ${here(prepare.grid)}`);
+  }
+}

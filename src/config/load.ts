@@ -1,0 +1,86 @@
+/**
+ * Loading a config file: import the TypeScript module, validate its default export, fill in
+ * defaults. Every failure is a ConfigError that names the file and lists one line per problem
+ * ("dataset.identities: expected a positive integer, got -3"), never a stack trace.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { z } from 'zod';
+import { resolveId3FromAnywhere } from './id3-specifier.ts';
+import { Id3Config } from './schema.ts';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  constructor(
+    readonly file: string,
+    readonly problems: string[],
+  ) {
+    super(`${file}: invalid config\n${problems.map((p) => `  ${p}`).join('\n')}`);
+  }
+}
+
+export interface LoadedConfig {
+  /** Absolute path of the config file, or a label for a config given as an object. */
+  source: string;
+  config: Id3Config;
+}
+
+export async function loadConfigFile(file: string): Promise<LoadedConfig> {
+  const source = path.resolve(file);
+  if (!existsSync(source)) throw new ConfigError(source, ['file not found']);
+  let module: { default?: unknown };
+  resolveId3FromAnywhere();
+  try {
+    module = await import(pathToFileURL(source).href);
+  } catch (err) {
+    throw new ConfigError(source, [`could not be imported: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`]);
+  }
+  if (module.default === undefined) {
+    throw new ConfigError(source, ['expected `export default defineConfig({ ... })`, found no default export']);
+  }
+  return { source, config: resolveConfig(module.default, source, path.basename(source).replace(/\.[cm]?[jt]s$/, '')) };
+}
+
+/** Validate a config value and fill in defaults; `defaultName` names a run that has no `name`. */
+export function resolveConfig(input: unknown, source: string, defaultName = 'run'): Id3Config {
+  const parsed = Id3Config.safeParse(input, { reportInput: true });
+  if (!parsed.success) throw new ConfigError(source, formatIssues(parsed.error.issues, input));
+  return { ...parsed.data, name: parsed.data.name ?? defaultName };
+}
+
+export function formatIssues(issues: readonly z.core.$ZodIssue[], input: unknown): string[] {
+  return issues.map((issue) => {
+    const where = issue.path.length ? issue.path.map(String).join('.') : '(config)';
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => `${where === '(config)' ? '' : `${where}.`}${key}: unknown key`).join('\n');
+    }
+    if (issue.code === 'custom') return `${where}: ${issue.message}`;
+    const found = valueAt(input, issue.path);
+    const got = found === undefined ? 'nothing' : describe(found);
+    if (issue.code === 'invalid_union' && 'options' in issue) {
+      return `${where}: expected one of ${(issue.options as unknown[]).map(describe).join(' | ')}, got ${got}`;
+    }
+    const expected = issue.message
+      .replace(/^(Invalid input|Invalid option|Too small|Too big): /, '')
+      .replace(/, received \w+$/, '')
+      .replace(/^E/, 'e');
+    return `${where}: ${expected}, got ${got}`;
+  });
+}
+
+function valueAt(root: unknown, at: readonly PropertyKey[]): unknown {
+  let value = root;
+  for (const key of at) {
+    if (value === null || typeof value !== 'object') return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null) return String(value);
+  if (Array.isArray(value)) return value.length <= 8 ? JSON.stringify(value) : `an array of ${value.length}`;
+  return typeof value === 'object' ? 'an object' : typeof value;
+}

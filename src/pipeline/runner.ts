@@ -1,0 +1,117 @@
+/**
+ * The stage runner. Each stage gets a content-addressed key: a hash of its version, its config
+ * slice and the keys of the stages it reads. A stage whose stage.json says "done" under the same
+ * key is reused; one that stopped midway under the same key resumes (stages write whole files
+ * only, and skip what is already there); one under another key starts from an empty folder.
+ */
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { getSession } from '../bridge/index.ts';
+import type { PythonSession } from '../bridge/session.ts';
+import type { Id3Config } from '../config/schema.ts';
+import { createReporter, type Reporter } from '../ui/reporter.ts';
+import { writeJsonAtomic } from '../util/files.ts';
+import { canonicalJson, sha256 } from '../util/hash.ts';
+import type { Stage, StageName } from './stage.ts';
+import { STAGES } from './stages/index.ts';
+
+export interface StageRecord {
+  stage: StageName;
+  key: string;
+  status: 'running' | 'done';
+  startedAt: string;
+  finishedAt?: string;
+  seconds?: number;
+  summary?: object;
+}
+
+export interface StageOutcome {
+  record: StageRecord;
+  outcome: 'done' | 'cached';
+}
+
+export interface RunResult {
+  name: string;
+  dir: string;
+  stages: Partial<Record<StageName, StageOutcome>>;
+}
+
+export interface RunOptions {
+  reporter?: Reporter;
+  signal?: AbortSignal;
+  /** Stages to redo even when their key matches. */
+  force?: readonly StageName[];
+  /** Defaults to the library's shared session. */
+  session?: PythonSession;
+}
+
+export function stageKeys(config: Id3Config, stages: readonly Stage[] = STAGES): Record<StageName, string> {
+  const keys = {} as Record<StageName, string>;
+  for (const stage of stages) {
+    keys[stage.name] = sha256(
+      canonicalJson({ stage: stage.name, version: stage.version, slice: stage.slice(config), after: stage.after.map((s) => keys[s]) }),
+    );
+  }
+  return keys;
+}
+
+function readRecord(file: string): StageRecord | null {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as StageRecord;
+  } catch {
+    return null; // absent, or not ours: the stage is redone
+  }
+}
+
+export async function runPipeline(config: Id3Config, options: RunOptions = {}): Promise<RunResult> {
+  const reporter = options.reporter ?? createReporter('quiet');
+  const runDir = path.resolve(config.runsDir, config.name!);
+  mkdirSync(runDir, { recursive: true });
+  writeJsonAtomic(path.join(runDir, 'config.json'), config);
+  const session = options.session ?? (await getSession());
+  const host = await session.call<object>('system.info');
+  const keys = stageKeys(config);
+  const result: RunResult = { name: config.name!, dir: runDir, stages: {} };
+  const writeRunJson = () =>
+    writeJsonAtomic(path.join(runDir, 'run.json'), {
+      name: config.name,
+      config,
+      keys,
+      stages: Object.fromEntries(Object.entries(result.stages).map(([name, s]) => [name, s.record])),
+      node: process.version,
+      host,
+    });
+
+  for (const stage of STAGES) {
+    options.signal?.throwIfAborted();
+    const dir = path.join(runDir, stage.name);
+    const recordFile = path.join(dir, 'stage.json');
+    const previous = readRecord(recordFile);
+    const key = keys[stage.name];
+    if (previous?.key === key && previous.status === 'done' && !options.force?.includes(stage.name)) {
+      result.stages[stage.name] = { record: previous, outcome: 'cached' };
+      reporter.stageFinished(stage.name, 'cached', stage.summarize(previous.summary as never));
+      continue;
+    }
+    if (previous?.key !== key || options.force?.includes(stage.name)) rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    const startedAt = new Date();
+    const record: StageRecord = { stage: stage.name, key, status: 'running', startedAt: startedAt.toISOString() };
+    writeJsonAtomic(recordFile, record);
+    reporter.stageStarted(stage.name, stage.describe(config));
+    const summary = await stage.run({ config, runDir, dir, session, reporter, signal: options.signal });
+    const finishedAt = new Date();
+    Object.assign(record, {
+      status: 'done',
+      finishedAt: finishedAt.toISOString(),
+      seconds: (finishedAt.getTime() - startedAt.getTime()) / 1000,
+      summary,
+    });
+    writeJsonAtomic(recordFile, record);
+    result.stages[stage.name] = { record, outcome: 'done' };
+    reporter.stageFinished(stage.name, 'done', stage.summarize(summary));
+    writeRunJson();
+  }
+  writeRunJson();
+  return result;
+}

@@ -1,0 +1,32 @@
+/** What a pipeline stage is: a named step whose output is decided by a slice of the config. */
+import type { PythonSession } from '../bridge/session.ts';
+import type { Id3Config } from '../config/schema.ts';
+import type { Reporter } from '../ui/reporter.ts';
+
+export type StageName = 'prepare';
+
+export interface StageContext {
+  config: Id3Config;
+  /** runs/<name>/ */
+  runDir: string;
+  /** runs/<name>/<stage>/: everything the stage writes goes here. */
+  dir: string;
+  session: PythonSession;
+  reporter: Reporter;
+  signal?: AbortSignal;
+}
+
+export interface Stage<Summary extends object = object> {
+  name: StageName;
+  /** Bump when the stage's outputs change meaning, so cached outputs are redone. */
+  version: number;
+  /** Stages whose outputs this one reads. */
+  after: readonly StageName[];
+  /** The part of the config that decides this stage's outputs (its cache key hashes it). */
+  slice(config: Id3Config): unknown;
+  /** One line for the log: what the stage is about to do. */
+  describe(config: Id3Config): string;
+  run(context: StageContext): Promise<Summary>;
+  /** One line for the log: what the stage made. */
+  summarize(summary: Summary): string;
+}

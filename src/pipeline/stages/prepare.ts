@@ -1,0 +1,86 @@
+/**
+ * prepare: the training data, ready for every later stage. For the parametric face set:
+ * render the faces (Python), assign identities to splits and write the manifest (here).
+ */
+import path from 'node:path';
+import { runJob } from '../../bridge/jobs.ts';
+import type { Id3Config, ParametricDataset } from '../../config/schema.ts';
+import { PARAMETRIC_COLUMNS, writeManifest, type ParametricManifestRow, type Split } from '../../dataset/manifest.ts';
+import type { Stage, StageContext } from '../stage.ts';
+
+/** Paths are relative to the run folder, so that a run folder can be moved. */
+export interface PrepareSummary {
+  manifest: string;
+  imagesDir: string;
+  grid: string;
+  images: number;
+  identities: Record<Split, number>;
+  rendered: number;
+  reused: number;
+}
+
+/** The row Python reports for each image (python/id3_torch/stages/prepare.py). */
+type RenderedRow = Omit<ParametricManifestRow, 'split'>;
+
+interface RenderResult {
+  rows: RenderedRow[];
+  rendered: number;
+  reused: number;
+}
+
+/** Identities [0, train) train, then val, then test: identities are i.i.d., so blocks are fair. */
+export function splitOf(identity: number, d: Pick<ParametricDataset, 'identities' | 'valIdentities' | 'testIdentities'>): Split {
+  const firstTest = d.identities - d.testIdentities;
+  const firstVal = firstTest - d.valIdentities;
+  return identity >= firstTest ? 'test' : identity >= firstVal ? 'val' : 'train';
+}
+
+export const prepareStage: Stage<PrepareSummary> = {
+  name: 'prepare',
+  version: 1,
+  after: [],
+  slice: (config: Id3Config) => config.dataset,
+  describe: ({ dataset: d }) =>
+    `parametric faces: ${d.identities} identities × ${d.imagesPerIdentity} images at ${d.resolution} px (seed ${d.seed})`,
+  summarize: (s) =>
+    `${s.images} images of ${s.identities.train}/${s.identities.val}/${s.identities.test} train/val/test identities ` +
+    `(${s.rendered} rendered, ${s.reused} reused)`,
+
+  async run({ config, runDir, dir, session, reporter, signal }: StageContext): Promise<PrepareSummary> {
+    const d = config.dataset;
+    const imagesDir = path.join(dir, 'images');
+    const grid = path.join(dir, 'grid.png');
+    const result = await runJob<RenderResult>(
+      session,
+      'prepare.parametric',
+      {
+        outDir: imagesDir,
+        gridPath: grid,
+        identities: d.identities,
+        imagesPerIdentity: d.imagesPerIdentity,
+        resolution: d.resolution,
+        seed: d.seed,
+        ranges: d.ranges,
+        batchSize: d.batchSize,
+        gridIdentities: d.gridIdentities,
+        gridImages: d.gridImages,
+      },
+      { onProgress: (p) => reporter.progress('prepare', p), signal, eventsPath: path.join(dir, 'events.jsonl') },
+    );
+    const rows = result.rows.map((row) => ({ ...row, path: `images/${row.path}`, split: splitOf(row.identity, d) }));
+    const manifest = path.join(dir, 'manifest.csv');
+    writeManifest<ParametricManifestRow>(manifest, PARAMETRIC_COLUMNS, rows);
+    const identities = { train: 0, val: 0, test: 0 };
+    for (let i = 0; i < d.identities; i++) identities[splitOf(i, d)] += 1;
+    const relative = (p: string) => path.relative(runDir, p);
+    return {
+      manifest: relative(manifest),
+      imagesDir: relative(imagesDir),
+      grid: relative(grid),
+      images: rows.length,
+      identities,
+      rendered: result.rendered,
+      reused: result.reused,
+    };
+  },
+};

@@ -1,0 +1,69 @@
+/** The `id3` command as a user meets it: help, validate, doctor. */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCli } from './fixtures/processes.ts';
+
+const elsewhere = mkdtempSync(path.join(tmpdir(), 'id3-cli-'));
+function configFile(name: string, text: string): string {
+  const file = path.join(elsewhere, name);
+  writeFileSync(file, text);
+  return file;
+}
+
+describe('id3 CLI', () => {
+  it('--help lists the commands', async () => {
+    const { code, stdout } = await runCli(['--help']);
+    expect(code).toBe(0);
+    for (const command of ['run', 'validate', 'doctor']) expect(stdout).toMatch(new RegExp(`^\\s+${command} `, 'm'));
+  });
+
+  it('validate: a bad config exits 2 with one line per problem and no stack trace', async () => {
+    const file = configFile('bad.ts', "import { defineConfig } from 'id3';\nexport default defineConfig({ runsDir: '', dataset: { kind: 'parametric', identities: -3, batchSize: 0 } } as never);\n");
+    const { code, stdout, stderr } = await runCli(['validate', file]);
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr.trim().split('\n')).toEqual([
+      `${file}: invalid config`,
+      '  runsDir: expected a folder path, got ""',
+      '  dataset.identities: expected a positive integer, got -3',
+      '  dataset.batchSize: expected a positive integer, got 0',
+    ]);
+  });
+
+  it('validate --json: a config outside the repository that imports id3 resolves, named after its file', async () => {
+    const file = configFile('faces-small.ts', "import { defineConfig } from 'id3';\nexport default defineConfig({ dataset: { kind: 'parametric', identities: 12, valIdentities: 2, testIdentities: 2 } });\n");
+    const { code, stdout } = await runCli(['validate', '--json', file], { cwd: elsewhere });
+    expect(code).toBe(0);
+    const config = JSON.parse(stdout);
+    expect(config.name).toBe('faces-small');
+    expect(config.dataset).toMatchObject({ identities: 12, imagesPerIdentity: 16, resolution: 64 });
+  });
+
+  it('run: an unknown --force stage is refused by name', async () => {
+    const { code, stderr } = await runCli(['run', 'configs/demo.ts', '--force', 'paint']);
+    expect(code).not.toBe(0);
+    expect(stderr).toMatch(/argument 'paint' is invalid\. Allowed choices are prepare/);
+  });
+
+  it('doctor --json reports the Python side it really started', async () => {
+    const { code, stdout } = await runCli(['doctor', '--json']);
+    expect(code).toBe(0);
+    const report = JSON.parse(stdout);
+    expect(report.ok).toBe(true);
+    expect(report.node).toBe(process.version);
+    expect(report.python.packages.torch).toMatch(/^\d+\.\d+/);
+    expect(report.python.executable).toMatch(/\.venv\/bin\/python$/);
+    expect(typeof report.python.cudaAvailable).toBe('boolean');
+    expect(report.python.gpus.length > 0).toBe(report.python.cudaAvailable);
+    expect(report.nodePackages.pythonia).toBe('1.2.6');
+    expect(report.disk.freeGiB).toBeGreaterThan(0);
+  });
+
+  it('doctor says what is wrong when Python is missing', async () => {
+    const { code, stdout } = await runCli(['doctor'], { env: { ID3_PYTHON: '/nonexistent/python' } });
+    expect(code).toBe(1);
+    expect(stdout).toMatch(/python\s+NOT WORKING: /);
+  });
+});

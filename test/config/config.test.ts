@@ -1,0 +1,92 @@
+/** Config files: defaults, and one clear line per problem naming the path, expected and found. */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfigFile, resolveConfig } from '../../src/config/load.ts';
+
+function problems(input: unknown): string[] {
+  try {
+    resolveConfig(input, 'x.ts');
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).problems;
+  }
+  throw new Error('config was accepted');
+}
+
+describe('resolveConfig', () => {
+  it('fills in every default and names the run', () => {
+    const config = resolveConfig({ dataset: { kind: 'parametric' } }, 'x.ts', 'from-file');
+    expect(config).toEqual({
+      name: 'from-file',
+      runsDir: 'runs',
+      device: 'auto',
+      dataset: {
+        kind: 'parametric', identities: 300, imagesPerIdentity: 16, resolution: 64, valIdentities: 30, testIdentities: 60,
+        seed: 0, ranges: { age: [18, 80], yaw: [-45, 45], pitch: [-20, 20], roll: [-15, 15] },
+        gridIdentities: 8, gridImages: 8, batchSize: 256,
+      },
+    });
+    expect(resolveConfig({ name: 'given', dataset: { kind: 'parametric' } }, 'x.ts', 'from-file').name).toBe('given');
+  });
+
+  it('says what was expected and what was found, one line per problem', () => {
+    expect(
+      problems({
+        device: 'tpu',
+        extra: 1,
+        dataset: { kind: 'parametric', identities: -3, resolution: 20, imagesPerIdentity: 2.5, ranges: { yaw: [30, -30] }, typo: true },
+      }),
+    ).toEqual([
+      'device: expected one of "auto"|"cpu"|"cuda", got "tpu"',
+      'dataset.identities: expected a positive integer, got -3',
+      'dataset.imagesPerIdentity: expected a positive integer, got 2.5',
+      'dataset.resolution: expected an integer from 32 to 128, got 20',
+      'dataset.ranges.yaw: expected [low, high] with low ≤ high',
+      'dataset.typo: unknown key',
+      'extra: unknown key',
+    ]);
+    expect(problems({ dataset: { kind: 'parametric', identities: 10, valIdentities: 4, testIdentities: 6 } })).toEqual([
+      'dataset: expected valIdentities + testIdentities to leave at least one training identity',
+    ]);
+  });
+
+  it('names a missing section, a wrong dataset kind and a wrong type', () => {
+    expect(problems({})).toEqual(['dataset: expected object, got nothing']);
+    expect(problems({ dataset: { kind: 'ffhq' } })).toEqual(['dataset.kind: expected one of "parametric", got "ffhq"']);
+    expect(problems({ runsDir: 3, dataset: { kind: 'parametric' } })).toEqual(['runsDir: expected a folder path, got 3']);
+    expect(problems({ name: '../escape', dataset: { kind: 'parametric' } })).toEqual([
+      'name: expected a run name of letters, digits, ".", "_", "-", got "../escape"',
+    ]);
+  });
+});
+
+describe('loadConfigFile', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'id3-config-'));
+  const file = (name: string, text: string) => {
+    const p = path.join(dir, name);
+    writeFileSync(p, text);
+    return p;
+  };
+
+  it('loads the demo config, which imports id3, and names the run', async () => {
+    const { source, config } = await loadConfigFile('configs/demo.ts');
+    expect(source).toBe(path.resolve('configs/demo.ts'));
+    expect(config.name).toBe('demo');
+    expect(config.dataset.kind).toBe('parametric');
+  });
+
+  it.each([
+    ['missing.ts', null, /missing\.ts: invalid config\n {2}file not found/],
+    ['broken.ts', 'export default {{{', /broken\.ts: invalid config\n {2}could not be imported: /],
+    ['nodefault.ts', 'export const x = 1;', /nodefault\.ts: invalid config\n {2}expected `export default defineConfig\(\{ \.\.\. \}\)`, found no default export/],
+    ['bad.ts', "export default { dataset: { kind: 'parametric', identities: 0 } };", /bad\.ts: invalid config\n {2}dataset\.identities: expected a positive integer, got 0/],
+  ])('rejects %s with a ConfigError naming the file', async (name, text, message) => {
+    const p = text === null ? path.join(dir, name) : file(name, text);
+    const err = await loadConfigFile(p).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as Error).message).toMatch(message);
+    expect((err as Error).message.startsWith(p)).toBe(true);
+  });
+});
