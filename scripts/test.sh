@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 echo "== tsc --noEmit"
 npx tsc --noEmit
 echo "== vitest"
-npx vitest run
+# One torch thread per Python: vitest runs two test files at a time on two cores.
+OMP_NUM_THREADS=1 npx vitest run
 echo "== pytest"
 bash scripts/pytest.sh

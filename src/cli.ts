@@ -3,11 +3,13 @@ import { Command } from 'commander';
 import { makeDoctorCommand } from './cli/doctor.ts';
 import { makeRunCommand } from './cli/run.ts';
 import { makeValidateCommand } from './cli/validate.ts';
+import { makeVerifyCommand } from './cli/verify.ts';
 
 const program = new Command('id3')
   .description('ID³ synthetic face-recognition datasets: train, generate, and prove what they are worth')
   .addCommand(makeRunCommand())
   .addCommand(makeValidateCommand())
+  .addCommand(makeVerifyCommand())
   .addCommand(makeDoctorCommand())
   .showHelpAfterError();
 

@@ -16,7 +16,7 @@ describe('id3 CLI', () => {
   it('--help lists the commands', async () => {
     const { code, stdout } = await runCli(['--help']);
     expect(code).toBe(0);
-    for (const command of ['run', 'validate', 'doctor']) expect(stdout).toMatch(new RegExp(`^\\s+${command} `, 'm'));
+    for (const command of ['run', 'validate', 'verify', 'doctor']) expect(stdout).toMatch(new RegExp(`^\\s+${command} `, 'm'));
   });
 
   it('validate: a bad config exits 2 with one line per problem and no stack trace', async () => {

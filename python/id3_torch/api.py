@@ -8,6 +8,7 @@ through pythonia's exception path.
 import os
 
 from .bridge import jobs, jsonio, lifeline, system, tensors
+from .evaluation import ops as evaluation_ops
 
 _testing = os.environ.get("ID3_BRIDGE_TESTING") == "1"
 if _testing:
@@ -41,6 +42,7 @@ OPS = {
     "job.poll": lambda id: _jobs().poll(id),
     "job.cancel": lambda id: _jobs().cancel(id),
     **tensors.OPS,
+    **evaluation_ops.OPS,
     **(testing.OPS if _testing else {}),
 }
 

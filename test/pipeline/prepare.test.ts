@@ -8,7 +8,7 @@ import { PythonSession } from '../../src/bridge/session.ts';
 import { resolveConfig } from '../../src/config/load.ts';
 import type { Id3ConfigInput } from '../../src/config/schema.ts';
 import { runPipeline } from '../../src/pipeline/runner.ts';
-import { exited, runCli, spawnTs, waitUntil } from '../fixtures/processes.ts';
+import { childPids, exited, isRunning, runCli, spawnTs, waitUntil } from '../fixtures/processes.ts';
 import { pngSize } from '../fixtures/png.ts';
 
 const runsDir = mkdtempSync(path.join(tmpdir(), 'id3-runs-'));
@@ -113,5 +113,26 @@ describe('prepare (parametric)', () => {
     for (const probe of ['0/0.png', '30/7.png', '59/9.png']) {
       expect(sha(path.join(stageDir, 'images', probe))).toBe(sha(path.join(runsDir, 'whole', 'prepare', 'images', probe)));
     }
+  });
+
+  it('Ctrl-C cancels the running job cleanly: exit 130, a resumable stage, no Python left', async () => {
+    const configFile = path.join(runsDir, 'interrupted.ts');
+    writeFileSync(
+      configFile,
+      `export default { runsDir: ${JSON.stringify(runsDir)}, dataset: { kind: 'parametric', identities: 200, imagesPerIdentity: 10, resolution: 32, valIdentities: 5, testIdentities: 5, batchSize: 10 } };\n`,
+    );
+    const run = spawnTs('bin/id3.js', ['run', configFile, '--json']);
+    await run.waitFor(/"event":"progress","stage":"prepare","step":([1-9]\d*)/, 60_000);
+    const pythons = childPids(run.child.pid!).filter((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('interface.py'));
+    expect(pythons).toHaveLength(1);
+    run.child.kill('SIGINT');
+    const end = await exited(run.child);
+    expect(end.code).toBe(130);
+    expect(run.stderr()).toMatch(/id3: job prepare\.parametric was cancelled; rerun the same command to resume/);
+    const record = JSON.parse(readFileSync(path.join(runsDir, 'interrupted', 'prepare', 'stage.json'), 'utf8'));
+    expect(record.status).toBe('running');
+    const rendered = readdirSync(path.join(runsDir, 'interrupted', 'prepare', 'images')).length;
+    expect(rendered).toBeGreaterThan(0);
+    await waitUntil(() => !isRunning(pythons[0]!), 2_000);
   });
 });

@@ -197,20 +197,16 @@ _HAIR_STYLES = torch.tensor(
         [0.20, 0.34, -0.60, 9.0, 0.12, -0.70, 1.00],  # bangs
     ]
 )
-# Beard types, columns: density, moustache, goatee, full beard. Probabilities follow the row count.
+# Facial hair, columns: density, moustache, goatee, full beard.
 _BEARDS = torch.tensor(
     [
-        [0.0, 0.0, 0.0, 0.0],  # none
-        [0.0, 0.0, 0.0, 0.0],
-        [0.0, 0.0, 0.0, 0.0],
-        [0.0, 0.0, 0.0, 0.0],
-        [0.0, 0.0, 0.0, 0.0],
         [0.35, 1.0, 0.0, 1.0],  # stubble
         [0.9, 1.0, 0.0, 0.0],  # moustache
         [0.9, 1.0, 1.0, 0.0],  # goatee
-        [0.9, 1.0, 0.0, 1.0],  # full
+        [0.9, 1.0, 0.0, 1.0],  # full beard
     ]
 )
+_BEARD_SHARE = 0.45  # identities with facial hair
 
 
 def _span(u: torch.Tensor, low: float, high: float) -> torch.Tensor:
@@ -277,7 +273,9 @@ def _face_traits(identity: torch.Tensor) -> dict[str, torch.Tensor]:
     }
     traits.update({name: value.view(-1, 3, 1, 1) for name, value in colours.items()})
     traits["hair_style"] = _pick(_HAIR_STYLES, u["hair_style"])  # (N, 7)
-    traits["beard"] = _pick(_BEARDS, u["beard"])  # (N, 4)
+    bearded = u["beard"] > 1.0 - _BEARD_SHARE
+    beard_type = (u["beard"] - (1.0 - _BEARD_SHARE)) * (1.0 / _BEARD_SHARE)
+    traits["beard"] = _pick(_BEARDS, beard_type) * bearded.view(-1, 1)  # (N, 4), zeros: clean-shaven
     return traits
 
 # ----------------------------------------------------------------------------------------------
@@ -471,18 +469,21 @@ def _head_window(face: dict, nuisance: dict, resolution: int):
     The size is the largest in the chunk; it only decides which pixels are computed, never their values.
     """
     margin = 2  # pixels: anti-aliasing ramp plus rounding
+
+    def to_pixel(c: float) -> float:  # image coordinate -> pixel index
+        return (c + 1.0) * resolution * 0.5 - 0.5
+
+    per_image = (face["head_width"], face["head_height"], nuisance["scale"], nuisance["shift_x"], nuisance["shift_y"], nuisance["roll"])
     first_cols, last_cols, first_rows, last_rows = [], [], [], []
-    for i, (w, h, s, sx, sy, roll) in enumerate(
-        zip(*(t.view(-1).tolist() for t in (face["head_width"], face["head_height"], nuisance["scale"], nuisance["shift_x"], nuisance["shift_y"], nuisance["roll"])))
-    ):
-        a, b, r = w * s, h * s, math.radians(roll)
+    for w, h, s, sx, sy, roll in zip(*(t.reshape(-1).tolist() for t in per_image)):
+        a, b, r = w * s, h * s, math.radians(roll)  # half-axes of the rotated head ellipse
         half_x = math.hypot(a * math.cos(r), b * math.sin(r))
         half_y = math.hypot(a * math.sin(r), b * math.cos(r))
-        to_px = lambda c: (c + 1.0) * resolution * 0.5 - 0.5  # image coordinate -> pixel index
-        first_cols.append(max(0, math.floor(to_px(sx - half_x)) - margin))
-        last_cols.append(min(resolution - 1, math.ceil(to_px(sx + half_x)) + margin))
-        first_rows.append(max(0, math.floor(to_px(-(0.08 + sy) - half_y)) - margin))  # rows run down
-        last_rows.append(min(resolution - 1, math.ceil(to_px(-(0.08 + sy) + half_y)) + margin))
+        centre_row = -(0.08 + sy)  # rows run down
+        first_cols.append(max(0, math.floor(to_pixel(sx - half_x)) - margin))
+        last_cols.append(min(resolution - 1, math.ceil(to_pixel(sx + half_x)) + margin))
+        first_rows.append(max(0, math.floor(to_pixel(centre_row - half_y)) - margin))
+        last_rows.append(min(resolution - 1, math.ceil(to_pixel(centre_row + half_y)) + margin))
     width = max(l - f for f, l in zip(first_cols, last_cols)) + 1
     height = max(l - f for f, l in zip(first_rows, last_rows)) + 1
     first_col = torch.tensor([min(c, resolution - width) for c in first_cols])
@@ -551,7 +552,7 @@ def _ear_tone(tone, f: _HeadFrame, face: dict) -> torch.Tensor:
 def _wrinkle_tone(tone, f: _HeadFrame, face: dict, age_weight, mouth_y) -> torch.Tensor:
     # Three forehead lines: a triangle wave across the forehead band.
     base = face["eye_height"] + 0.3 + 0.05 * f.xf * f.xf
-    band = torch.maximum((f.yf - base - 0.075).abs() - 0.11, f.xf.abs() - 0.28)
+    band = torch.maximum((f.yf - base - 0.075).abs() - 0.11, f.mirror_x - 0.28)
     lines = _cover(torch.maximum(band, 0.0375 - 0.0375 * _zigzag(f.yf - base, 0.075) - 0.01), f.inv_edge)
     nose_tip_y = face["eye_height"] - face["nose_length"]
     folds = _segment_sd(

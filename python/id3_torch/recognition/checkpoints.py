@@ -1,0 +1,67 @@
+"""Backbone weights on disk: insightface `.pth` state dicts (read) and our safetensors files (read/write).
+
+Both paths check the file's tensors against the model before loading, so a wrong architecture
+fails with the file's name and the first differing keys rather than deep inside torch.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import safetensors.torch
+import torch
+from torch import nn
+
+_SHOWN = 5  # keys listed per kind of mismatch
+
+
+def _check_and_load(model: nn.Module, state: Mapping[str, torch.Tensor], path: Path) -> None:
+    expected = model.state_dict()
+    # Files from torch < 0.4.1 lack BatchNorm's num_batches_tracked; load_state_dict fills it in.
+    missing = [key for key in expected if key not in state and not key.endswith(".num_batches_tracked")]
+    unexpected = [key for key in state if key not in expected]
+    misshapen = [
+        f"{key} {tuple(state[key].shape)} (expected {tuple(expected[key].shape)})"
+        for key in expected
+        if key in state and state[key].shape != expected[key].shape
+    ]
+    problems = [
+        f"{len(found)} {kind}: {', '.join(found[:_SHOWN])}{', ...' if len(found) > _SHOWN else ''}"
+        for kind, found in (("missing keys", missing), ("unexpected keys", unexpected), ("wrong shapes", misshapen))
+        if found
+    ]
+    if problems:
+        raise ValueError(f"{path}: does not match {type(model).__name__} ({'; '.join(problems)})")
+    model.load_state_dict(state, strict=True)
+
+
+def load_backbone_checkpoint(path: str | os.PathLike, model: nn.Module) -> None:
+    """Load an insightface/arcface_torch `backbone.pth` (a plain state dict) into `model`, strictly."""
+    path = Path(path)
+    state = torch.load(path, weights_only=True, map_location="cpu")
+    if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError(f"{path}: expected a state dict (a mapping of names to tensors), got {type(state).__name__}")
+    _check_and_load(model, state, path)
+
+
+def save_safetensors(path: str | os.PathLike, model: nn.Module, *, metadata: Mapping[str, str] | None = None) -> None:
+    """Write `model`'s state dict as safetensors, atomically (temp name in the same folder, then rename)."""
+    path = Path(path)
+    state = {key: tensor.detach().cpu().contiguous() for key, tensor in model.state_dict().items()}
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        safetensors.torch.save_file(state, temporary, metadata=dict(metadata) if metadata else None)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def load_safetensors(path: str | os.PathLike, model: nn.Module) -> dict[str, str]:
+    """Load a file written by `save_safetensors` into `model`, strictly; returns the file's metadata."""
+    path = Path(path)
+    state = safetensors.torch.load_file(path, device="cpu")
+    _check_and_load(model, state, path)
+    with safetensors.safe_open(path, framework="pt") as handle:
+        return handle.metadata() or {}

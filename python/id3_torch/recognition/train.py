@@ -1,0 +1,180 @@
+"""Face-recognition training: an iResNet and a margin head on labelled face images.
+
+The recipe of ../shared/id3-method.md (ArcFace, SGD momentum 0.9, weight decay 5e-4, lr 0.1
+divided by 10 at set epochs, horizontal flips) with every number in the options. One loop for
+one process or many (torchrun: DDP, gloo on CPU, nccl on CUDA); bf16 autocast on CUDA; a
+checkpoint every N steps from which a killed run resumes exactly (same batches, same flips).
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from ..bridge.jobs import Progress
+from ..data.labelled_images import LabelledImages
+from ..training.distributed import Distributed
+from ..training.order import rank_batches, steps_per_epoch
+from ..training.schedule import step_decay
+from ..training.state import load_training_state, save_training_state
+from .checkpoints import save_safetensors
+from .heads import AdaFaceHead, ArcFaceHead, CosFaceHead, MarginHead
+from .iresnet import build_backbone, normalize_face_images
+
+HEADS: dict[str, type[MarginHead]] = {"arcface": ArcFaceHead, "cosface": CosFaceHead, "adaface": AdaFaceHead}
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    name: str
+    input_size: int
+    embedding_size: int
+    widths: tuple[int, ...] | None = None
+    layers: tuple[int, ...] | None = None
+
+    def build(self) -> nn.Module:
+        return build_backbone(self.name, input_size=self.input_size, embedding_size=self.embedding_size,
+                              widths=self.widths, layers=self.layers)
+
+
+@dataclass(frozen=True)
+class FrTrainingOptions:
+    """Mirrors the `trainFr` section of the config schema (src/config/schema.ts)."""
+    backbone: BackboneSpec
+    head: str
+    s: float
+    m: float
+    epochs: int
+    batch_size: int  # per process
+    lr: float
+    momentum: float
+    weight_decay: float
+    decay_epochs: tuple[int, ...]
+    warmup_epochs: float
+    flip: bool
+    grad_clip: float | None  # max gradient L2 norm; None = no clipping
+    checkpoint_every: int  # steps
+    seed: int
+    device: str  # auto | cpu | cuda
+
+    @staticmethod
+    def from_args(args: dict) -> "FrTrainingOptions":
+        b = args["backbone"]
+        backbone = BackboneSpec(b["name"], b["inputSize"], b["embeddingSize"],
+                                tuple(b["widths"]) if b.get("widths") else None,
+                                tuple(b["layers"]) if b.get("layers") else None)
+        return FrTrainingOptions(
+            backbone=backbone, head=args["head"], s=args["s"], m=args["m"], epochs=args["epochs"],
+            batch_size=args["batchSize"], lr=args["lr"], momentum=args["momentum"],
+            weight_decay=args["weightDecay"], decay_epochs=tuple(args["decayEpochs"]),
+            warmup_epochs=args["warmupEpochs"], flip=args["flip"], grad_clip=args.get("gradClip"),
+            checkpoint_every=args["checkpointEvery"], seed=args["seed"], device=args.get("device", "auto"))
+
+
+class FaceRecognitionModel(nn.Module):
+    """Backbone and head in one module, so that DDP syncs the class centres too; forward returns the loss."""
+
+    def __init__(self, backbone: nn.Module, head: MarginHead) -> None:
+        super().__init__()
+        self.backbone, self.head = backbone, head
+
+    def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(device_type=images.device.type, dtype=torch.bfloat16, enabled=images.is_cuda):
+            embeddings = self.backbone(images)  # (B, E)
+        return self.head(embeddings.float(), labels).loss
+
+
+def fit_to(images: torch.Tensor, size: int) -> torch.Tensor:
+    """Resize (B, 3, H, W) to the backbone's input side when the data has another resolution."""
+    if images.shape[-1] == size and images.shape[-2] == size:
+        return images
+    return nn.functional.interpolate(images, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+
+
+def flip_mask(*, seed: int, step: int, batch_size: int) -> torch.Tensor:
+    """Which images of this step's batch are mirrored: a function of (seed, step), so resume-exact."""
+    generator = torch.Generator().manual_seed(seed * 7_919 + step + 1)
+    return torch.rand(batch_size, generator=generator) < 0.5
+
+
+def train_face_recognition(args: dict, progress: Progress) -> dict:
+    options = FrTrainingOptions.from_args(args)
+    out_dir = args["outDir"]
+    checkpoint = os.path.join(out_dir, "checkpoint.safetensors")
+    dist = Distributed.from_environment(options.device)
+    device = dist.device
+
+    data = LabelledImages.from_manifest(args["manifest"], splits=tuple(args.get("splits", ["train"])))
+    torch.manual_seed(options.seed)  # the initial weights; identical on every rank
+    model = FaceRecognitionModel(options.backbone.build(),
+                                 HEADS[options.head](data.num_classes, options.backbone.embedding_size,
+                                                     s=options.s, m=options.m)).to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=options.lr, momentum=options.momentum,
+                                weight_decay=options.weight_decay)
+    step = 0
+    if os.path.exists(checkpoint):
+        step = load_training_state(checkpoint, modules={"model": model}, optimizer=optimizer)["step"]
+    trained = DistributedDataParallel(model) if dist.enabled else model
+
+    per_epoch = steps_per_epoch(len(data), batch_size=options.batch_size, world_size=dist.world_size)
+    total = options.epochs * per_epoch
+    progress.begin(total, label="train-fr", unit="step", step=step)
+    lr_at = lambda s: step_decay(s, base_lr=options.lr, steps_per_epoch=per_epoch,  # noqa: E731
+                                 decay_epochs=list(options.decay_epochs), warmup_epochs=options.warmup_epochs)
+    batches: list[torch.Tensor] = []
+    started, first_step = time.perf_counter(), step
+    while step < total:
+        epoch, index = divmod(step, per_epoch)
+        if index == 0 or not batches:
+            batches = rank_batches(len(data), batch_size=options.batch_size, seed=options.seed, epoch=epoch,
+                                   rank=dist.rank, world_size=dist.world_size)
+        batch = batches[index]
+        images = fit_to(normalize_face_images(data.images[batch]), options.backbone.input_size).to(device, non_blocking=True)  # (B, 3, R, R)
+        labels = data.labels[batch].to(device, non_blocking=True)  # (B,)
+        if options.flip:
+            mirrored = flip_mask(seed=options.seed + dist.rank, step=step, batch_size=len(batch)).to(device)
+            images = torch.where(mirrored[:, None, None, None], images.flip(-1), images)
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(step)
+
+        loss = trained(images, labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if options.grad_clip is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), options.grad_clip)
+        optimizer.step()
+        step += 1
+
+        progress.advance(1, loss=dist.mean(loss).item(), lr=lr_at(step - 1))
+        if dist.is_main and (step % options.checkpoint_every == 0 or step == total):
+            save_training_state(checkpoint, step=step, modules={"model": model}, optimizer=optimizer)
+    elapsed = time.perf_counter() - started
+
+    encoder_path = os.path.join(out_dir, "backbone.safetensors")
+    if dist.is_main:
+        save_safetensors(encoder_path, model.backbone)
+        _write_encoder_card(os.path.join(out_dir, "encoder.json"), options, data)
+    dist.barrier()
+    dist.close()
+    trained_steps = step - first_step
+    return {"steps": total, "epochs": options.epochs, "classes": data.num_classes, "images": len(data),
+            "processes": dist.world_size, "finalLoss": progress.metrics.get("loss"),
+            "imagesPerSecond": trained_steps * options.batch_size * dist.world_size / elapsed if trained_steps else None,
+            "backbone": encoder_path}
+
+
+def _write_encoder_card(path: str, options: FrTrainingOptions, data: LabelledImages) -> None:
+    """What another stage needs to use the trained backbone as a frozen identity encoder."""
+    b = options.backbone
+    card = {"kind": "iresnet", "backbone": b.name, "inputSize": b.input_size, "embeddingSize": b.embedding_size,
+            "widths": list(b.widths) if b.widths else None, "layers": list(b.layers) if b.layers else None,
+            "normalisation": "(x/255 - 0.5)/0.5", "weights": "backbone.safetensors", "classes": data.num_classes}
+    temporary = f"{path}.tmp-{os.getpid()}"
+    with open(temporary, "w", encoding="utf-8") as f:
+        json.dump(card, f, indent=2)
+    os.replace(temporary, path)
