@@ -15,10 +15,18 @@ if _testing:
     from .bridge import testing
 
 
-def _job_kinds() -> dict[str, jobs.JobFunction]:
-    from .stages import prepare  # stages import heavier modules: only when jobs are first used
+def job_kinds() -> dict[str, jobs.JobFunction]:
+    """Every long job a stage can run, in the bridge or under torchrun (`python -m id3_torch`)."""
+    # Stage modules import heavier code: loaded when jobs are first used, not with the bridge.
+    from .evaluation.evaluate import evaluate_parametric
+    from .recognition.train import train_face_recognition
+    from .stages import prepare
 
-    kinds: dict[str, jobs.JobFunction] = {"prepare.parametric": prepare.parametric_faces}
+    kinds: dict[str, jobs.JobFunction] = {
+        "prepare.parametric": prepare.parametric_faces,
+        "train-fr": train_face_recognition,
+        "evaluate.parametric": evaluate_parametric,
+    }
     if _testing:
         kinds.update(testing.JOB_KINDS)
     return kinds
@@ -30,7 +38,7 @@ _runner: jobs.JobRunner | None = None
 def _jobs() -> jobs.JobRunner:
     global _runner
     if _runner is None:
-        _runner = jobs.JobRunner(_job_kinds())
+        _runner = jobs.JobRunner(job_kinds())
     return _runner
 
 

@@ -38,10 +38,10 @@ class NuisanceRanges:
     mouth_open: tuple[float, float] = (0.0, 1.0)
     eye_open: tuple[float, float] = (0.3, 1.0)
     brow_raise: tuple[float, float] = (-1.0, 1.0)
-    light_strength: tuple[float, float] = (0.0, 0.8)  # 0 = flat ambient light
+    light_strength: tuple[float, float] = (0.0, 0.7)  # 0 = flat ambient light
     brightness: tuple[float, float] = (0.75, 1.2)
     contrast: tuple[float, float] = (0.75, 1.25)
-    white_balance: tuple[float, float] = (0.88, 1.12)  # per-channel gain
+    white_balance: tuple[float, float] = (0.92, 1.08)  # per-channel gain
     scale: tuple[float, float] = (0.85, 1.1)  # head size relative to the frame
     shift: tuple[float, float] = (-0.08, 0.08)  # head centre offset, fraction of the half-frame
     blur_sigma: tuple[float, float] = (0.0, 0.012)  # Gaussian sigma, fraction of the image width
@@ -235,24 +235,24 @@ def _face_traits(identity: torch.Tensor) -> dict[str, torch.Tensor]:
     hair = _pick(_HAIR_PALETTE, u["hair_colour"]) * _span(u["hair_shade"], 0.8, 1.2).view(-1, 1)
     mole_side = torch.where(u["mole_x"] < 0.5, -1.0, 1.0)
     scalars = {
-        "head_width": _span(u["head_width"], 0.50, 0.62),  # image units (frame is [-1, 1])
-        "head_height": _span(u["head_height"], 0.62, 0.74),
+        "head_width": _span(u["head_width"], 0.48, 0.63),  # image units (frame is [-1, 1])
+        "head_height": _span(u["head_height"], 0.61, 0.75),
         "jaw": _span(u["jaw"], 0.10, 0.42),  # chin narrowing
         "hairline": _span(u["hairline"], -0.07, 0.07),  # offset to the style's hairline
         "hairline_curve": _span(u["hairline_curve"], -0.1, 0.35),  # + receding temples
         "hair_part": _span(u["hair_part"], -0.12, 0.12),
-        "eye_spacing": _span(u["eye_spacing"], 0.27, 0.37),  # head-surface units, head radius 1
-        "eye_height": _span(u["eye_height"], 0.04, 0.18),
-        "eye_size": _span(u["eye_size"], 0.11, 0.155),
+        "eye_spacing": _span(u["eye_spacing"], 0.26, 0.38),  # head-surface units, head radius 1
+        "eye_height": _span(u["eye_height"], 0.02, 0.19),
+        "eye_size": _span(u["eye_size"], 0.105, 0.16),
         "eye_aspect": _span(u["eye_aspect"], 0.42, 0.65),
         "brow_thickness": _span(u["brow_thickness"], 0.03, 0.075),
         "brow_tilt": _span(u["brow_tilt"], -1.0, 1.0),
         "brow_arch": _span(u["brow_arch"], 0.0, 1.0),
         "brow_gap": _span(u["brow_gap"], 0.10, 0.17),
-        "nose_length": _span(u["nose_length"], 0.20, 0.34),
+        "nose_length": _span(u["nose_length"], 0.19, 0.35),
         "nose_width": _span(u["nose_width"], 0.055, 0.10),
         "nose_protrusion": _span(u["nose_protrusion"], 0.08, 0.2),
-        "mouth_width": _span(u["mouth_width"], 0.15, 0.24),
+        "mouth_width": _span(u["mouth_width"], 0.14, 0.25),
         "mouth_gap": _span(u["mouth_height"], 0.14, 0.24),  # nose tip to mouth
         "lip_thickness": _span(u["lip_thickness"], 0.022, 0.05),
         "ear_size": _span(u["ear_size"], 0.13, 0.2),
@@ -261,7 +261,7 @@ def _face_traits(identity: torch.Tensor) -> dict[str, torch.Tensor]:
         "mole": (u["mole_presence"] < 0.35).to(torch.float32),
         "mole_x": mole_side * _span((u["mole_x"] - 0.5).abs() * 2.0, 0.15, 0.45),
         "mole_y": _span(u["mole_y"], -0.45, -0.05),
-        "greying_onset": _span(u["greying_onset"], 30.0, 70.0),
+        "greying_onset": _span(u["greying_onset"], 35.0, 80.0),  # some never grey
     }
     traits = {name: value.view(-1, 1, 1) for name, value in scalars.items()}
     colours = {
@@ -808,7 +808,7 @@ def _render_chunk(identity: torch.Tensor, nuisance: dict[str, torch.Tensor], res
     face = _face_traits(identity.to(torch.float32))
     age = _col(nuisance["age"])
     age_weight = ((age - 30.0) * (1.0 / 45.0)).clamp(0.0, 1.0)  # wrinkles, sag
-    greying = ((age - face["greying_onset"]) * (1.0 / 20.0)).clamp(0.0, 0.9).unsqueeze(1)
+    greying = ((age - face["greying_onset"]) * (1.0 / 25.0)).clamp(0.0, 0.75).unsqueeze(1)
     hair = face["hair"] + greying * (_rgb(0.75, 0.74, 0.72) - face["hair"])
 
     n = identity.shape[0]

@@ -1,0 +1,40 @@
+"""`python -m id3_torch <job> --job job.json`: one job outside the bridge, e.g. on every torchrun rank.
+
+    torchrun --nproc_per_node 2 -m id3_torch train-fr --job job.json --events events.jsonl --result result.json
+
+Rank 0 writes the progress events and the result (JSON, written whole or not at all); the
+TypeScript side follows events.jsonl for its progress bar, as it does for bridge jobs.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from .api import job_kinds
+from .bridge import jsonio
+from .bridge.jobs import Progress
+
+
+def main(argv: list[str] | None = None) -> int:
+    kinds = job_kinds()
+    parser = argparse.ArgumentParser(prog="python -m id3_torch", description=__doc__.splitlines()[0])
+    parser.add_argument("kind", choices=sorted(kinds))
+    parser.add_argument("--job", required=True, help="JSON file with the job's arguments")
+    parser.add_argument("--events", help="append progress here (rank 0 only)")
+    parser.add_argument("--result", help="write the job's result here as JSON (rank 0 only)")
+    options = parser.parse_args(argv)
+    with open(options.job, encoding="utf-8") as f:
+        args = jsonio.loads(f.read())
+    is_main = int(os.environ.get("RANK", "0")) == 0
+    result = kinds[options.kind](args, Progress(options.events if is_main else None))
+    if is_main and options.result:
+        temporary = f"{options.result}.tmp-{os.getpid()}"
+        with open(temporary, "w", encoding="utf-8") as f:
+            f.write(jsonio.dumps(result))
+        os.replace(temporary, options.result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
