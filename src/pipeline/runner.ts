@@ -45,9 +45,14 @@ export interface RunOptions {
   session?: PythonSession;
 }
 
-export function stageKeys(config: Id3Config, stages: readonly Stage[] = STAGES): Record<StageName, string> {
-  const keys = {} as Record<StageName, string>;
-  for (const stage of stages) {
+/** The stages this config runs, in order. */
+export function plannedStages(config: Id3Config): Stage[] {
+  return STAGES.filter((stage) => stage.enabled(config));
+}
+
+export function stageKeys(config: Id3Config): Partial<Record<StageName, string>> {
+  const keys: Partial<Record<StageName, string>> = {};
+  for (const stage of plannedStages(config)) {
     keys[stage.name] = sha256(
       canonicalJson({ stage: stage.name, version: stage.version, slice: stage.slice(config), after: stage.after.map((s) => keys[s]) }),
     );
@@ -82,12 +87,12 @@ export async function runPipeline(config: Id3Config, options: RunOptions = {}): 
       host,
     });
 
-  for (const stage of STAGES) {
+  for (const stage of plannedStages(config)) {
     options.signal?.throwIfAborted();
     const dir = path.join(runDir, stage.name);
     const recordFile = path.join(dir, 'stage.json');
     const previous = readRecord(recordFile);
-    const key = keys[stage.name];
+    const key = keys[stage.name]!;
     if (previous?.key === key && previous.status === 'done' && !options.force?.includes(stage.name)) {
       result.stages[stage.name] = { record: previous, outcome: 'cached' };
       reporter.stageFinished(stage.name, 'cached', stage.summarize(previous.summary as never));

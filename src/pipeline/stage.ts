@@ -3,7 +3,7 @@ import type { PythonSession } from '../bridge/session.ts';
 import type { Id3Config } from '../config/schema.ts';
 import type { Reporter } from '../ui/reporter.ts';
 
-export type StageName = 'prepare';
+export type StageName = 'prepare' | 'train-fr' | 'evaluate';
 
 export interface StageContext {
   config: Id3Config;
@@ -22,7 +22,10 @@ export interface Stage<Summary extends object = object> {
   version: number;
   /** Stages whose outputs this one reads. */
   after: readonly StageName[];
-  /** The part of the config that decides this stage's outputs (its cache key hashes it). */
+  /** Whether the config asks for this stage. */
+  enabled(config: Id3Config): boolean;
+  /** The part of the config that decides this stage's outputs (its cache key hashes it).
+   *  Settings that change where or how fast, not what (process count, device), stay out. */
   slice(config: Id3Config): unknown;
   /** One line for the log: what the stage is about to do. */
   describe(config: Id3Config): string;

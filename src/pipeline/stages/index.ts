@@ -1,5 +1,7 @@
 import type { Stage } from '../stage.ts';
+import { evaluateStage } from './evaluate.ts';
 import { prepareStage } from './prepare.ts';
+import { trainFrStage } from './train-fr.ts';
 
 /** Every stage, in the order a run executes them. */
-export const STAGES: readonly Stage[] = [prepareStage as Stage];
+export const STAGES: readonly Stage[] = [prepareStage, trainFrStage, evaluateStage];

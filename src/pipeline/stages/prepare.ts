@@ -39,6 +39,7 @@ export const prepareStage: Stage<PrepareSummary> = {
   name: 'prepare',
   version: 1,
   after: [],
+  enabled: () => true,
   slice: (config: Id3Config) => config.dataset,
   describe: ({ dataset: d }) =>
     `parametric faces: ${d.identities} identities × ${d.imagesPerIdentity} images at ${d.resolution} px (seed ${d.seed})`,

@@ -1,0 +1,98 @@
+/**
+ * A job on several processes: `torchrun -m id3_torch <kind>` (python/id3_torch/__main__.py),
+ * outside the bridge. Progress comes from the events.jsonl that rank 0 appends to, as for bridge
+ * jobs; the result from the JSON file rank 0 writes last. The processes form their own group,
+ * so cancelling (AbortSignal, Ctrl-C) or Node's exit ends all of them.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { CancelledError } from './errors.ts';
+import type { JobProgress } from './jobs.ts';
+import { parse, stringify } from './json.ts';
+import { pythonExecutable, pythonPackageDir } from './python-env.ts';
+import { writeFileAtomic } from '../util/files.ts';
+
+export interface TorchrunOptions {
+  processes: number;
+  /** Holds job.json, events.jsonl and result.json. */
+  dir: string;
+  onProgress?: (progress: JobProgress) => void;
+  signal?: AbortSignal;
+  pollMs?: number;
+}
+
+/** New complete lines appended to a file since `offset`. */
+function readNewLines(file: string, offset: number): { lines: string[]; offset: number } {
+  if (!existsSync(file)) return { lines: [], offset };
+  const size = statSync(file).size;
+  if (size <= offset) return { lines: [], offset };
+  const fd = openSync(file, 'r');
+  try {
+    const buffer = Buffer.alloc(size - offset);
+    readSync(fd, buffer, 0, buffer.length, offset);
+    const text = buffer.toString('utf8');
+    const end = text.lastIndexOf('\n') + 1;
+    return { lines: text.slice(0, end).split('\n').filter(Boolean), offset: offset + Buffer.byteLength(text.slice(0, end)) };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export async function runTorchrun<T>(kind: string, args: object, options: TorchrunOptions): Promise<T> {
+  const { processes, dir, onProgress, signal, pollMs = 250 } = options;
+  signal?.throwIfAborted();
+  const job = path.join(dir, 'job.json');
+  const events = path.join(dir, 'events.jsonl');
+  const result = path.join(dir, 'result.json');
+  writeFileAtomic(job, stringify(args));
+  const child = spawn(
+    pythonExecutable(),
+    ['-m', 'torch.distributed.run', '--standalone', `--nproc_per_node=${processes}`,
+      '-m', 'id3_torch', kind, '--job', job, '--events', events, '--result', result],
+    { detached: true, stdio: ['ignore', 'inherit', 'pipe'], env: { ...process.env, PYTHONPATH: pythonPackageDir } },
+  );
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-20_000);
+  });
+  const killGroup = () => {
+    try {
+      process.kill(-child.pid!, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+  };
+  process.on('exit', killGroup);
+  let cancelled = false;
+  const cancel = () => {
+    cancelled = true;
+    killGroup();
+  };
+  signal?.addEventListener('abort', cancel, { once: true });
+  process.once('SIGINT', cancel);
+
+  let offset = 0;
+  const follow = () => {
+    const read = readNewLines(events, offset);
+    offset = read.offset;
+    const last = read.lines.at(-1);
+    if (last) onProgress?.(JSON.parse(last) as JobProgress);
+  };
+  const timer = setInterval(follow, pollMs);
+  try {
+    const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+    follow();
+    if (cancelled) throw new CancelledError(`job ${kind} on ${processes} processes`);
+    if (code !== 0) {
+      const tail = stderr.trim().split('\n').slice(-15).join('\n');
+      throw new Error(`torchrun ${kind} on ${processes} processes failed (exit code ${code}):\n${tail}`);
+    }
+    return parse(readFileSync(result, 'utf8')) as T;
+  } finally {
+    clearInterval(timer);
+    process.off('exit', killGroup);
+    process.off('SIGINT', cancel);
+    signal?.removeEventListener('abort', cancel);
+  }
+}
