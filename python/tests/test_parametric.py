@@ -72,13 +72,15 @@ def test_render_shape_dtype_and_range(resolution):
     assert set(ATTRIBUTE_NAMES) <= set(nuisance)
 
 
-def test_render_rejects_resolution_out_of_range():
+def test_render_rejects_bad_inputs():
     identities, image_indices = _grid_of_images(1, 1)
     identity = identity_params(SEED, identities)
     nuisance = image_params(SEED, identities, image_indices, NuisanceRanges())
     for resolution in (31, 129):
         with pytest.raises(ValueError):
             render(identity, nuisance, resolution)
+    with pytest.raises(ValueError):  # one identity row, two nuisance rows
+        render(identity, {k: torch.cat([v, v]) for k, v in nuisance.items()}, 64)
 
 
 def test_render_empty_batch():

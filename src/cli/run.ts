@@ -5,7 +5,9 @@ import { loadConfigFile } from '../config/load.ts';
 import { runPipeline, type RunResult } from '../pipeline/runner.ts';
 import type { StageName } from '../pipeline/stage.ts';
 import { STAGES } from '../pipeline/stages/index.ts';
+import type { EvaluateSummary } from '../pipeline/stages/evaluate.ts';
 import type { PrepareSummary } from '../pipeline/stages/prepare.ts';
+import type { TrainFrSummary } from '../pipeline/stages/train-fr.ts';
 import { createReporter, type ReporterKind } from '../ui/reporter.ts';
 import { action } from './fail.ts';
 
@@ -36,11 +38,21 @@ export function makeRunCommand(): Command {
 
 function printWhereThingsWent(result: RunResult): void {
   const here = (p: string) => path.relative(process.cwd(), path.resolve(result.dir, p)) || '.';
-  console.log(`\nrun folder: ${here(result.dir)} (config.json, run.json, one folder per stage)`);
+  console.log(`\nrun folder: ${here('.')} (config.json, run.json, one folder per stage)`);
   const prepare = result.stages.prepare?.record.summary as PrepareSummary | undefined;
   if (prepare) {
     console.log(`  images:   ${here(prepare.imagesDir)}`);
     console.log(`  manifest: ${here(prepare.manifest)}`);
     console.log(`  grid:     ${here(prepare.grid)}`);
+  }
+  const trainFr = result.stages['train-fr']?.record.summary as TrainFrSummary | undefined;
+  if (trainFr) console.log(`  encoder:  ${here(trainFr.encoder)} (encoder.json, backbone.safetensors)`);
+  const evaluation = result.stages.evaluate?.record.summary as EvaluateSummary | undefined;
+  if (evaluation) {
+    console.log(`\nverification on ${evaluation.identities} held-out identities (${here(evaluation.table)}):`);
+    const width = Math.max(...evaluation.rows.map((r) => r.model.length));
+    for (const r of evaluation.rows) {
+      console.log(`  ${r.model.padEnd(width)}  ${(100 * r.accuracy).toFixed(2).padStart(6)}% ± ${(100 * r.std).toFixed(2)}  (${r.pairs} pairs)`);
+    }
   }
 }
