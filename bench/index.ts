@@ -2,11 +2,13 @@
 import { stringify } from 'csv-stringify/sync';
 import { closeSession } from '../src/bridge/index.ts';
 import { benchBridge, type BenchRow } from './bridge.ts';
+import { benchFr } from './fr.ts';
 import { benchParametric } from './parametric.ts';
 
 const suites: Array<[string, () => Promise<BenchRow[]>]> = [
   ['bridge', benchBridge],
   ['parametric', benchParametric],
+  ['fr', benchFr],
 ];
 
 const rows: Array<BenchRow & { suite: string }> = [];
