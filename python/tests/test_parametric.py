@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import numpy as np
 import pytest
@@ -259,6 +260,9 @@ def test_atomic_png_round_trips_and_leaves_no_temp_files(tmp_path):
     image_files.write_png_atomic(path, image)
     image_files.write_png_atomic(path, image)  # overwriting works too
     assert [p.name for p in tmp_path.iterdir()] == ["face.png"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # ordinary permissions, not a temp file's 0600
     with Image.open(path) as png:
         assert png.mode == "RGB" and png.size == (30, 20)
         pixels = np.asarray(png)

@@ -175,7 +175,7 @@ export class PythonSession {
   }
 
   /** Ref-counted keep-alive: the child's handles are unref'd, so a pending call holds a timer. */
-  hold(delta: 1 | -1): void {
+  private hold(delta: 1 | -1): void {
     this.pendingCalls += delta;
     if (this.pendingCalls > 0 && this.keepAlive === null) this.keepAlive = setInterval(() => {}, 1 << 30);
     if (this.pendingCalls === 0 && this.keepAlive !== null) {

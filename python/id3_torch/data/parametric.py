@@ -768,7 +768,7 @@ def _gaussian_taps(sigma_px: float, radius: int) -> list[float]:
         return [1.0] + [0.0] * radius
     weights = [math.exp(-0.5 * (j / sigma_px) ** 2) for j in range(radius + 1)]
     total = weights[0] + 2.0 * sum(weights[1:])
-    return [w / total for w in weights]
+    return [w / total if w > 1e-12 * total else 0.0 for w in weights]  # no denormal (slow) floats
 
 
 def _blur(image: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
@@ -791,18 +791,20 @@ def _blur(image: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
     return image
 
 
-_BYTE_SUM_STD = math.sqrt(4 * (256**2 - 1) / 12)
+# Noise words are 31-bit: three 8-bit parts and a 7-bit part counted twice, which has a byte's variance.
+_NOISE_MEAN = 3 * 127.5 + 2 * 63.5
+_NOISE_STD = math.sqrt(3 * (256**2 - 1) / 12 + 4 * (128**2 - 1) / 12)
 
 
 def _pixel_noise(shape: tuple[int, ...], seeds: torch.Tensor) -> torch.Tensor:
     """Roughly standard-normal noise (N, *shape): one generator per image, so it ignores the batch.
 
-    Each value is the sum of the four bytes of a random 32-bit integer (Irwin-Hall, close to a
-    Gaussian): integer-only, so unlike randn's vectorised Box-Muller it is the same on every CPU.
+    Each value sums four parts of a random integer (Irwin-Hall, close to a Gaussian): integer-only,
+    so unlike randn's vectorised Box-Muller it gives the same bytes on every CPU.
     """
-    words = torch.stack([torch.randint(0, 1 << 32, shape, generator=torch.Generator().manual_seed(s)) for s in seeds.tolist()])
-    byte_sum = (words & 255) + ((words >> 8) & 255) + ((words >> 16) & 255) + (words >> 24)
-    return (byte_sum.to(torch.float32) - 510.0) * (1.0 / _BYTE_SUM_STD)
+    words = torch.stack([torch.empty(shape, dtype=torch.int32).random_(generator=torch.Generator().manual_seed(s)) for s in seeds.tolist()])
+    parts = (words & 255) + ((words >> 8) & 255) + ((words >> 16) & 255) + ((words >> 24) << 1)
+    return (parts.to(torch.float32) - _NOISE_MEAN) * (1.0 / _NOISE_STD)
 
 
 def _to_uint8(image: torch.Tensor) -> torch.Tensor:
