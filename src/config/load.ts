@@ -55,9 +55,10 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[], input: unknown
     if (issue.code === 'unrecognized_keys') {
       return issue.keys.map((key) => `${where === '(config)' ? '' : `${where}.`}${key}: unknown key`).join('\n');
     }
-    if (issue.code === 'custom') return `${where}: ${issue.message}`;
     const found = valueAt(input, issue.path);
     const got = found === undefined ? 'nothing' : describe(found);
+    // A refinement of a whole section says what it expected of the section: no "got an object".
+    if (issue.code === 'custom') return typeof found === 'object' ? `${where}: ${issue.message}` : `${where}: ${issue.message}, got ${got}`;
     if (issue.code === 'invalid_union' && 'options' in issue) {
       return `${where}: expected one of ${(issue.options as unknown[]).map(describe).join(' | ')}, got ${got}`;
     }

@@ -27,6 +27,13 @@ describe('resolveConfig', () => {
         seed: 0, ranges: { age: [18, 80], yaw: [-45, 45], pitch: [-20, 20], roll: [-15, 15] },
         gridIdentities: 8, gridImages: 8, batchSize: 256,
       },
+      evaluate: { split: 'test', pairs: 6000, seed: 0, pixelBaseline: true, batchSize: 256 },
+    });
+    const withTraining = resolveConfig({ dataset: { kind: 'parametric' }, trainFr: {} }, 'x.ts');
+    expect(withTraining.trainFr).toEqual({
+      backbone: 'iresnet50', inputSize: 112, embeddingSize: 512, head: 'arcface', s: 64, m: 0.5, epochs: 40,
+      decayEpochs: [22, 28, 32], warmupEpochs: 0, batchSize: 128, lr: 0.1, momentum: 0.9, weightDecay: 5e-4, flip: true,
+      gradClip: 5, checkpointEvery: 500, seed: 0, processes: 1,
     });
     expect(resolveConfig({ name: 'given', dataset: { kind: 'parametric' } }, 'x.ts', 'from-file').name).toBe('given');
   });
@@ -46,6 +53,10 @@ describe('resolveConfig', () => {
       'dataset.ranges.yaw: expected [low, high] with low ≤ high',
       'dataset.typo: unknown key',
       'extra: unknown key',
+    ]);
+    expect(problems({ dataset: { kind: 'parametric' }, trainFr: { widths: [8, 8, 8, 8] }, evaluate: { pairs: 30 } })).toEqual([
+      'trainFr: expected widths and layers only with backbone "iresnet-small"',
+      'evaluate.pairs: expected a multiple of 20 (10 folds of same + different pairs), got 30',
     ]);
     expect(problems({ dataset: { kind: 'parametric', identities: 10, valIdentities: 4, testIdentities: 6 } })).toEqual([
       'dataset: expected valIdentities + testIdentities to leave at least one training identity',
