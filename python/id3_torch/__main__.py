@@ -12,7 +12,7 @@ import os
 import sys
 
 from .api import job_kinds
-from .bridge import jsonio
+from .bridge import jsonio, lifeline
 from .bridge.jobs import Progress
 
 
@@ -23,7 +23,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--job", required=True, help="JSON file with the job's arguments")
     parser.add_argument("--events", help="append progress here (rank 0 only)")
     parser.add_argument("--result", help="write the job's result here as JSON (rank 0 only)")
+    parser.add_argument("--parent-pid", type=int,
+                        help="end with this process (the Node that started torchrun): no orphan ranks")
     options = parser.parse_args(argv)
+    if options.parent_pid is not None:
+        lifeline.watch(options.parent_pid)
     with open(options.job, encoding="utf-8") as f:
         args = jsonio.loads(f.read())
     is_main = int(os.environ.get("RANK", "0")) == 0

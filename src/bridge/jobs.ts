@@ -35,13 +35,19 @@ export async function runJob<T>(session: PythonSession, kind: string, args: obje
   const { onProgress, signal, eventsPath, pollMs = 50 } = options;
   signal?.throwIfAborted();
   const id = await session.call<number>('job.start', { kind, args, eventsPath: eventsPath ?? null });
-  const cancel = () => void session.call('job.cancel', { id }).catch(() => {});
+  let finished = false;
+  const cancel = () => {
+    if (!finished) void session.call('job.cancel', { id }).catch(() => {});
+  };
+  const interrupt = session.interrupted.signal;
   signal?.addEventListener('abort', cancel, { once: true });
-  session.interrupted.signal.addEventListener('abort', cancel, { once: true });
+  interrupt.addEventListener('abort', cancel, { once: true });
+  if (signal?.aborted) cancel(); // aborted while the job was starting
   session.runningJobs += 1;
   try {
     for (;;) {
       const reply = await session.call<PollReply>('job.poll', { id });
+      finished = reply.state !== 'running';
       onProgress?.(reply.progress);
       switch (reply.state) {
         case 'done':
@@ -54,8 +60,10 @@ export async function runJob<T>(session: PythonSession, kind: string, args: obje
       await new Promise((resolve) => setTimeout(resolve, pollMs));
     }
   } finally {
+    // Leaving early (a throwing onProgress, a dead bridge) must not leave the job running.
+    cancel();
     session.runningJobs -= 1;
     signal?.removeEventListener('abort', cancel);
-    session.interrupted.signal.removeEventListener('abort', cancel);
+    interrupt.removeEventListener('abort', cancel);
   }
 }

@@ -59,8 +59,8 @@ export class PythonSession {
   private readonly inFlight = new Set<(err: Error) => void>();
   private pendingCalls = 0;
   private keepAlive: NodeJS.Timeout | null = null;
-  /** Aborted by Ctrl-C: running jobs listen to it and cancel. */
-  readonly interrupted = new AbortController();
+  /** Aborted by Ctrl-C (and then replaced by a fresh one): running jobs listen to it and cancel. */
+  interrupted = new AbortController();
   /** Jobs in flight (kept by jobs.ts): Ctrl-C cancels them rather than exiting at once. */
   runningJobs = 0;
 
@@ -221,7 +221,10 @@ function onSigint(): void {
     killAll();
     process.exit(130);
   }
-  for (const session of live) session.interrupted.abort(new Error('interrupted (Ctrl-C)'));
+  for (const session of live) {
+    session.interrupted.abort(new Error('interrupted (Ctrl-C)'));
+    session.interrupted = new AbortController();
+  }
   setTimeout(() => {
     killAll();
     process.exit(130);

@@ -12,9 +12,12 @@ import type { JobProgress } from './jobs.ts';
 import { parse, stringify } from './json.ts';
 import { pythonExecutable, pythonPackageDir } from './python-env.ts';
 import { writeFileAtomic } from '../util/files.ts';
+import type { PythonSession } from './session.ts';
 
 export interface TorchrunOptions {
   processes: number;
+  /** Counted as a running job, so that Ctrl-C cancels this run and says how to resume. */
+  session: PythonSession;
   /** Holds job.json, events.jsonl and result.json. */
   dir: string;
   onProgress?: (progress: JobProgress) => void;
@@ -40,7 +43,7 @@ function readNewLines(file: string, offset: number): { lines: string[]; offset: 
 }
 
 export async function runTorchrun<T>(kind: string, args: object, options: TorchrunOptions): Promise<T> {
-  const { processes, dir, onProgress, signal, pollMs = 250 } = options;
+  const { processes, session, dir, onProgress, signal, pollMs = 250 } = options;
   signal?.throwIfAborted();
   const job = path.join(dir, 'job.json');
   const events = path.join(dir, 'events.jsonl');
@@ -49,7 +52,7 @@ export async function runTorchrun<T>(kind: string, args: object, options: Torchr
   const child = spawn(
     pythonExecutable(),
     ['-m', 'torch.distributed.run', '--standalone', `--nproc_per_node=${processes}`,
-      '-m', 'id3_torch', kind, '--job', job, '--events', events, '--result', result],
+      '-m', 'id3_torch', kind, '--job', job, '--events', events, '--result', result, '--parent-pid', String(process.pid)],
     { detached: true, stdio: ['ignore', 'inherit', 'pipe'], env: { ...process.env, PYTHONPATH: pythonPackageDir } },
   );
   let stderr = '';
@@ -70,18 +73,30 @@ export async function runTorchrun<T>(kind: string, args: object, options: Torchr
     killGroup();
   };
   signal?.addEventListener('abort', cancel, { once: true });
-  process.once('SIGINT', cancel);
+  const interrupt = session.interrupted.signal;
+  interrupt.addEventListener('abort', cancel, { once: true });
+  session.runningJobs += 1;
 
   let offset = 0;
   const follow = () => {
     const read = readNewLines(events, offset);
     offset = read.offset;
-    const last = read.lines.at(-1);
-    if (last) onProgress?.(JSON.parse(last) as JobProgress);
+    for (const line of read.lines.reverse()) {
+      try {
+        onProgress?.(parse(line) as JobProgress);
+        return;
+      } catch {
+        // a line cut short by a killed run of an earlier attempt: look at the one before
+      }
+    }
   };
   const timer = setInterval(follow, pollMs);
   try {
-    const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+    // 'close' (not 'exit'): stderr is drained by then, so the traceback is in `stderr`.
+    const code = await new Promise<number | null>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('close', (c) => resolve(c));
+    });
     follow();
     if (cancelled) throw new CancelledError(`job ${kind} on ${processes} processes`);
     if (code !== 0) {
@@ -92,7 +107,8 @@ export async function runTorchrun<T>(kind: string, args: object, options: Torchr
   } finally {
     clearInterval(timer);
     process.off('exit', killGroup);
-    process.off('SIGINT', cancel);
+    session.runningJobs -= 1;
+    interrupt.removeEventListener('abort', cancel);
     signal?.removeEventListener('abort', cancel);
   }
 }

@@ -57,8 +57,11 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[], input: unknown
     }
     const found = valueAt(input, issue.path);
     const got = found === undefined ? 'nothing' : describe(found);
-    // A refinement of a whole section says what it expected of the section: no "got an object".
-    if (issue.code === 'custom') return typeof found === 'object' ? `${where}: ${issue.message}` : `${where}: ${issue.message}, got ${got}`;
+    // A refinement of a section, or of a value the user left to its default, says what it
+    // expected; "got an object" or "got nothing" would add nothing.
+    if (issue.code === 'custom') {
+      return typeof found === 'object' || found === undefined ? `${where}: ${issue.message}` : `${where}: ${issue.message}, got ${got}`;
+    }
     if (issue.code === 'invalid_union' && 'options' in issue) {
       return `${where}: expected one of ${(issue.options as unknown[]).map(describe).join(' | ')}, got ${got}`;
     }

@@ -53,7 +53,11 @@ export const TrainFr = z
     s: numberInRange(1, 128).default(64).describe('logit scale'),
     m: numberInRange(0, 1.5).default(0.5).describe('margin (radians for arcface, cosine for cosface)'),
     epochs: positiveInt().default(40),
-    decayEpochs: z.array(positiveInt()).default([22, 28, 32]).describe('lr ÷ 10 at each of these epochs'),
+    decayEpochs: z
+      .array(positiveInt())
+      .refine((a) => a.every((x, i) => i === 0 || a[i - 1]! < x), { error: 'expected increasing epochs' })
+      .default([22, 28, 32])
+      .describe('lr ÷ 10 at each of these epochs'),
     warmupEpochs: numberInRange(0, 1000).default(0),
     batchSize: positiveInt().default(128).describe('images per process per step'),
     lr: numberInRange(0, 10).default(0.1),
@@ -85,6 +89,14 @@ export const Evaluate = z
   .prefault({});
 export type Evaluate = z.infer<typeof Evaluate>;
 
+/** Identities of the evaluated split, and the same-identity pairs one of its 10 folds can supply. */
+function evaluationCapacity(config: { dataset: ParametricDataset; evaluate: Evaluate }): { identities: number; sameFold: number } {
+  const d = config.dataset;
+  const identities = config.evaluate.split === 'test' ? d.testIdentities : d.valIdentities;
+  const perImage = (d.imagesPerIdentity * (d.imagesPerIdentity - 1)) / 2;
+  return { identities, sameFold: Math.floor(identities / 10) * perImage };
+}
+
 export const Id3Config = z.strictObject({
   name: z
     .string()
@@ -96,7 +108,17 @@ export const Id3Config = z.strictObject({
   dataset: DatasetConfig,
   trainFr: TrainFr.optional().describe('train a face-recognition model on the prepared training split'),
   evaluate: Evaluate.describe('verification on held-out identities (needs trainFr)'),
-});
+})
+  // Checked here rather than after hours of training: the pairs must be drawable from the split.
+  .superRefine((config, context) => {
+    if (!config.trainFr) return;
+    const { identities, sameFold } = evaluationCapacity(config);
+    if (identities < 20) {
+      context.addIssue({ code: 'custom', path: ['evaluate', 'split'], message: `expected a split of at least 20 identities (2 in each of 10 folds), but ${config.evaluate.split} has ${identities}` });
+    } else if (config.evaluate.pairs / 20 > sameFold) {
+      context.addIssue({ code: 'custom', path: ['evaluate', 'pairs'], message: `expected at most ${sameFold * 20} pairs: each fold of ${config.evaluate.split} identities holds only ${sameFold} same-identity pairs` });
+    }
+  });
 /** The resolved config: every default filled in. */
 export type Id3Config = z.infer<typeof Id3Config>;
 /** What a config file may say. */

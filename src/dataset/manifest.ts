@@ -9,7 +9,7 @@ export type Split = 'train' | 'val' | 'test';
 
 /** One image of the parametric face set: where it is, whose it is, and its true attributes. */
 export interface ParametricManifestRow {
-  /** Relative to the manifest's folder: `<identity>/<image>.png`. */
+  /** Relative to the manifest's folder: `images/<identity>/<image>.png`. */
   path: string;
   identity: number;
   image: number;

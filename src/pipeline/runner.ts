@@ -18,11 +18,13 @@ import { STAGES } from './stages/index.ts';
 export interface StageRecord {
   stage: StageName;
   key: string;
-  status: 'running' | 'done';
+  /** running: in progress or killed; failed: stopped by an error (`error`); both resume on rerun. */
+  status: 'running' | 'done' | 'failed';
   startedAt: string;
   finishedAt?: string;
   seconds?: number;
   summary?: object;
+  error?: string;
 }
 
 export interface StageOutcome {
@@ -77,46 +79,56 @@ export async function runPipeline(config: Id3Config, options: RunOptions = {}): 
   const host = await session.call<object>('system.info');
   const keys = stageKeys(config);
   const result: RunResult = { name: config.name!, dir: runDir, stages: {} };
-  const writeRunJson = () =>
+  const writeRunJson = (status: 'running' | 'done') =>
     writeJsonAtomic(path.join(runDir, 'run.json'), {
       name: config.name,
+      status,
       config,
       keys,
       stages: Object.fromEntries(Object.entries(result.stages).map(([name, s]) => [name, s.record])),
       node: process.version,
       host,
     });
+  writeRunJson('running'); // from the start, run.json describes this config, not a previous one
 
+  // A stage redone on request makes every stage that reads it stale too.
+  const forced = new Set<StageName>(options.force ?? []);
   for (const stage of plannedStages(config)) {
     options.signal?.throwIfAborted();
+    if (stage.after.some((input) => forced.has(input))) forced.add(stage.name);
     const dir = path.join(runDir, stage.name);
     const recordFile = path.join(dir, 'stage.json');
     const previous = readRecord(recordFile);
     const key = keys[stage.name]!;
-    if (previous?.key === key && previous.status === 'done' && !options.force?.includes(stage.name)) {
+    if (previous?.key === key && previous.status === 'done' && !forced.has(stage.name)) {
       result.stages[stage.name] = { record: previous, outcome: 'cached' };
       reporter.stageFinished(stage.name, 'cached', stage.summarize(previous.summary as never));
       continue;
     }
-    if (previous?.key !== key || options.force?.includes(stage.name)) rmSync(dir, { recursive: true, force: true });
+    // Same key, not done (killed or failed): resume from what is there. Otherwise start afresh.
+    if (previous?.key !== key || forced.has(stage.name)) rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
     const startedAt = new Date();
     const record: StageRecord = { stage: stage.name, key, status: 'running', startedAt: startedAt.toISOString() };
     writeJsonAtomic(recordFile, record);
     reporter.stageStarted(stage.name, stage.describe(config));
-    const summary = await stage.run({ config, runDir, dir, session, reporter, signal: options.signal });
-    const finishedAt = new Date();
-    Object.assign(record, {
-      status: 'done',
-      finishedAt: finishedAt.toISOString(),
-      seconds: (finishedAt.getTime() - startedAt.getTime()) / 1000,
-      summary,
-    });
-    writeJsonAtomic(recordFile, record);
-    result.stages[stage.name] = { record, outcome: 'done' };
-    reporter.stageFinished(stage.name, 'done', stage.summarize(summary));
-    writeRunJson();
+    try {
+      record.summary = await stage.run({ config, runDir, dir, session, reporter, signal: options.signal });
+      record.status = 'done';
+    } catch (err) {
+      record.status = 'failed';
+      record.error = err instanceof Error ? err.message : String(err);
+      throw err;
+    } finally {
+      const finishedAt = new Date();
+      record.finishedAt = finishedAt.toISOString();
+      record.seconds = (finishedAt.getTime() - startedAt.getTime()) / 1000;
+      writeJsonAtomic(recordFile, record);
+      result.stages[stage.name] = { record, outcome: 'done' };
+      writeRunJson('running');
+    }
+    reporter.stageFinished(stage.name, 'done', stage.summarize(record.summary));
   }
-  writeRunJson();
+  writeRunJson('done');
   return result;
 }

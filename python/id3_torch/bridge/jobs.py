@@ -9,12 +9,13 @@ the same way whether it runs here or under torchrun.
 from __future__ import annotations
 
 import itertools
-import json
 import threading
 import time
 import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable
+
+from . import jsonio
 
 
 class Cancelled(Exception):
@@ -65,7 +66,7 @@ class Progress:
         self._last_event = now
         event = {"time": time.time(), **self.snapshot()}
         with open(self.events_path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(event, allow_nan=True) + "\n")
+            f.write(jsonio.dumps(event) + "\n")
 
 
 JobFunction = Callable[[dict, Progress], Any]

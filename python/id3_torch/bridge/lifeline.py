@@ -15,19 +15,46 @@ _PR_SET_PDEATHSIG = 1
 
 
 def attach(parent_pid: int, poll_seconds: float = 0.5) -> None:
+    """For the bridge's Python: Node is our parent; Ctrl-C is Node's to handle."""
+    if os.getppid() != parent_pid:
+        raise RuntimeError(f"the bridge's Python must be a direct child of Node (pid {parent_pid}), but its parent "
+                           f"is pid {os.getppid()}: ID3_PYTHON must name a Python executable (or a script that "
+                           f"`exec`s one), not a wrapper that stays in between")
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent()
+    _watch(lambda: os.getppid() != parent_pid, poll_seconds)
+
+
+def watch(ancestor_pid: int, poll_seconds: float = 0.5) -> None:
+    """For processes further down (torchrun ranks): end when `ancestor_pid` is gone."""
+    _watch(lambda: not _alive(ancestor_pid), poll_seconds)
+
+
+def _die_with_parent() -> None:
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     except (OSError, AttributeError):  # not Linux: the watchdog alone
         pass
 
-    def watch() -> None:
-        while True:
-            if os.getppid() != parent_pid:
-                os._exit(70)
-            time.sleep(poll_seconds)
 
-    if os.getppid() != parent_pid:
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _watch(gone, poll_seconds: float) -> None:
+    if gone():
         os._exit(70)
-    threading.Thread(target=watch, name="id3-lifeline", daemon=True).start()
+
+    def loop() -> None:
+        while not gone():
+            time.sleep(poll_seconds)
+        os._exit(70)
+
+    threading.Thread(target=loop, name="id3-lifeline", daemon=True).start()

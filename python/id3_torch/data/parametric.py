@@ -873,20 +873,3 @@ def render_images(
     identity = identity_params(seed, identities)
     nuisance = image_params(seed, identities, image_indices, ranges)
     return render(identity, nuisance, resolution), nuisance
-
-
-def _throughput(batch: int = 256, resolution: int = 64, repeats: int = 5) -> float:
-    """Best-of-`repeats` images/s of render_images on this machine (a manual check, not a test)."""
-    identities = torch.arange(batch) // 4
-    image_indices = torch.arange(batch) % 4
-    render_images(0, identities, image_indices, resolution)  # warm-up
-    best = math.inf
-    for repeat in range(repeats):
-        start = time.perf_counter()
-        render_images(repeat + 1, identities, image_indices, resolution)
-        best = min(best, time.perf_counter() - start)
-    return batch / best
-
-
-if __name__ == "__main__":
-    print(f"render_images, 64x64, batch 256: {_throughput():.0f} images/s")

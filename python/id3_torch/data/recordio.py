@@ -410,7 +410,10 @@ class RecordIOWriter:
             stream.flush()
             os.fsync(stream.fileno())
             stream.close()
-        # The .rec lands first, so an .idx in place never points into a missing .rec.
+        # The old .idx goes first and the new one lands last: a kill in between leaves a .rec
+        # with no index (visibly incomplete), never an index that points into another .rec.
+        if os.path.exists(self.idx_path):
+            os.unlink(self.idx_path)
         os.replace(self._temporary[0], self.rec_path)
         os.replace(self._temporary[1], self.idx_path)
 

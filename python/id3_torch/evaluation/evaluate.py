@@ -10,6 +10,7 @@ import torch
 from ..bridge.jobs import Progress
 from ..data.labelled_images import LabelledImages
 from ..recognition.encoder import load_trained_encoder
+from ..training.distributed import Distributed
 from .pairs import make_pairs, write_pairs_csv
 from .verification import VerificationResult, flip_sum_embeddings, verify_pairs
 
@@ -38,8 +39,9 @@ def evaluate_parametric(args: dict, progress: Progress) -> dict:
     def score(embeddings: np.ndarray) -> VerificationResult:
         return verify_pairs(embeddings[pairs.a], embeddings[pairs.b], pairs.same)
 
-    encoder = load_trained_encoder(args["encoderDir"])
-    trained = flip_sum_embeddings(encoder, data.images, batch_size=args["batchSize"]).numpy()
+    device = Distributed.from_environment(args.get("device", "auto")).device
+    encoder = load_trained_encoder(args["encoderDir"], device=device)
+    trained = flip_sum_embeddings(encoder, data.images, batch_size=args["batchSize"], device=device).numpy()
     rows = [_row(args["encoderName"], score(trained))]
     progress.advance(1)
     if args["pixelBaseline"]:

@@ -7,6 +7,7 @@ checkpoint every N steps from which a killed run resumes exactly (same batches, 
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -96,9 +97,12 @@ def fit_to(images: torch.Tensor, size: int) -> torch.Tensor:
     return nn.functional.interpolate(images, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
 
 
-def flip_mask(*, seed: int, step: int, batch_size: int) -> torch.Tensor:
-    """Which images of this step's batch are mirrored: a function of (seed, step), so resume-exact."""
-    generator = torch.Generator().manual_seed(seed * 7_919 + step + 1)
+def flip_mask(*, seed: int, rank: int, step: int, batch_size: int) -> torch.Tensor:
+    """Which images of this rank's batch are mirrored: a function of (seed, rank, step), so a
+    resumed run mirrors the same images. The three are hashed, so no two (seed, rank, step)
+    share a stream (as seed·c + step would for seed s, step t + c and seed s + 1, step t)."""
+    digest = hashlib.blake2b(f"flip/{seed}/{rank}/{step}".encode(), digest_size=8).digest()
+    generator = torch.Generator().manual_seed(int.from_bytes(digest, "little") >> 1)
     return torch.rand(batch_size, generator=generator) < 0.5
 
 
@@ -110,10 +114,12 @@ def train_face_recognition(args: dict, progress: Progress) -> dict:
     device = dist.device
 
     data = LabelledImages.from_manifest(args["manifest"], splits=tuple(args.get("splits", ["train"])))
-    torch.manual_seed(options.seed)  # the initial weights; identical on every rank
-    model = FaceRecognitionModel(options.backbone.build(),
-                                 HEADS[options.head](data.num_classes, options.backbone.embedding_size,
-                                                     s=options.s, m=options.m)).to(device)
+    # The initial weights, identical on every rank; forked so the bridge's shared RNG is untouched.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(options.seed)
+        model = FaceRecognitionModel(options.backbone.build(),
+                                     HEADS[options.head](data.num_classes, options.backbone.embedding_size,
+                                                         s=options.s, m=options.m)).to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=options.lr, momentum=options.momentum,
                                 weight_decay=options.weight_decay)
     step = 0
@@ -137,7 +143,7 @@ def train_face_recognition(args: dict, progress: Progress) -> dict:
         images = fit_to(normalize_face_images(data.images[batch]), options.backbone.input_size).to(device, non_blocking=True)  # (B, 3, R, R)
         labels = data.labels[batch].to(device, non_blocking=True)  # (B,)
         if options.flip:
-            mirrored = flip_mask(seed=options.seed + dist.rank, step=step, batch_size=len(batch)).to(device)
+            mirrored = flip_mask(seed=options.seed, rank=dist.rank, step=step, batch_size=len(batch)).to(device)
             images = torch.where(mirrored[:, None, None, None], images.flip(-1), images)
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step)

@@ -35,13 +35,16 @@ export const evaluateStage: Stage<EvaluateSummary> = {
   version: 1,
   after: ['prepare', 'train-fr'],
   enabled: (config: Id3Config) => config.trainFr !== undefined,
-  slice: (config) => config.evaluate,
+  slice: (config) => {
+    const { batchSize: _batchSize, ...evaluate } = config.evaluate;
+    return evaluate;
+  },
   describe: ({ evaluate: e }) => `${e.pairs} pairs of ${e.split} identities${e.pixelBaseline ? ', and the raw-pixel baseline' : ''}`,
   summarize: (s) => s.rows.map((r) => `${r.model} ${percent(r.accuracy)} ± ${percent(r.std)}`).join('; '),
 
   async run({ config, runDir, dir, session, reporter, signal }: StageContext): Promise<EvaluateSummary> {
     const e = config.evaluate;
-    const result = await runJob<{ rows: VerificationRow[]; identities: number; images: number }>(
+    const result = await runJob<{ rows: VerificationRow[]; identities: number; images: number; pairs: number }>(
       session,
       'evaluate.parametric',
       {
@@ -54,6 +57,7 @@ export const evaluateStage: Stage<EvaluateSummary> = {
         pixelBaseline: e.pixelBaseline,
         batchSize: e.batchSize,
         outDir: dir,
+        device: config.device,
       },
       { onProgress: (p) => reporter.progress('evaluate', p), signal, eventsPath: path.join(dir, 'events.jsonl') },
     );

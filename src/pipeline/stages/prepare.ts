@@ -40,7 +40,11 @@ export const prepareStage: Stage<PrepareSummary> = {
   version: 1,
   after: [],
   enabled: () => true,
-  slice: (config: Id3Config) => config.dataset,
+  // The renderer gives an image the same bytes in any batch: batchSize changes speed, not outputs.
+  slice: (config: Id3Config) => {
+    const { batchSize: _batchSize, ...dataset } = config.dataset;
+    return dataset;
+  },
   describe: ({ dataset: d }) =>
     `parametric faces: ${d.identities} identities × ${d.imagesPerIdentity} images at ${d.resolution} px (seed ${d.seed})`,
   summarize: (s) =>

@@ -44,8 +44,10 @@ export const trainFrStage: Stage<TrainFrSummary> = {
   version: 1,
   after: ['prepare'],
   enabled: (config) => config.trainFr !== undefined,
+  // `processes` stays in: batchSize is per process, so it sets the global batch and the schedule.
+  // `checkpointEvery` changes when state is saved, not what is trained.
   slice: (config) => {
-    const { processes: _processes, ...recipe } = trainFrOf(config);
+    const { checkpointEvery: _checkpointEvery, ...recipe } = trainFrOf(config);
     return recipe;
   },
   describe: (config) => {
@@ -62,7 +64,7 @@ export const trainFrStage: Stage<TrainFrSummary> = {
     const processes = trainFrOf(config).processes;
     const result =
       processes > 1
-        ? await runTorchrun<TrainFrSummary & { backbone: string }>('train-fr', args, { processes, dir, onProgress, signal })
+        ? await runTorchrun<TrainFrSummary & { backbone: string }>('train-fr', args, { processes, session, dir, onProgress, signal })
         : await runJob<TrainFrSummary & { backbone: string }>(session, 'train-fr', args, {
             onProgress,
             signal,
