@@ -6,6 +6,7 @@
  */
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { CancelledError } from '../bridge/errors.ts';
 import { getSession } from '../bridge/index.ts';
 import type { PythonSession } from '../bridge/session.ts';
 import type { Id3Config } from '../config/schema.ts';
@@ -18,8 +19,9 @@ import { STAGES } from './stages/index.ts';
 export interface StageRecord {
   stage: StageName;
   key: string;
-  /** running: in progress or killed; failed: stopped by an error (`error`); both resume on rerun. */
-  status: 'running' | 'done' | 'failed';
+  /** running: in progress, or killed; cancelled (Ctrl-C, AbortSignal); failed: stopped by an
+   *  error (`error`). All but done resume on a rerun with the same key. */
+  status: 'running' | 'done' | 'cancelled' | 'failed';
   startedAt: string;
   finishedAt?: string;
   seconds?: number;
@@ -116,8 +118,12 @@ export async function runPipeline(config: Id3Config, options: RunOptions = {}): 
       record.summary = await stage.run({ config, runDir, dir, session, reporter, signal: options.signal });
       record.status = 'done';
     } catch (err) {
-      record.status = 'failed';
-      record.error = err instanceof Error ? err.message : String(err);
+      if (err instanceof CancelledError) {
+        record.status = 'cancelled';
+      } else {
+        record.status = 'failed';
+        record.error = err instanceof Error ? err.message : String(err);
+      }
       throw err;
     } finally {
       const finishedAt = new Date();

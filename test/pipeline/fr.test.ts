@@ -53,6 +53,15 @@ describe('train-fr and evaluate', () => {
     expect(pairs).toHaveLength(101);
   });
 
+  it('forcing train-fr redoes evaluate too, and leaves prepare cached', async () => {
+    const result = await runPipeline(config('bridge', 1), { session, force: ['train-fr'] });
+    expect(Object.fromEntries(Object.entries(result.stages).map(([name, s]) => [name, s.outcome]))).toEqual({
+      prepare: 'cached',
+      'train-fr': 'done',
+      evaluate: 'done',
+    });
+  });
+
   it('train under torchrun with two processes (gloo)', async () => {
     const result = await runPipeline(config('torchrun', 2), { session });
     const train = result.stages['train-fr']!.record.summary as TrainFrSummary;

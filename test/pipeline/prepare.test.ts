@@ -130,7 +130,7 @@ describe('prepare (parametric)', () => {
     expect(end.code).toBe(130);
     expect(run.stderr()).toMatch(/id3: job prepare\.parametric was cancelled; rerun the same command to resume/);
     const record = JSON.parse(readFileSync(path.join(runsDir, 'interrupted', 'prepare', 'stage.json'), 'utf8'));
-    expect(record.status).toBe('running');
+    expect(record.status).toBe('cancelled');
     const rendered = readdirSync(path.join(runsDir, 'interrupted', 'prepare', 'images')).length;
     expect(rendered).toBeGreaterThan(0);
     await waitUntil(() => !isRunning(pythons[0]!), 2_000);
