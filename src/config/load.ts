@@ -44,9 +44,14 @@ export async function loadConfigFile(file: string): Promise<LoadedConfig> {
 
 /** Validate a config value and fill in defaults; `defaultName` names a run that has no `name`. */
 export function resolveConfig(input: unknown, source: string, defaultName = 'run'): Id3Config {
-  const parsed = Id3Config.safeParse(input, { reportInput: true });
+  const named = isPlainObject(input) && input.name === undefined ? { ...input, name: defaultName } : input;
+  const parsed = Id3Config.safeParse(named, { reportInput: true });
   if (!parsed.success) throw new ConfigError(source, formatIssues(parsed.error.issues, input));
-  return { ...parsed.data, name: parsed.data.name ?? defaultName };
+  return parsed.data;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 export function formatIssues(issues: readonly z.core.$ZodIssue[], input: unknown): string[] {

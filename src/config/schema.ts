@@ -101,7 +101,7 @@ export const Id3Config = z.strictObject({
   name: z
     .string()
     .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, { error: 'expected a run name of letters, digits, ".", "_", "-"' })
-    .optional()
+    .default('run')
     .describe('run name: the run lives in <runsDir>/<name>/ (default: the config file name)'),
   runsDir: z.string({ error: 'expected a folder path' }).min(1, { error: 'expected a folder path' }).default('runs').describe('folder of all runs, relative to the working directory'),
   device: z.enum(['auto', 'cpu', 'cuda']).default('auto').describe('where tensors run; auto = cuda when available'),

@@ -74,13 +74,13 @@ function readRecord(file: string): StageRecord | null {
 
 export async function runPipeline(config: Id3Config, options: RunOptions = {}): Promise<RunResult> {
   const reporter = options.reporter ?? createReporter('quiet');
-  const runDir = path.resolve(config.runsDir, config.name!);
+  const runDir = path.resolve(config.runsDir, config.name);
   mkdirSync(runDir, { recursive: true });
   writeJsonAtomic(path.join(runDir, 'config.json'), config);
   const session = options.session ?? (await getSession());
   const host = await session.call<object>('system.info');
   const keys = stageKeys(config);
-  const result: RunResult = { name: config.name!, dir: runDir, stages: {} };
+  const result: RunResult = { name: config.name, dir: runDir, stages: {} };
   const writeRunJson = (status: 'running' | 'done') =>
     writeJsonAtomic(path.join(runDir, 'run.json'), {
       name: config.name,
