@@ -59,7 +59,8 @@ export async function receiveFloat32(produce: (file: string) => Promise<unknown>
     await produce(file);
     return await readAll(file);
   } finally {
-    await rm(file, { force: true });
+    // The reader deletes; `.part` is what a Python that died mid-write leaves (tensors.py).
+    await Promise.all([rm(file, { force: true }), rm(`${file}.part`, { force: true })]);
   }
 }
 
