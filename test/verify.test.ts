@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { pythonExecutable } from '../src/bridge/python-env.ts';
-import { runCli } from './fixtures/processes.ts';
+import { repoRoot, runCli } from './fixtures/processes.ts';
 
 /**
  * 20 pairs of unit 2-D embeddings, 2 per fold: a same pair at squared distance 0.455 and a
@@ -76,5 +76,43 @@ describe('id3 verify', () => {
     expect(foreign.code).toBe(1);
     expect(foreign.stderr.trim()).toBe(`id3: other.csv: its header is "model,accuracy"; expected "${HEADER}" (choose another file with --results)`);
     expect(readFileSync(path.join(folder, 'other.csv'), 'utf8')).toBe('model,accuracy\nx,0.9\n');
+  });
+
+  it('--pairs <.bin> --model <train-fr folder>: embeds the pair images with the model and scores them', async () => {
+    // A .bin of 100 parametric-face pairs and an untrained small encoder with its card.
+    const MAKE = `
+import json, sys, torch
+sys.path.insert(0, sys.argv[2])
+from id3_torch.data import parametric
+from id3_torch.data.verification_bin import write_verification_bin
+from id3_torch.evaluation import make_pairs
+from id3_torch.recognition.checkpoints import save_safetensors
+from id3_torch.recognition.iresnet import build_backbone
+identity = torch.arange(20).repeat_interleave(4)
+pictures, _ = parametric.render_images(0, identity, torch.arange(4).repeat(20), 32)
+pairs = make_pairs(identity.numpy(), total=100, seed=0)
+images = torch.stack([pictures[i] for ab in zip(pairs.a, pairs.b) for i in ab])
+write_verification_bin(sys.argv[1] + "/set.bin", images, torch.from_numpy(pairs.same), format="png")
+torch.manual_seed(0)
+backbone = build_backbone("iresnet-small", input_size=32, embedding_size=16, widths=(4, 4, 8, 8), layers=(1, 1, 1, 1))
+save_safetensors(sys.argv[1] + "/backbone.safetensors", backbone)
+json.dump({"backbone": "iresnet-small", "inputSize": 32, "embeddingSize": 16, "widths": [4, 4, 8, 8], "layers": [1, 1, 1, 1],
+           "weights": "backbone.safetensors"}, open(sys.argv[1] + "/encoder.json", "w"))
+`;
+    execFileSync(pythonExecutable(), ['-c', MAKE, folder, path.join(repoRoot, 'python')]);
+    const { code, stdout } = await runCli(['verify', '--pairs', 'set.bin', '--model', '.', '--json', '--results', 'model.csv'], { cwd: folder });
+    expect(code).toBe(0);
+    const result = JSON.parse(stdout);
+    expect(result.pairs).toBe(100);
+    expect(result.folds).toHaveLength(10);
+    expect(result.accuracy).toBeGreaterThan(0);
+    expect(result.accuracy).toBeLessThanOrEqual(1);
+    const row = readFileSync(path.join(folder, 'model.csv'), 'utf8').trim().split('\n')[1]!;
+    expect(row).toContain(`,set.bin,`); // the dataset column names the pair set
+    expect(row).toContain(`,100,${result.accuracy.toFixed(6)},`);
+
+    const alone = await runCli(['verify', '--pairs', 'set.bin'], { cwd: folder });
+    expect(alone.code).toBe(1);
+    expect(alone.stderr.trim()).toBe('id3: --pairs and --model go together');
   });
 });

@@ -5,8 +5,16 @@ import os
 import zipfile
 
 import numpy as np
+import torch
 
+from ..data.folders import index_manifest
+from ..data.verification_bin import load_verification_bin
+from ..recognition.checkpoints import load_backbone_checkpoint, load_safetensors
+from ..recognition.encoder import FaceEncoder, load_trained_encoder
+from ..recognition.iresnet import build_backbone
+from ..training.distributed import Distributed
 from . import verification
+from .pairs import read_pairs_csv
 
 
 def load_pair_embeddings(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -35,13 +43,8 @@ def load_pair_embeddings(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return e1, e2, same
 
 
-def verify_embeddings(path: str) -> dict:
-    """The verification protocol on the pair embeddings in `path` (normalised here, not flipped)."""
-    e1, e2, same = load_pair_embeddings(os.fspath(path))
-    try:
-        result = verification.verify_pairs(e1, e2, same)
-    except ValueError as exc:
-        raise ValueError(f"{path}: {exc}") from None
+def report(result: verification.VerificationResult) -> dict:
+    """A verification result as the TypeScript `VerificationResult` (src/cli/verify.ts) reads it."""
     return {
         "pairs": result.pairs,
         "accuracy": result.accuracy,
@@ -56,4 +59,61 @@ def verify_embeddings(path: str) -> dict:
     }
 
 
-OPS = {"evaluation.verify_embeddings": verify_embeddings}
+def verify_embeddings(path: str) -> dict:
+    """The verification protocol on the pair embeddings in `path` (normalised here, not flipped)."""
+    e1, e2, same = load_pair_embeddings(os.fspath(path))
+    try:
+        result = verification.verify_pairs(e1, e2, same)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+    return report(result)
+
+
+def load_encoder(model: str, *, backbone: str | None, device: torch.device) -> torch.nn.Module:
+    """A train-fr folder (encoder.json beside its weights), or an insightface/our checkpoint file of
+    the named arcface_torch backbone (112 px input)."""
+    if os.path.isdir(model):
+        return load_trained_encoder(model, device=device)
+    if backbone is None:
+        raise ValueError(f"{model}: a checkpoint file needs its architecture (backbone, e.g. 'iresnet50')")
+    network = build_backbone(backbone, input_size=112)
+    if model.endswith(".safetensors"):
+        load_safetensors(model, network)
+    else:
+        load_backbone_checkpoint(model, network)
+    encoder = FaceEncoder(network, 112).to(device).eval()
+    encoder.requires_grad_(False)
+    return encoder
+
+
+def _pair_images(pairs: str, manifest: str | None) -> tuple[torch.Tensor, np.ndarray, np.ndarray, np.ndarray]:
+    """(images, a, b, same): a `.bin` pair set (images 2i and 2i+1 form pair i), or a pairs.csv whose
+    a and b are rows of `manifest`."""
+    if pairs.endswith(".bin"):
+        images, issame = load_verification_bin(pairs)
+        n = len(issame)
+        return images, np.arange(0, 2 * n, 2), np.arange(1, 2 * n, 2), issame.numpy()
+    if manifest is None:
+        raise ValueError(f"{pairs}: a pairs.csv names manifest rows: give the manifest too")
+    listed = read_pairs_csv(pairs)
+    index = index_manifest(os.path.dirname(os.path.abspath(manifest)), manifest=os.path.basename(manifest))
+    rows = np.unique(np.concatenate([listed.a, listed.b]))  # decode only the images the pairs use
+    if rows.max() >= len(index):
+        raise ValueError(f"{pairs}: row {int(rows.max())} is past the end of {manifest} ({len(index)} rows)")
+    images = torch.stack([index.image(int(r)) for r in rows])
+    position = {int(r): i for i, r in enumerate(rows)}
+    remap = np.vectorize(position.__getitem__)
+    return images, remap(listed.a), remap(listed.b), listed.same
+
+
+def verify_model(pairs: str, model: str, backbone: str | None = None, manifest: str | None = None,
+                 batchSize: int = 256, device: str = "auto") -> dict:
+    """Embed the pair images with a model (flip-sum) and run the verification protocol."""
+    torch_device = Distributed.from_environment(device).device
+    encoder = load_encoder(os.fspath(model), backbone=backbone, device=torch_device)
+    images, a, b, same = _pair_images(os.fspath(pairs), manifest)
+    embeddings = verification.flip_sum_embeddings(encoder, images, batch_size=batchSize, device=torch_device).numpy()
+    return report(verification.verify_pairs(embeddings[a], embeddings[b], same))
+
+
+OPS = {"evaluation.verify_embeddings": verify_embeddings, "evaluation.verify_model": verify_model}
