@@ -4,7 +4,7 @@
 export { defineConfig, ConfigError, loadConfigFile, resolveConfig } from './config/index.ts';
 export type { Id3Config, Id3ConfigInput, DatasetConfig, ParametricDataset } from './config/index.ts';
 export { run } from './pipeline/run.ts';
-export { runPipeline, stageKeys, type RunOptions, type RunResult, type StageRecord } from './pipeline/runner.ts';
+export { planRun, runPipeline, stageKeys, type PlannedStage, type RunOptions, type RunResult, type StageRecord } from './pipeline/runner.ts';
 export { createReporter, type Reporter, type ReporterKind } from './ui/reporter.ts';
 export {
   getSession,

@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import path from 'node:path';
 import { closeSession } from '../bridge/index.ts';
 import { loadConfigFile } from '../config/load.ts';
-import { runPipeline, type RunResult } from '../pipeline/runner.ts';
+import { planRun, runPipeline, type RunResult } from '../pipeline/runner.ts';
 import type { StageName } from '../pipeline/stage.ts';
 import { STAGES } from '../pipeline/stages/index.ts';
 import type { EvaluateSummary } from '../pipeline/stages/evaluate.ts';
@@ -16,11 +16,18 @@ export function makeRunCommand(): Command {
     .description('run the pipeline of a config file (reusing every stage whose inputs are unchanged)')
     .argument('<config>', 'a config file, e.g. configs/demo.ts')
     .addOption(new Option('--force <stages...>', 'redo these stages even if cached').choices(STAGES.map((s) => s.name)))
+    .option('--dry-run', 'print the plan (which stages run, resume or are reused) and stop')
     .option('--quiet', 'print only the final summary')
     .option('--json', 'print JSON events, one a line, instead of progress bars')
     .action(
-      action(async (file: string, opts: { force?: StageName[]; quiet?: boolean; json?: boolean }) => {
+      action(async (file: string, opts: { force?: StageName[]; dryRun?: boolean; quiet?: boolean; json?: boolean }) => {
         const { config, source } = await loadConfigFile(file);
+        if (opts.dryRun) {
+          const plan = planRun(config, opts.force).map((p) => ({ stage: p.stage.name, action: p.action, key: p.key, plan: p.stage.describe(config) }));
+          if (opts.json) console.log(JSON.stringify(plan, null, 2));
+          else for (const p of plan) console.log(`${p.action.padEnd(7)} ${p.stage.padEnd(9)} ${p.key.slice(0, 12)}  ${p.plan}`);
+          return;
+        }
         const kind: ReporterKind = opts.json ? 'json' : opts.quiet ? 'quiet' : 'bars';
         const reporter = createReporter(kind);
         reporter.info(`id3 run ${config.name} (config ${path.relative(process.cwd(), source) || source})`);

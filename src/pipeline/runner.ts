@@ -72,6 +72,36 @@ function readRecord(file: string): StageRecord | null {
   }
 }
 
+/** What a run will do with a stage: reuse its outputs, resume it, or run it from an empty folder. */
+export type StageAction = 'reuse' | 'resume' | 'run';
+
+export interface PlannedStage {
+  stage: Stage;
+  key: string;
+  action: StageAction;
+  /** The stage.json found in the run folder, if any. */
+  previous: StageRecord | null;
+}
+
+/**
+ * The plan, from the run folder as it is: same key and done → reuse; same key otherwise (killed,
+ * cancelled, failed) → resume; another key, or forced → run. A forced stage forces the stages
+ * that read it.
+ */
+export function planRun(config: Id3Config, force: readonly StageName[] = []): PlannedStage[] {
+  const keys = stageKeys(config);
+  const forced = new Set<StageName>(force);
+  const runDir = path.resolve(config.runsDir, config.name);
+  return plannedStages(config).map((stage) => {
+    if (stage.after.some((input) => forced.has(input))) forced.add(stage.name);
+    const key = keys[stage.name]!;
+    const previous = readRecord(path.join(runDir, stage.name, 'stage.json'));
+    const action: StageAction =
+      previous?.key !== key || forced.has(stage.name) ? 'run' : previous.status === 'done' ? 'reuse' : 'resume';
+    return { stage, key, action, previous };
+  });
+}
+
 export async function runPipeline(config: Id3Config, options: RunOptions = {}): Promise<RunResult> {
   const reporter = options.reporter ?? createReporter('quiet');
   const runDir = path.resolve(config.runsDir, config.name);
@@ -93,22 +123,16 @@ export async function runPipeline(config: Id3Config, options: RunOptions = {}): 
     });
   writeRunJson('running'); // from the start, run.json describes this config, not a previous one
 
-  // A stage redone on request makes every stage that reads it stale too.
-  const forced = new Set<StageName>(options.force ?? []);
-  for (const stage of plannedStages(config)) {
+  for (const { stage, key, action, previous } of planRun(config, options.force)) {
     options.signal?.throwIfAborted();
-    if (stage.after.some((input) => forced.has(input))) forced.add(stage.name);
     const dir = path.join(runDir, stage.name);
     const recordFile = path.join(dir, 'stage.json');
-    const previous = readRecord(recordFile);
-    const key = keys[stage.name]!;
-    if (previous?.key === key && previous.status === 'done' && !forced.has(stage.name)) {
-      result.stages[stage.name] = { record: previous, outcome: 'cached' };
-      reporter.stageFinished(stage.name, 'cached', stage.summarize(previous.summary as never));
+    if (action === 'reuse') {
+      result.stages[stage.name] = { record: previous!, outcome: 'cached' };
+      reporter.stageFinished(stage.name, 'cached', stage.summarize(previous!.summary as never));
       continue;
     }
-    // Same key, not done (killed or failed): resume from what is there. Otherwise start afresh.
-    if (previous?.key !== key || forced.has(stage.name)) rmSync(dir, { recursive: true, force: true });
+    if (action === 'run') rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
     const startedAt = new Date();
     const record: StageRecord = { stage: stage.name, key, status: 'running', startedAt: startedAt.toISOString() };

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PythonSession } from '../../src/bridge/session.ts';
 import { resolveConfig } from '../../src/config/load.ts';
 import type { Id3ConfigInput } from '../../src/config/schema.ts';
-import { runPipeline } from '../../src/pipeline/runner.ts';
+import { planRun, runPipeline } from '../../src/pipeline/runner.ts';
 import { childPids, exited, isRunning, runCli, spawnTs, waitUntil } from '../fixtures/processes.ts';
 import { pngSize } from '../fixtures/png.ts';
 
@@ -72,6 +72,9 @@ describe('prepare (parametric)', () => {
 
   it('reuses a finished stage with the same key, and redoes it from scratch when the config changes', async () => {
     const dir = path.join(runsDir, 'a', 'prepare');
+    expect(planRun(tiny('a')).map((p) => p.action)).toEqual(['reuse']);
+    expect(planRun(tiny('a'), ['prepare']).map((p) => p.action)).toEqual(['run']);
+    expect(planRun(tiny('a', { seed: 5 })).map((p) => p.action)).toEqual(['run']);
     const again = await runPipeline(tiny('a'), { session });
     expect(again.stages.prepare?.outcome).toBe('cached');
     writeFileSync(path.join(dir, 'images', '0', 'stale.png'), 'x');
@@ -95,6 +98,8 @@ describe('prepare (parametric)', () => {
     first.child.kill('SIGKILL');
     await exited(first.child);
     expect(JSON.parse(readFileSync(path.join(stageDir, 'stage.json'), 'utf8')).status).toBe('running');
+    const plan = await runCli(['run', configFile, '--dry-run', '--json']);
+    expect(JSON.parse(plan.stdout).map((p: { action: string }) => p.action)).toEqual(['resume']);
 
     const second = await runCli(['run', configFile, '--json']);
     expect(second.code).toBe(0);
