@@ -14,6 +14,7 @@ import sys
 from .api import job_kinds
 from .bridge import jsonio, lifeline
 from .bridge.jobs import Progress
+from .files import write_text_atomic
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,10 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     is_main = int(os.environ.get("RANK", "0")) == 0
     result = kinds[options.kind](args, Progress(options.events if is_main else None))
     if is_main and options.result:
-        temporary = f"{options.result}.tmp-{os.getpid()}"
-        with open(temporary, "w", encoding="utf-8") as f:
-            f.write(jsonio.dumps(result))
-        os.replace(temporary, options.result)
+        write_text_atomic(options.result, jsonio.dumps(result))
     return 0
 
 

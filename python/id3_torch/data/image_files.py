@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-import uuid
-from pathlib import Path
 
 import torch
 from PIL import Image
+
+from ..files import atomic_path
 
 
 def _to_pil(image: torch.Tensor) -> Image.Image:
@@ -20,21 +20,11 @@ def _to_pil(image: torch.Tensor) -> Image.Image:
 def write_png_atomic(path: str | os.PathLike, image: torch.Tensor) -> None:
     """Write a (3, H, W) uint8 image as PNG so readers never see a half-written file.
 
-    The PNG goes to a unique temporary name in the destination folder (same filesystem), then
-    os.replace swaps it in; on failure the temporary file is removed. The temporary file is created
-    with os.open's default mode, so the result gets the usual umask permissions.
+    (`files.atomic_path`: a temporary name in the same folder, renamed when complete.)
     """
-    path = Path(path)
     pil = _to_pil(image)
-    temp_path = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    handle = os.open(temp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            pil.save(stream, format="PNG")
-        os.replace(temp_path, path)
-    except BaseException:
-        temp_path.unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as temporary:
+        pil.save(temporary, format="PNG")
 
 
 def image_grid(images: torch.Tensor, rows: int, cols: int) -> torch.Tensor:

@@ -16,7 +16,6 @@ import codecs
 import os
 import pickle
 import struct
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
@@ -25,6 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..files import write_bytes_atomic
 from .errors import DataFormatError
 from .folders import decode_image, encode_image, encoded_format
 
@@ -189,11 +189,4 @@ def write_verification_bin(path: str | os.PathLike, images_or_encoded: torch.Ten
         content = pickle.dumps((bins, same), protocol=4)
     else:
         raise ValueError(f"protocol must be 2 (Python 2 layout) or 4, got {protocol!r}")
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(content)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    write_bytes_atomic(path, content)

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
+from ..files import write_text_atomic
 from .verification import N_FOLDS
 
 CSV_HEADER = "fold,a,b,same"
@@ -115,16 +114,8 @@ def _distinct_pairs(draw: Callable[[int], list[tuple[int, int]]], m: int, *, fol
 
 def write_pairs_csv(path: str | os.PathLike, pairs: PairList) -> None:
     """`fold,a,b,same` with same as 0/1, written whole (temporary file, then rename)."""
-    path = Path(path)
     lines = [CSV_HEADER] + [f"{k},{a},{b},{int(s)}" for k, a, b, s in zip(pairs.fold, pairs.a, pairs.b, pairs.same)]
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w") as stream:
-            stream.write("\n".join(lines) + "\n")
-        os.replace(temp_name, path)
-    except BaseException:
-        os.unlink(temp_name)
-        raise
+    write_text_atomic(path, "\n".join(lines) + "\n")
 
 
 def read_pairs_csv(path: str | os.PathLike) -> PairList:

@@ -14,6 +14,8 @@ import safetensors.torch
 import torch
 from torch import nn
 
+from ..files import atomic_path
+
 _SHOWN = 5  # keys listed per kind of mismatch
 
 
@@ -50,12 +52,8 @@ def save_safetensors(path: str | os.PathLike, model: nn.Module, *, metadata: Map
     """Write `model`'s state dict as safetensors, atomically (temp name in the same folder, then rename)."""
     path = Path(path)
     state = {key: tensor.detach().cpu().contiguous() for key, tensor in model.state_dict().items()}
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_path(path) as temporary:
         safetensors.torch.save_file(state, temporary, metadata=dict(metadata) if metadata else None)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 def load_safetensors(path: str | os.PathLike, model: nn.Module) -> dict[str, str]:

@@ -19,6 +19,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from ..bridge.jobs import Progress
 from ..data.labelled_images import LabelledImages
+from ..files import write_text_atomic
 from ..training.distributed import Distributed
 from ..training.order import rank_batches, steps_per_epoch
 from ..training.schedule import step_decay
@@ -180,7 +181,4 @@ def _write_encoder_card(path: str, options: FrTrainingOptions, data: LabelledIma
     card = {"kind": "iresnet", "backbone": b.name, "inputSize": b.input_size, "embeddingSize": b.embedding_size,
             "widths": list(b.widths) if b.widths else None, "layers": list(b.layers) if b.layers else None,
             "normalisation": "(x/255 - 0.5)/0.5", "weights": "backbone.safetensors", "classes": data.num_classes}
-    temporary = f"{path}.tmp-{os.getpid()}"
-    with open(temporary, "w", encoding="utf-8") as f:
-        json.dump(card, f, indent=2)
-    os.replace(temporary, path)
+    write_text_atomic(path, json.dumps(card, indent=2))

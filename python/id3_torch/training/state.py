@@ -8,12 +8,13 @@ to a temporary name and renamed, so a kill never leaves a checkpoint that looks 
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
+
+from ..files import atomic_path
 
 _META_KEY = "id3.training_state"
 
@@ -37,9 +38,8 @@ def save_training_state(path: str, *, step: int, modules: dict[str, torch.nn.Mod
         tensors[f"generator/{name}"] = generator.get_state()
     metadata = {"step": step, "param_groups": optimizer_state["param_groups"],
                 "optimizer_scalars": optimizer_scalars, "extra": extra or {}}
-    temporary = f"{path}.tmp-{os.getpid()}"
-    save_file(tensors, temporary, metadata={_META_KEY: json.dumps(metadata)})
-    os.replace(temporary, path)
+    with atomic_path(path) as temporary:
+        save_file(tensors, temporary, metadata={_META_KEY: json.dumps(metadata)})
 
 
 def load_training_state(path: str, *, modules: dict[str, torch.nn.Module], optimizer: torch.optim.Optimizer,

@@ -1,0 +1,36 @@
+"""Files that are whole or absent, for every writer in the package.
+
+A file is written under a hidden temporary name in its own folder (`.<name>.<random>.tmp`: the
+name that stage resumes sweep and folder indexes skip) and renamed into place once complete; a
+failed or interrupted writer removes its temporary file, and a killed one leaves only that.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yields the temporary path to write; renames it to `path` when the block ends without error."""
+    final = Path(path)
+    temporary = final.with_name(f".{final.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        yield temporary
+        os.replace(temporary, final)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
+    with atomic_path(path) as temporary:
+        temporary.write_bytes(data)
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    with atomic_path(path) as temporary:
+        temporary.write_text(text, encoding="utf-8")
