@@ -7,22 +7,8 @@ import { stringify } from 'csv-stringify/sync';
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { PythonSession } from '../bridge/session.ts';
+import type { VerificationResult } from '../evaluation/verification.ts';
 import { action } from './fail.ts';
-
-/** What `evaluation.verify_embeddings` and `evaluation.verify_model` (python/id3_torch/evaluation/ops.py) return. */
-export interface VerificationResult {
-  pairs: number;
-  /** Mean of the 10 held-out fold accuracies, a fraction. */
-  accuracy: number;
-  /** Population standard deviation of the fold accuracies. */
-  std: number;
-  /** Mean of the 10 chosen thresholds (squared L2). */
-  threshold: number;
-  /** TAR at the most permissive threshold whose FAR over all different pairs is at most the key; NaN without both kinds of pair. */
-  tarAtFar: { '1e-3': number; '1e-4': number };
-  folds: { pairs: number; accuracy: number; threshold: number }[];
-  protocol: string;
-}
 
 export const RESULTS_COLUMNS = ['time', 'model', 'dataset', 'protocol', 'pairs', 'accuracy', 'std', 'threshold', 'tar@1e-3', 'tar@1e-4'] as const;
 

@@ -12,12 +12,7 @@ from ..data.labelled_images import LabelledImages
 from ..recognition.encoder import load_trained_encoder
 from ..training.distributed import Distributed
 from .pairs import make_pairs, write_pairs_csv
-from .verification import VerificationResult, flip_sum_embeddings, verify_pairs
-
-
-def _row(model: str, result: VerificationResult) -> dict:
-    return {"model": model, "pairs": result.pairs, "accuracy": result.accuracy, "std": result.std,
-            "threshold": result.threshold, "tarAt1e3": result.tar_at_far[1e-3], "tarAt1e4": result.tar_at_far[1e-4]}
+from .verification import VerificationResult, flip_sum_embeddings, result_json, verify_pairs
 
 
 class PixelEmbedding:
@@ -42,10 +37,10 @@ def evaluate_parametric(args: dict, progress: Progress) -> dict:
     device = Distributed.from_environment(args.get("device", "auto")).device
     encoder = load_trained_encoder(args["encoderDir"], device=device)
     trained = flip_sum_embeddings(encoder, data.images, batch_size=args["batchSize"], device=device).numpy()
-    rows = [_row(args["encoderName"], score(trained))]
+    rows = [{"model": args["encoderName"], **result_json(score(trained))}]
     progress.advance(1)
     if args["pixelBaseline"]:
         pixels = flip_sum_embeddings(PixelEmbedding(data.images), data.images, batch_size=args["batchSize"]).numpy()
-        rows.append(_row("raw pixels (cosine)", score(pixels)))
+        rows.append({"model": "raw pixels (cosine)", **result_json(score(pixels))})
         progress.advance(1)
     return {"rows": rows, "identities": data.num_classes, "images": len(data), "pairs": int(len(pairs.same))}

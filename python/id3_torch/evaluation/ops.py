@@ -43,22 +43,6 @@ def load_pair_embeddings(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return e1, e2, same
 
 
-def report(result: verification.VerificationResult) -> dict:
-    """A verification result as the TypeScript `VerificationResult` (src/cli/verify.ts) reads it."""
-    return {
-        "pairs": result.pairs,
-        "accuracy": result.accuracy,
-        "std": result.std,
-        "threshold": result.threshold,
-        "tarAtFar": {f"{far:.0e}".replace("e-0", "e-"): tar for far, tar in result.tar_at_far.items()},
-        "folds": [
-            {"pairs": int(n), "accuracy": float(acc), "threshold": float(t)}
-            for n, acc, t in zip(result.fold_pairs, result.fold_accuracy, result.fold_threshold)
-        ],
-        "protocol": verification.PROTOCOL,
-    }
-
-
 def verify_embeddings(path: str) -> dict:
     """The verification protocol on the pair embeddings in `path` (normalised here, not flipped)."""
     e1, e2, same = load_pair_embeddings(os.fspath(path))
@@ -66,7 +50,7 @@ def verify_embeddings(path: str) -> dict:
         result = verification.verify_pairs(e1, e2, same)
     except ValueError as exc:
         raise ValueError(f"{path}: {exc}") from None
-    return report(result)
+    return verification.result_json(result)
 
 
 def load_encoder(model: str, *, backbone: str | None, device: torch.device) -> torch.nn.Module:
@@ -113,7 +97,7 @@ def verify_model(pairs: str, model: str, backbone: str | None = None, manifest: 
     encoder = load_encoder(os.fspath(model), backbone=backbone, device=torch_device)
     images, a, b, same = _pair_images(os.fspath(pairs), manifest)
     embeddings = verification.flip_sum_embeddings(encoder, images, batch_size=batchSize, device=torch_device).numpy()
-    return report(verification.verify_pairs(embeddings[a], embeddings[b], same))
+    return verification.result_json(verification.verify_pairs(embeddings[a], embeddings[b], same))
 
 
 OPS = {"evaluation.verify_embeddings": verify_embeddings, "evaluation.verify_model": verify_model}

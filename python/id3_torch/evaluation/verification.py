@@ -149,3 +149,19 @@ def flip_sum_embeddings(embed_fn: Callable[[torch.Tensor], torch.Tensor], images
         e = embed_fn(x) + embed_fn(torch.flip(x, dims=[3]))  # (B, D)
         rows.append(torch.nn.functional.normalize(e.float(), dim=1).cpu())
     return torch.cat(rows)
+
+
+def result_json(result: VerificationResult) -> dict:
+    """A verification result as the TypeScript `VerificationResult` (src/evaluation/verification.ts) reads it."""
+    return {
+        "pairs": result.pairs,
+        "accuracy": result.accuracy,
+        "std": result.std,
+        "threshold": result.threshold,
+        "tarAtFar": {f"{far:.0e}".replace("e-0", "e-"): tar for far, tar in result.tar_at_far.items()},
+        "folds": [
+            {"pairs": int(n), "accuracy": float(acc), "threshold": float(t)}
+            for n, acc, t in zip(result.fold_pairs, result.fold_accuracy, result.fold_threshold)
+        ],
+        "protocol": PROTOCOL,
+    }

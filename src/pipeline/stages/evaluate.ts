@@ -6,18 +6,12 @@ import path from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import { runJob } from '../../bridge/jobs.ts';
 import type { Id3Config } from '../../config/schema.ts';
+import type { VerificationResult } from '../../evaluation/verification.ts';
 import { writeFileAtomic } from '../../util/files.ts';
 import type { Stage, StageContext } from '../stage.ts';
 
-export interface VerificationRow {
-  model: string;
-  pairs: number;
-  accuracy: number;
-  std: number;
-  threshold: number;
-  tarAt1e3: number;
-  tarAt1e4: number;
-}
+/** One model's verification result on the stage's pairs. */
+export type VerificationRow = VerificationResult & { model: string };
 
 export interface EvaluateSummary {
   rows: VerificationRow[];
@@ -64,10 +58,10 @@ export const evaluateStage: Stage<EvaluateSummary> = {
     const table = path.join(dir, 'verification.csv');
     writeFileAtomic(
       table,
-      stringify(result.rows as unknown as Record<string, unknown>[], {
-        header: true,
-        columns: ['model', 'pairs', 'accuracy', 'std', 'threshold', 'tarAt1e3', 'tarAt1e4'],
-      }),
+      stringify(
+        result.rows.map((r) => ({ ...r, tarAt1e3: r.tarAtFar['1e-3'], tarAt1e4: r.tarAtFar['1e-4'] })),
+        { header: true, columns: ['model', 'pairs', 'accuracy', 'std', 'threshold', 'tarAt1e3', 'tarAt1e4'] },
+      ),
     );
     return { ...result, table: path.relative(runDir, table), pairsFile: path.relative(runDir, path.join(dir, 'pairs.csv')) };
   },
