@@ -4,7 +4,12 @@
  * pipeline reads (defaults filled in). Unknown keys are errors everywhere.
  */
 import { z } from 'zod';
-import { intInRange, interval, nonNegativeInt, numberInRange, positiveInt } from './fields.ts';
+import { EncoderConfig } from './encoder.ts';
+import { intInRange, interval, nonNegativeInt, positiveInt } from './fields.ts';
+import { TrainFr } from './train-fr.ts';
+
+export { EncoderConfig, FolderEncoder, TrainedEncoder } from './encoder.ts';
+export { TrainFr } from './train-fr.ts';
 
 /** Ground-truth nuisance ranges of the parametric face set (degrees, years). */
 export const ParametricRanges = z
@@ -41,39 +46,6 @@ export type ParametricDataset = z.infer<typeof ParametricDataset>;
 export const DatasetConfig = z.discriminatedUnion('kind', [ParametricDataset]);
 export type DatasetConfig = z.infer<typeof DatasetConfig>;
 
-/** Face-recognition training (the recipe of ../shared/id3-method.md by default). */
-export const TrainFr = z
-  .strictObject({
-    backbone: z.enum(['iresnet18', 'iresnet34', 'iresnet50', 'iresnet100', 'iresnet-small']).default('iresnet50'),
-    inputSize: intInRange(32, 224).default(112).describe('backbone input side; images are resized to it'),
-    embeddingSize: positiveInt().default(512),
-    widths: z.tuple([positiveInt(), positiveInt(), positiveInt(), positiveInt()]).optional().describe('iresnet-small only: channels of the four stages'),
-    layers: z.tuple([positiveInt(), positiveInt(), positiveInt(), positiveInt()]).optional().describe('iresnet-small only: blocks of the four stages'),
-    head: z.enum(['arcface', 'cosface', 'adaface']).default('arcface'),
-    s: numberInRange(1, 128).default(64).describe('logit scale'),
-    m: numberInRange(0, 1.5).default(0.5).describe('margin (radians for arcface, cosine for cosface)'),
-    epochs: positiveInt().default(40),
-    decayEpochs: z
-      .array(positiveInt())
-      .refine((a) => a.every((x, i) => i === 0 || a[i - 1]! < x), { error: 'expected increasing epochs' })
-      .default([22, 28, 32])
-      .describe('lr ÷ 10 at each of these epochs'),
-    warmupEpochs: numberInRange(0, 1000).default(0),
-    batchSize: positiveInt().default(128).describe('images per process per step'),
-    lr: numberInRange(0, 10).default(0.1),
-    momentum: numberInRange(0, 1).default(0.9),
-    weightDecay: numberInRange(0, 1).default(5e-4),
-    flip: z.boolean().default(true).describe('random horizontal flips'),
-    gradClip: numberInRange(0, 1e6).nullable().default(5).describe('max gradient L2 norm; null = no clipping'),
-    checkpointEvery: positiveInt().default(500).describe('steps between resumable checkpoints'),
-    seed: nonNegativeInt().default(0),
-    processes: positiveInt().default(1).describe('processes under torchrun (one per GPU); 1 = in the bridge'),
-  })
-  .refine((t) => (t.widths === undefined && t.layers === undefined) || t.backbone === 'iresnet-small', {
-    error: 'expected widths and layers only with backbone "iresnet-small"',
-    when: (payload) => payload.issues.length === 0,
-  });
-export type TrainFr = z.infer<typeof TrainFr>;
 
 /** Verification on held-out identities: the field's 10-fold protocol, and the raw-pixel baseline. */
 export const Evaluate = z
@@ -106,6 +78,7 @@ export const Id3Config = z.strictObject({
   runsDir: z.string({ error: 'expected a folder path' }).min(1, { error: 'expected a folder path' }).default('runs').describe('folder of all runs, relative to the working directory'),
   device: z.enum(['auto', 'cpu', 'cuda']).default('auto').describe('where tensors run; auto = cuda when available'),
   dataset: DatasetConfig,
+  encoder: EncoderConfig.optional().describe('the frozen identity encoder f of the ID³ stages'),
   trainFr: TrainFr.optional().describe('train a face-recognition model on the prepared training split'),
   evaluate: Evaluate.describe('verification on held-out identities (needs trainFr)'),
 })

@@ -12,14 +12,17 @@ from .iresnet import build_backbone, normalize_face_images
 
 
 class FaceEncoder(nn.Module):
-    """uint8 (B, 3, H, W) images -> (B, E) embeddings (not normalised), resized to the backbone's input."""
+    """(B, 3, H, W) images -> (B, E) embeddings (not normalised), resized to the backbone's input.
+
+    uint8 images are scaled to [-1, 1] first; float images are taken as already in [-1, 1] (a
+    diffusion model's x̂0), so that the embedding is differentiable with respect to them."""
 
     def __init__(self, backbone: nn.Module, input_size: int) -> None:
         super().__init__()
         self.backbone, self.input_size = backbone, input_size
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        x = normalize_face_images(images)
+        x = normalize_face_images(images) if images.dtype == torch.uint8 else images
         if x.shape[-1] != self.input_size or x.shape[-2] != self.input_size:
             x = nn.functional.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear",
                                           antialias=True, align_corners=False)

@@ -27,16 +27,50 @@ const trainFrOf = (config: Id3Config): TrainFr => {
 };
 
 /** The job's arguments (python/id3_torch/recognition/train.py `FrTrainingOptions.from_args`). */
-export function trainFrJobArgs(config: Id3Config, manifest: string, outDir: string): object {
-  const { backbone, inputSize, embeddingSize, widths, layers, processes: _processes, ...recipe } = trainFrOf(config);
+export function trainFrJobArgs(recipe: TrainFr, device: Id3Config['device'], manifest: string, outDir: string): object {
+  const { backbone, inputSize, embeddingSize, widths, layers, processes: _processes, ...rest } = recipe;
   return {
-    ...recipe,
+    ...rest,
     backbone: { name: backbone, inputSize, embeddingSize, widths: widths ?? null, layers: layers ?? null },
     manifest,
     outDir,
     splits: ['train'],
-    device: config.device,
+    device,
   };
+}
+
+/** Train a recipe on a manifest's training split, in the bridge or under torchrun. */
+export async function trainFaceRecognition(
+  recipe: TrainFr,
+  { config, runDir, dir, session, reporter, signal }: StageContext,
+  { manifest, label }: { manifest: string; label: string },
+): Promise<TrainFrSummary> {
+  const args = trainFrJobArgs(recipe, config.device, manifest, dir);
+  const onProgress = (p: Parameters<typeof reporter.progress>[1]) => reporter.progress(label, p);
+  const result =
+    recipe.processes > 1
+      ? await runTorchrun<TrainFrSummary & { backbone: string }>('train-fr', args, { processes: recipe.processes, session, dir, onProgress, signal })
+      : await runJob<TrainFrSummary & { backbone: string }>(session, 'train-fr', args, { onProgress, signal, eventsPath: path.join(dir, 'events.jsonl') });
+  const { backbone: _weights, ...summary } = result;
+  return { ...summary, encoder: path.relative(runDir, dir) };
+}
+
+/** The recipe's cache-key part: `checkpointEvery` changes when state is saved, not what is trained;
+ *  `processes` stays in, since batchSize is per process (it sets the global batch and the schedule). */
+export function recipeSlice(recipe: TrainFr): object {
+  const { checkpointEvery: _checkpointEvery, ...rest } = recipe;
+  return rest;
+}
+
+export function describeRecipe(t: TrainFr): string {
+  return `${t.backbone} at ${t.inputSize} px, ${t.head} (s ${t.s}, m ${t.m}), ${t.epochs} epochs, batch ${t.batchSize} × ${t.processes} process(es)`;
+}
+
+export function summarizeTraining(s: TrainFrSummary): string {
+  return (
+    `${s.steps} steps on ${s.images} images of ${s.classes} identities, final loss ${s.finalLoss?.toFixed(3) ?? '-'}` +
+    (s.imagesPerSecond ? `, ${s.imagesPerSecond.toFixed(0)} img/s` : '')
+  );
 }
 
 export const trainFrStage: Stage<TrainFrSummary> = {
@@ -44,33 +78,12 @@ export const trainFrStage: Stage<TrainFrSummary> = {
   version: 1,
   after: ['prepare'],
   enabled: (config) => config.trainFr !== undefined,
-  // `processes` stays in: batchSize is per process, so it sets the global batch and the schedule.
-  // `checkpointEvery` changes when state is saved, not what is trained.
-  slice: (config) => {
-    const { checkpointEvery: _checkpointEvery, ...recipe } = trainFrOf(config);
-    return recipe;
-  },
-  describe: (config) => {
-    const t = trainFrOf(config);
-    return `${t.backbone} at ${t.inputSize} px, ${t.head} (s ${t.s}, m ${t.m}), ${t.epochs} epochs, batch ${t.batchSize} × ${t.processes} process(es)`;
-  },
-  summarize: (s) =>
-    `${s.steps} steps on ${s.images} images of ${s.classes} identities, final loss ${s.finalLoss?.toFixed(3) ?? '-'}` +
-    (s.imagesPerSecond ? `, ${s.imagesPerSecond.toFixed(0)} img/s` : ''),
-
-  async run({ config, runDir, dir, session, reporter, signal }: StageContext): Promise<TrainFrSummary> {
-    const args = trainFrJobArgs(config, path.join(runDir, 'prepare', 'manifest.csv'), dir);
-    const onProgress = (p: Parameters<typeof reporter.progress>[1]) => reporter.progress('train-fr', p);
-    const processes = trainFrOf(config).processes;
-    const result =
-      processes > 1
-        ? await runTorchrun<TrainFrSummary & { backbone: string }>('train-fr', args, { processes, session, dir, onProgress, signal })
-        : await runJob<TrainFrSummary & { backbone: string }>(session, 'train-fr', args, {
-            onProgress,
-            signal,
-            eventsPath: path.join(dir, 'events.jsonl'),
-          });
-    const { backbone: _weights, ...summary } = result;
-    return { ...summary, encoder: path.relative(runDir, dir) };
-  },
+  slice: (config) => recipeSlice(trainFrOf(config)),
+  describe: (config) => describeRecipe(trainFrOf(config)),
+  summarize: summarizeTraining,
+  run: (context) =>
+    trainFaceRecognition(trainFrOf(context.config), context, {
+      manifest: path.join(context.runDir, 'prepare', 'manifest.csv'),
+      label: 'train-fr',
+    }),
 };

@@ -1,0 +1,76 @@
+/**
+ * encoder: the frozen identity encoder f of the ID³ stages. With `encoder.kind: 'train'` this
+ * stage trains it, a face-recognition model on the prepared training split (the same job as
+ * train-fr); other kinds name an encoder made elsewhere, and this stage does not run.
+ *
+ * `encoderSpec` is what every later stage hands to Python (`id3_torch.encoders.load_identity_encoder`),
+ * and `encoderKey` what goes into their cache keys: for an encoder made elsewhere, the bytes of
+ * its files, so that replacing them redoes what was made with them.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { EncoderConfig, Id3Config } from '../../config/schema.ts';
+import type { Stage } from '../stage.ts';
+import { describeRecipe, recipeSlice, summarizeTraining, trainFaceRecognition, type TrainFrSummary } from './train-fr.ts';
+
+const encoderOf = (config: Id3Config): EncoderConfig => {
+  if (!config.encoder) throw new Error('the config has no encoder section');
+  return config.encoder;
+};
+
+const trainedRecipe = (config: Id3Config) => {
+  const encoder = encoderOf(config);
+  if (encoder.kind !== 'train') throw new Error(`encoder: kind ${encoder.kind} is not trained in the run`);
+  return encoder.recipe;
+};
+
+/** The encoder as python/id3_torch/encoders/registry.py takes it (paths absolute). */
+export function encoderSpec(config: Id3Config, runDir: string): { kind: string } & Record<string, unknown> {
+  const encoder = encoderOf(config);
+  switch (encoder.kind) {
+    case 'train':
+      return { kind: 'folder', path: path.join(runDir, 'encoder') };
+    case 'folder':
+      return { kind: 'folder', path: path.resolve(encoder.path) };
+  }
+}
+
+function fileDigest(file: string, field: string): string {
+  try {
+    return createHash('sha256').update(readFileSync(file)).digest('hex');
+  } catch {
+    throw new Error(`${field}: cannot read ${file}`);
+  }
+}
+
+/** What identifies the encoder in a later stage's cache key (the encoder stage's own key, when
+ *  trained here, enters through `after`). */
+export function encoderKey(config: Id3Config): unknown {
+  const encoder = encoderOf(config);
+  switch (encoder.kind) {
+    case 'train':
+      return { kind: 'train' };
+    case 'folder': {
+      const folder = path.resolve(encoder.path);
+      const card = path.join(folder, 'encoder.json');
+      const weights = (JSON.parse(readFileSync(card, 'utf8')) as { weights: string }).weights;
+      return { kind: 'folder', card: fileDigest(card, 'encoder.path'), weights: fileDigest(path.join(folder, weights), 'encoder.path') };
+    }
+  }
+}
+
+export const encoderStage: Stage<TrainFrSummary> = {
+  name: 'encoder',
+  version: 1,
+  after: ['prepare'],
+  enabled: (config) => config.encoder?.kind === 'train',
+  slice: (config) => recipeSlice(trainedRecipe(config)),
+  describe: (config) => `identity encoder: ${describeRecipe(trainedRecipe(config))}`,
+  summarize: summarizeTraining,
+  run: (context) =>
+    trainFaceRecognition(trainedRecipe(context.config), context, {
+      manifest: path.join(context.runDir, 'prepare', 'manifest.csv'),
+      label: 'encoder',
+    }),
+};
