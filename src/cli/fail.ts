@@ -1,9 +1,10 @@
 /** One place that turns any error into what a person should read, and an exit code. */
 import { CancelledError, PythonDiedError, PythonError } from '../bridge/errors.ts';
 import { ConfigError } from '../config/load.ts';
+import { StageSelectionError } from '../pipeline/runner.ts';
 
 export function exitCodeFor(err: unknown): number {
-  if (err instanceof ConfigError) return 2;
+  if (err instanceof ConfigError || err instanceof StageSelectionError) return 2;
   if (err instanceof CancelledError || (err instanceof Error && err.name === 'AbortError')) return 130;
   return 1;
 }

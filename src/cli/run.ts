@@ -2,8 +2,7 @@ import { Command, Option } from 'commander';
 import path from 'node:path';
 import { closeSession } from '../bridge/index.ts';
 import { loadConfigFile } from '../config/load.ts';
-import { planRun, runPipeline, type RunResult } from '../pipeline/runner.ts';
-import type { StageName } from '../pipeline/stage.ts';
+import { planRun, runPipeline, type RunResult, type StageSelection } from '../pipeline/runner.ts';
 import { STAGES } from '../pipeline/stages/index.ts';
 import type { EvaluateSummary } from '../pipeline/stages/evaluate.ts';
 import type { PrepareSummary } from '../pipeline/stages/prepare.ts';
@@ -11,19 +10,30 @@ import type { TrainFrSummary } from '../pipeline/stages/train-fr.ts';
 import { createReporter, type ReporterKind } from '../ui/reporter.ts';
 import { action } from './fail.ts';
 
+const stageNames = STAGES.map((s) => s.name);
+
+interface RunFlags extends StageSelection {
+  dryRun?: boolean;
+  quiet?: boolean;
+  json?: boolean;
+}
+
 export function makeRunCommand(): Command {
   return new Command('run')
     .description('run the pipeline of a config file (reusing every stage whose inputs are unchanged)')
     .argument('<config>', 'a config file, e.g. configs/demo.ts')
-    .addOption(new Option('--force <stages...>', 'redo these stages even if cached').choices(STAGES.map((s) => s.name)))
+    .addOption(new Option('--force <stages...>', 'redo these stages, and the stages that read them, even if cached').choices(stageNames))
+    .addOption(new Option('--from <stage>', 'redo this stage and every stage after it').choices(stageNames))
+    .addOption(new Option('--only <stages...>', 'run only these stages (the stages before them must be made already)').choices(stageNames))
     .option('--dry-run', 'print the plan (which stages run, resume or are reused) and stop')
     .option('--quiet', 'print only the final summary')
     .option('--json', 'print JSON events, one a line, instead of progress bars')
     .action(
-      action(async (file: string, opts: { force?: StageName[]; dryRun?: boolean; quiet?: boolean; json?: boolean }) => {
+      action(async (file: string, opts: RunFlags) => {
         const { config, source } = await loadConfigFile(file);
+        const selection: StageSelection = { force: opts.force, from: opts.from, only: opts.only };
         if (opts.dryRun) {
-          const plan = planRun(config, opts.force).map((p) => ({ stage: p.stage.name, action: p.action, key: p.key, plan: p.stage.describe(config) }));
+          const plan = planRun(config, selection).map((p) => ({ stage: p.stage.name, action: p.action, key: p.key, plan: p.stage.describe(config) }));
           if (opts.json) console.log(JSON.stringify(plan, null, 2));
           else for (const p of plan) console.log(`${p.action.padEnd(7)} ${p.stage.padEnd(9)} ${p.key.slice(0, 12)}  ${p.plan}`);
           return;
@@ -33,7 +43,7 @@ export function makeRunCommand(): Command {
         reporter.info(`id3 run ${config.name} (config ${path.relative(process.cwd(), source) || source})`);
         let result: RunResult;
         try {
-          result = await runPipeline(config, { reporter, force: opts.force });
+          result = await runPipeline(config, { reporter, ...selection });
         } finally {
           reporter.close();
           await closeSession();

@@ -1,10 +1,11 @@
 /**
  * The stage runner. Each stage gets a content-addressed key: a hash of its version, its config
- * slice and the keys of the stages it reads. A stage whose stage.json says "done" under the same
- * key is reused; one that stopped midway under the same key resumes (stages write whole files
- * only, and skip what is already there); one under another key starts from an empty folder.
+ * slice and the keys of the stages it reads; its outputs live in the store folder of that key,
+ * shared by every run that has it (pipeline/store.ts). A key whose stage.json says "done" is
+ * reused; one that stopped midway resumes (stages write whole files only, and skip what is
+ * already there); a new key starts from an empty folder.
  */
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { CancelledError } from '../bridge/errors.ts';
 import { getSession } from '../bridge/index.ts';
@@ -13,7 +14,8 @@ import type { Id3Config } from '../config/schema.ts';
 import { createReporter, type Reporter } from '../ui/reporter.ts';
 import { writeJsonAtomic } from '../util/files.ts';
 import { canonicalJson, sha256 } from '../util/hash.ts';
-import type { Stage, StageName } from './stage.ts';
+import type { Stage, StageContext, StageName } from './stage.ts';
+import { linkStage, lockStage, stageFolder } from './store.ts';
 import { STAGES } from './stages/index.ts';
 
 export interface StageRecord {
@@ -40,11 +42,9 @@ export interface RunResult {
   stages: Partial<Record<StageName, StageOutcome>>;
 }
 
-export interface RunOptions {
+export interface RunOptions extends StageSelection {
   reporter?: Reporter;
   signal?: AbortSignal;
-  /** Stages to redo even when their key matches. */
-  force?: readonly StageName[];
   /** Defaults to the library's shared session. */
   session?: PythonSession;
 }
@@ -72,39 +72,93 @@ function readRecord(file: string): StageRecord | null {
   }
 }
 
-/** What a run will do with a stage: reuse its outputs, resume it, or run it from an empty folder. */
-export type StageAction = 'reuse' | 'resume' | 'run';
+/** The record of a stage folder that is a real folder of the run, not a link into the store (made
+ *  before the store, or by hand): `linkStage` moves it into the store when its key is the one. */
+function unlinkedRecord(dir: string): StageRecord | null {
+  try {
+    return lstatSync(dir).isDirectory() ? readRecord(path.join(dir, 'stage.json')) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Which stages a run touches, beyond what their keys decide. */
+export interface StageSelection {
+  /** Redo these stages even when their key matches, and every stage that reads them. */
+  force?: readonly StageName[];
+  /** Redo this stage and every stage after it. */
+  from?: StageName;
+  /** Run only these stages; the stages before them must be made already (they are reused). */
+  only?: readonly StageName[];
+}
+
+/** What a run will do with a stage: reuse its outputs, resume it, run it from an empty folder,
+ *  or (outside `only`) leave it alone. */
+export type StageAction = 'reuse' | 'resume' | 'run' | 'skip';
 
 export interface PlannedStage {
   stage: Stage;
   key: string;
   action: StageAction;
-  /** The stage.json found in the run folder, if any. */
+  /** The store folder of this key (pipeline/store.ts), which runs/<name>/<stage> links to. */
+  folder: string;
+  /** The stage.json found in that folder, if any. */
   previous: StageRecord | null;
 }
 
+/** A selection that names a stage this config does not run. */
+export class StageSelectionError extends Error {
+  override name = 'StageSelectionError';
+}
+
+function checkSelected(stages: readonly Stage[], names: readonly StageName[], option: string): void {
+  const planned = new Set(stages.map((s) => s.name));
+  for (const name of names) {
+    if (!planned.has(name)) {
+      throw new StageSelectionError(`${option} ${name}: this config does not run stage ${name} (it runs ${[...planned].join(', ')})`);
+    }
+  }
+}
+
 /**
- * The plan, from the run folder as it is: same key and done → reuse; same key otherwise (killed,
- * cancelled, failed) → resume; another key, or forced → run. A forced stage forces the stages
- * that read it.
+ * The plan, from the store as it is: a key whose folder says done → reuse; a key whose folder
+ * holds a stage that stopped (killed, cancelled, failed) → resume; a new key, or forced → run.
  */
-export function planRun(config: Id3Config, force: readonly StageName[] = []): PlannedStage[] {
+export function planRun(config: Id3Config, selection: StageSelection = {}): PlannedStage[] {
+  const stages = plannedStages(config);
   const keys = stageKeys(config);
-  const forced = new Set<StageName>(force);
+  checkSelected(stages, selection.force ?? [], '--force');
+  checkSelected(stages, selection.from ? [selection.from] : [], '--from');
+  checkSelected(stages, selection.only ?? [], '--only');
+  const forced = new Set<StageName>(selection.force);
+  const fromIndex = selection.from ? stages.findIndex((s) => s.name === selection.from) : stages.length;
+  const only = selection.only ? new Set(selection.only) : null;
+  const lastOnly = only ? Math.max(...stages.map((s, i) => (only.has(s.name) ? i : -1))) : -1;
   const runDir = path.resolve(config.runsDir, config.name);
-  return plannedStages(config).map((stage) => {
-    if (stage.after.some((input) => forced.has(input))) forced.add(stage.name);
+
+  return stages.map((stage, index) => {
+    if (index >= fromIndex || stage.after.some((input) => forced.has(input))) forced.add(stage.name);
     const key = keys[stage.name]!;
-    const previous = readRecord(path.join(runDir, stage.name, 'stage.json'));
-    const action: StageAction =
+    const folder = stageFolder(config.runsDir, stage.name, key);
+    const previous = readRecord(path.join(folder, 'stage.json')) ?? unlinkedRecord(path.join(runDir, stage.name));
+    let action: StageAction =
       previous?.key !== key || forced.has(stage.name) ? 'run' : previous.status === 'done' ? 'reuse' : 'resume';
-    return { stage, key, action, previous };
+    if (only && !only.has(stage.name)) {
+      if (index < lastOnly && action !== 'reuse') {
+        throw new StageSelectionError(
+          `--only ${[...only].join(' ')}: stage ${stage.name} before it is not made with this config; run without --only first`,
+        );
+      }
+      action = 'skip';
+    }
+    return { stage, key, action, folder, previous };
   });
 }
 
 export async function runPipeline(config: Id3Config, options: RunOptions = {}): Promise<RunResult> {
   const reporter = options.reporter ?? createReporter('quiet');
   const runDir = path.resolve(config.runsDir, config.name);
+  const plan = planRun(config, options); // before anything is written: a bad selection changes nothing
   mkdirSync(runDir, { recursive: true });
   writeJsonAtomic(path.join(runDir, 'config.json'), config);
   const session = options.session ?? (await getSession());
@@ -123,42 +177,59 @@ export async function runPipeline(config: Id3Config, options: RunOptions = {}): 
     });
   writeRunJson('running'); // from the start, run.json describes this config, not a previous one
 
-  for (const { stage, key, action, previous } of planRun(config, options.force)) {
+  for (const { stage, key, action, folder, previous } of plan) {
     options.signal?.throwIfAborted();
+    if (action === 'skip') continue;
     const dir = path.join(runDir, stage.name);
-    const recordFile = path.join(dir, 'stage.json');
+    linkStage(config.runsDir, runDir, stage.name, folder, key);
     if (action === 'reuse') {
       result.stages[stage.name] = { record: previous!, outcome: 'cached' };
       reporter.stageFinished(stage.name, 'cached', stage.summarize(previous!.summary as never));
       continue;
     }
-    if (action === 'run') rmSync(dir, { recursive: true, force: true });
-    mkdirSync(dir, { recursive: true });
-    const startedAt = new Date();
-    const record: StageRecord = { stage: stage.name, key, status: 'running', startedAt: startedAt.toISOString() };
-    writeJsonAtomic(recordFile, record);
-    reporter.stageStarted(stage.name, stage.describe(config));
+    const release = lockStage(folder, stage.name, config.name);
     try {
-      record.summary = await stage.run({ config, runDir, dir, session, reporter, signal: options.signal });
-      record.status = 'done';
-    } catch (err) {
-      if (err instanceof CancelledError) {
-        record.status = 'cancelled';
-      } else {
-        record.status = 'failed';
-        record.error = err instanceof Error ? err.message : String(err);
-      }
-      throw err;
+      if (action === 'run') emptyFolder(folder);
+      await runStage(stage, key, { config, runDir, dir, session, reporter, signal: options.signal }, result);
     } finally {
-      const finishedAt = new Date();
-      record.finishedAt = finishedAt.toISOString();
-      record.seconds = (finishedAt.getTime() - startedAt.getTime()) / 1000;
-      writeJsonAtomic(recordFile, record);
-      result.stages[stage.name] = { record, outcome: 'done' };
+      release();
       writeRunJson('running');
     }
-    reporter.stageFinished(stage.name, 'done', stage.summarize(record.summary));
   }
   writeRunJson('done');
   return result;
+}
+
+/** Remove everything in `folder` but the lock of the process about to fill it. */
+function emptyFolder(folder: string): void {
+  for (const entry of readdirSync(folder)) {
+    if (entry !== '.lock') rmSync(path.join(folder, entry), { recursive: true, force: true });
+  }
+}
+
+async function runStage(stage: Stage, key: string, context: StageContext, result: RunResult): Promise<void> {
+  const recordFile = path.join(context.dir, 'stage.json');
+  const startedAt = new Date();
+  const record: StageRecord = { stage: stage.name, key, status: 'running', startedAt: startedAt.toISOString() };
+  writeJsonAtomic(recordFile, record);
+  context.reporter.stageStarted(stage.name, stage.describe(context.config));
+  try {
+    record.summary = await stage.run(context);
+    record.status = 'done';
+  } catch (err) {
+    if (err instanceof CancelledError) {
+      record.status = 'cancelled';
+    } else {
+      record.status = 'failed';
+      record.error = err instanceof Error ? err.message : String(err);
+    }
+    throw err;
+  } finally {
+    const finishedAt = new Date();
+    record.finishedAt = finishedAt.toISOString();
+    record.seconds = (finishedAt.getTime() - startedAt.getTime()) / 1000;
+    writeJsonAtomic(recordFile, record);
+    result.stages[stage.name] = { record, outcome: 'done' };
+  }
+  context.reporter.stageFinished(stage.name, 'done', stage.summarize(record.summary));
 }

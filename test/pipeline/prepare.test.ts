@@ -12,9 +12,11 @@ import { childPids, exited, isRunning, runCli, spawnTs, waitUntil } from '../fix
 import { pngSize } from '../fixtures/png.ts';
 
 const runsDir = mkdtempSync(path.join(tmpdir(), 'id3-runs-'));
-const tiny = (name: string, dataset: Partial<Extract<Id3ConfigInput['dataset'], { kind: 'parametric' }>> = {}) =>
+// Runs of one runsDir share the folders of equal stage keys: a second store makes the bytes anew.
+const otherRunsDir = mkdtempSync(path.join(tmpdir(), 'id3-runs-'));
+const tiny = (name: string, dataset: Partial<Extract<Id3ConfigInput['dataset'], { kind: 'parametric' }>> = {}, runs = runsDir) =>
   resolveConfig(
-    { name, runsDir, dataset: { kind: 'parametric', identities: 6, imagesPerIdentity: 3, resolution: 32, valIdentities: 1, testIdentities: 2, gridIdentities: 3, gridImages: 2, ...dataset } },
+    { name, runsDir: runs, dataset: { kind: 'parametric', identities: 6, imagesPerIdentity: 3, resolution: 32, valIdentities: 1, testIdentities: 2, gridIdentities: 3, gridImages: 2, ...dataset } },
     'test',
   );
 const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
@@ -63,17 +65,17 @@ describe('prepare (parametric)', () => {
   });
 
   it('same seed, same bytes; another seed, other bytes', async () => {
-    await runPipeline(tiny('b'), { session });
+    expect((await runPipeline(tiny('b', {}, otherRunsDir), { session })).stages.prepare?.outcome).toBe('done');
     await runPipeline(tiny('c', { seed: 1 }), { session });
-    const file = (run: string) => path.join(runsDir, run, 'prepare', 'images', '4', '2.png');
-    expect(sha(file('b'))).toBe(sha(file('a')));
-    expect(sha(file('c'))).not.toBe(sha(file('a')));
+    const file = (runs: string, run: string) => path.join(runs, run, 'prepare', 'images', '4', '2.png');
+    expect(sha(file(otherRunsDir, 'b'))).toBe(sha(file(runsDir, 'a')));
+    expect(sha(file(runsDir, 'c'))).not.toBe(sha(file(runsDir, 'a')));
   });
 
   it('reuses a finished stage with the same key, and redoes it from scratch when the config changes', async () => {
     const dir = path.join(runsDir, 'a', 'prepare');
     expect(planRun(tiny('a')).map((p) => p.action)).toEqual(['reuse']);
-    expect(planRun(tiny('a'), ['prepare']).map((p) => p.action)).toEqual(['run']);
+    expect(planRun(tiny('a'), { force: ['prepare'] }).map((p) => p.action)).toEqual(['run']);
     expect(planRun(tiny('a', { seed: 5 })).map((p) => p.action)).toEqual(['run']);
     const again = await runPipeline(tiny('a'), { session });
     expect(again.stages.prepare?.outcome).toBe('cached');
@@ -113,10 +115,10 @@ describe('prepare (parametric)', () => {
       for (const f of files) pngSize(path.join(stageDir, 'images', String(identity), f));
     }
     // The resumed set is byte for byte the set an uninterrupted run makes.
-    const whole = await runPipeline({ ...resolveConfig((await import(configFile)).default, configFile), name: 'whole' }, { session });
+    const whole = await runPipeline({ ...resolveConfig((await import(configFile)).default, configFile), name: 'whole', runsDir: otherRunsDir }, { session });
     expect(whole.stages.prepare?.outcome).toBe('done');
     for (const probe of ['0/0.png', '30/7.png', '59/9.png']) {
-      expect(sha(path.join(stageDir, 'images', probe))).toBe(sha(path.join(runsDir, 'whole', 'prepare', 'images', probe)));
+      expect(sha(path.join(stageDir, 'images', probe))).toBe(sha(path.join(otherRunsDir, 'whole', 'prepare', 'images', probe)));
     }
   });
 

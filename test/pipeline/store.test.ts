@@ -1,0 +1,124 @@
+/** The stage store: runs share the folders of equal keys; selections (--force, --from, --only). */
+import { spawn } from 'node:child_process';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PythonSession } from '../../src/bridge/session.ts';
+import { resolveConfig } from '../../src/config/load.ts';
+import { planRun, runPipeline, StageSelectionError } from '../../src/pipeline/runner.ts';
+import { lockStage, stageFolder, storeRoot } from '../../src/pipeline/store.ts';
+
+const runsDir = mkdtempSync(path.join(tmpdir(), 'id3-store-'));
+const tiny = (name: string, seed = 0) =>
+  resolveConfig(
+    { name, runsDir, dataset: { kind: 'parametric', identities: 4, imagesPerIdentity: 2, resolution: 32, valIdentities: 1, testIdentities: 1, seed } },
+    'test',
+  );
+const withFr = (name: string) =>
+  resolveConfig(
+    {
+      name,
+      runsDir,
+      dataset: { kind: 'parametric', identities: 24, imagesPerIdentity: 2, resolution: 32, valIdentities: 1, testIdentities: 20 },
+      trainFr: { backbone: 'iresnet-small', inputSize: 32, embeddingSize: 8, widths: [4, 4, 4, 4], layers: [1, 1, 1, 1], epochs: 1, decayEpochs: [1], batchSize: 2 },
+      evaluate: { pairs: 20 },
+    },
+    'test',
+  );
+const linkOf = (run: string, stage: string) => realpathSync(path.join(runsDir, run, stage));
+const storeFolders = (stage: string) => readdirSync(path.join(storeRoot(runsDir), stage)).sort();
+
+let session: PythonSession;
+beforeAll(async () => {
+  session = await PythonSession.start();
+});
+afterAll(async () => {
+  await session.close();
+});
+
+describe('the stage store', () => {
+  it('runs with equal keys share one folder: the second run reuses what the first made', async () => {
+    const first = await runPipeline(tiny('one'), { session });
+    const second = await runPipeline(tiny('two'), { session });
+    expect(first.stages.prepare?.outcome).toBe('done');
+    expect(second.stages.prepare?.outcome).toBe('cached');
+    expect(lstatSync(path.join(runsDir, 'two', 'prepare')).isSymbolicLink()).toBe(true);
+    expect(linkOf('two', 'prepare')).toBe(linkOf('one', 'prepare'));
+    expect(linkOf('one', 'prepare')).toBe(stageFolder(runsDir, 'prepare', first.stages.prepare!.record.key));
+    expect(existsSync(path.join(runsDir, 'two', 'prepare', 'images', '0', '1.png'))).toBe(true);
+  });
+
+  it('a run that moves to another key keeps a folder other runs still use, and deletes one nobody uses', async () => {
+    const shared = linkOf('one', 'prepare');
+    await runPipeline(tiny('two', 1), { session });
+    expect(linkOf('two', 'prepare')).not.toBe(shared);
+    expect(existsSync(shared)).toBe(true); // run "one" still links to it
+    const moved = linkOf('two', 'prepare');
+    await runPipeline(tiny('two', 2), { session });
+    expect(existsSync(moved)).toBe(false); // seed 1 was run "two"'s alone
+    expect(storeFolders('prepare')).toHaveLength(2);
+  });
+
+  it('a stage folder made before the store (a real folder under the run) is taken into it', async () => {
+    const config = tiny('legacy', 7);
+    const made = await runPipeline(config, { session });
+    const folder = linkOf('legacy', 'prepare');
+    // Put it back the way an older id3 left it: a real folder in the run, nothing in the store.
+    const link = path.join(runsDir, 'legacy', 'prepare');
+    rmSync(link);
+    renameSync(folder, link);
+    expect(planRun(config)[0]?.action).toBe('reuse');
+    const again = await runPipeline(config, { session });
+    expect(again.stages.prepare?.outcome).toBe('cached');
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(realpathSync(link)).toBe(folder);
+    expect(again.stages.prepare?.record.key).toBe(made.stages.prepare?.record.key);
+    expect(existsSync(path.join(link, 'images', '3', '1.png'))).toBe(true);
+  });
+
+  it('refuses to work in a folder that another live process is making, and ignores a dead one\'s lock', async () => {
+    const config = tiny('locked', 9);
+    const folder = planRun(config)[0]!.folder;
+    mkdirSync(folder, { recursive: true });
+    const other = spawn('sleep', ['30']);
+    try {
+      writeFileSync(path.join(folder, '.lock'), JSON.stringify({ pid: other.pid, run: 'elsewhere' }));
+      await expect(runPipeline(config, { session })).rejects.toThrow(/stage prepare is being made by process \d+ \(run elsewhere\)/);
+    } finally {
+      other.kill();
+    }
+    await new Promise((resolve) => other.once('exit', resolve));
+    expect((await runPipeline(config, { session })).stages.prepare?.outcome).toBe('done');
+    expect(existsSync(path.join(folder, '.lock'))).toBe(false);
+    const release = lockStage(folder, 'prepare', 'mine'); // our own lock never blocks us
+    expect(() => lockStage(folder, 'prepare', 'mine')).not.toThrow();
+    release();
+  });
+});
+
+describe('stage selections', () => {
+  it('--from redoes that stage and every later one; --force redoes the stages that read it', async () => {
+    await runPipeline(withFr('fr'), { session });
+    const actions = (selection: Parameters<typeof planRun>[1]) => planRun(withFr('fr'), selection).map((p) => `${p.stage.name}:${p.action}`);
+    expect(actions({})).toEqual(['prepare:reuse', 'train-fr:reuse', 'evaluate:reuse']);
+    expect(actions({ from: 'train-fr' })).toEqual(['prepare:reuse', 'train-fr:run', 'evaluate:run']);
+    expect(actions({ force: ['prepare'] })).toEqual(['prepare:run', 'train-fr:run', 'evaluate:run']);
+    expect(actions({ only: ['evaluate'] })).toEqual(['prepare:skip', 'train-fr:skip', 'evaluate:reuse']);
+    expect(actions({ only: ['train-fr'], force: ['train-fr'] })).toEqual(['prepare:skip', 'train-fr:run', 'evaluate:skip']);
+  });
+
+  it('--only runs nothing else, and refuses when a stage before it is not made', async () => {
+    const result = await runPipeline(withFr('fr'), { session, only: ['evaluate'], force: ['evaluate'] });
+    expect(Object.keys(result.stages)).toEqual(['evaluate']);
+    expect(result.stages.evaluate?.outcome).toBe('done');
+    expect(() => planRun(withFr('fresh-fr'), { only: ['prepare', 'evaluate'] })).not.toThrow(); // made by run "fr"
+    const other = resolveConfig({ ...withFr('other'), trainFr: { ...withFr('other').trainFr!, epochs: 2, decayEpochs: [2] } }, 'test');
+    expect(() => planRun(other, { only: ['evaluate'] })).toThrow(/--only evaluate: stage train-fr before it is not made with this config/);
+  });
+
+  it('names a stage the config does not run', () => {
+    expect(() => planRun(tiny('one'), { from: 'evaluate' })).toThrow(StageSelectionError);
+    expect(() => planRun(tiny('one'), { force: ['train-fr'] })).toThrow(/--force train-fr: this config does not run stage train-fr \(it runs prepare\)/);
+  });
+});
