@@ -2,9 +2,11 @@
  * id3 as a library: `import { defineConfig, run } from 'id3'` in scripts and notebooks.
  */
 export { defineConfig, ConfigError, loadConfigFile, resolveConfig } from './config/index.ts';
-export type { Id3Config, Id3ConfigInput, DatasetConfig, ParametricDataset } from './config/index.ts';
+export type { Id3Config, Id3ConfigInput, ConfigPatch, DatasetConfig, ParametricDataset, EncoderConfig } from './config/index.ts';
 export { run } from './pipeline/run.ts';
-export { planRun, runPipeline, stageKeys, type PlannedStage, type RunOptions, type RunResult, type StageRecord } from './pipeline/runner.ts';
+export { sweep, runMetrics, type SweepResult, type SweepRow } from './pipeline/sweep.ts';
+export { applyPatch, expandVariants, type Variant } from './config/variants.ts';
+export { planRun, runPipeline, stageKeys, StageSelectionError, type PlannedStage, type RunOptions, type RunResult, type StageRecord, type StageSelection } from './pipeline/runner.ts';
 export { createReporter, type Reporter, type ReporterKind } from './ui/reporter.ts';
 export {
   getSession,

@@ -2,6 +2,10 @@ import { Command, Option } from 'commander';
 import path from 'node:path';
 import { closeSession } from '../bridge/index.ts';
 import { loadConfigFile } from '../config/load.ts';
+import type { Id3Config } from '../config/schema.ts';
+import { expandVariants } from '../config/variants.ts';
+import { sweep, type SweepResult } from '../pipeline/sweep.ts';
+import { markdownTable } from '../report/markdown.ts';
 import { planRun, runPipeline, type RunResult, type StageSelection } from '../pipeline/runner.ts';
 import { STAGES } from '../pipeline/stages/index.ts';
 import type { EvaluateSummary } from '../pipeline/stages/evaluate.ts';
@@ -32,25 +36,42 @@ export function makeRunCommand(): Command {
       action(async (file: string, opts: RunFlags) => {
         const { config, source } = await loadConfigFile(file);
         const selection: StageSelection = { force: opts.force, from: opts.from, only: opts.only };
+        const variants = config.variants ? expandVariants(config, source) : null;
         if (opts.dryRun) {
-          const plan = planRun(config, selection).map((p) => ({ stage: p.stage.name, action: p.action, key: p.key, plan: p.stage.describe(config) }));
-          if (opts.json) console.log(JSON.stringify(plan, null, 2));
-          else for (const p of plan) console.log(`${p.action.padEnd(7)} ${p.stage.padEnd(9)} ${p.key.slice(0, 12)}  ${p.plan}`);
+          const planOf = (c: Id3Config) =>
+            planRun(c, selection).map((p) => ({ stage: p.stage.name, action: p.action, key: p.key, plan: p.stage.describe(c) }));
+          const plans = variants ? variants.map((v) => ({ variant: v.variant, run: v.config.name, stages: planOf(v.config) })) : null;
+          if (opts.json) console.log(JSON.stringify(plans ?? planOf(config), null, 2));
+          else if (plans) for (const p of plans) printPlan(p.stages, `variant ${p.variant} (run ${p.run})`);
+          else printPlan(planOf(config));
           return;
         }
         const kind: ReporterKind = opts.json ? 'json' : opts.quiet ? 'quiet' : 'bars';
         const reporter = createReporter(kind);
         reporter.info(`id3 run ${config.name} (config ${path.relative(process.cwd(), source) || source})`);
-        let result: RunResult;
+        let result: RunResult | SweepResult;
         try {
-          result = await runPipeline(config, { reporter, ...selection });
+          result = variants ? await sweep(config, config.variants, { reporter, ...selection }) : await runPipeline(config, { reporter, ...selection });
         } finally {
           reporter.close();
           await closeSession();
         }
-        if (!opts.json) printWhereThingsWent(result);
+        if (opts.json) return;
+        if ('rows' in result) printSweep(result);
+        else printWhereThingsWent(result);
       }),
     );
+}
+
+function printPlan(stages: { stage: string; action: string; key: string; plan: string }[], title?: string): void {
+  if (title) console.log(title);
+  for (const p of stages) console.log(`${title ? '  ' : ''}${p.action.padEnd(7)} ${p.stage.padEnd(9)} ${p.key.slice(0, 12)}  ${p.plan}`);
+}
+
+function printSweep(result: SweepResult): void {
+  const here = (p: string) => path.relative(process.cwd(), p) || '.';
+  console.log(`\n${result.rows.length} variants (${here(result.csv)}, ${here(result.markdown)}):\n`);
+  console.log(markdownTable(result.columns, result.rows));
 }
 
 function printWhereThingsWent(result: RunResult): void {

@@ -9,6 +9,7 @@ import { pathToFileURL } from 'node:url';
 import type { z } from 'zod';
 import { resolveId3FromAnywhere } from './id3-specifier.ts';
 import { Id3Config } from './schema.ts';
+import { expandVariants } from './variants.ts';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -47,6 +48,7 @@ export function resolveConfig(input: unknown, source: string, defaultName = 'run
   const named = isPlainObject(input) && input.name === undefined ? { ...input, name: defaultName } : input;
   const parsed = Id3Config.safeParse(named, { reportInput: true });
   if (!parsed.success) throw new ConfigError(source, formatIssues(parsed.error.issues, input));
+  if (parsed.data.variants) expandVariants(parsed.data, source); // a bad variant is a bad config, found now
   return parsed.data;
 }
 

@@ -69,10 +69,11 @@ function evaluationCapacity(config: { dataset: ParametricDataset; evaluate: Eval
   return { identities, sameFold: Math.floor(identities / 10) * perImage };
 }
 
+const runName = () =>
+  z.string({ error: 'expected a name' }).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, { error: 'expected a name of letters, digits, ".", "_", "-"' });
+
 export const Id3Config = z.strictObject({
-  name: z
-    .string()
-    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, { error: 'expected a run name of letters, digits, ".", "_", "-"' })
+  name: runName()
     .default('run')
     .describe('run name: the run lives in <runsDir>/<name>/ (default: the config file name)'),
   runsDir: z.string({ error: 'expected a folder path' }).min(1, { error: 'expected a folder path' }).default('runs').describe('folder of all runs, relative to the working directory'),
@@ -81,6 +82,10 @@ export const Id3Config = z.strictObject({
   encoder: EncoderConfig.optional().describe('the frozen identity encoder f of the ID³ stages'),
   trainFr: TrainFr.optional().describe('train a face-recognition model on the prepared training split'),
   evaluate: Evaluate.describe('verification on held-out identities (needs trainFr)'),
+  variants: z
+    .record(runName(), z.record(z.string(), z.unknown(), { error: 'expected a patch of this config (an object)' }))
+    .optional()
+    .describe('named patches of this config: each runs as the run <name>-<variant>, sharing the stages they have in common, and one table compares them (config/variants.ts)'),
 })
   // Checked here rather than after hours of training: the pairs must be drawable from the split.
   .superRefine((config, context) => {
@@ -94,5 +99,10 @@ export const Id3Config = z.strictObject({
   });
 /** The resolved config: every default filled in. */
 export type Id3Config = z.infer<typeof Id3Config>;
+
+type DeepPartial<T> = T extends readonly unknown[] ? T : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
+type SingleConfigInput = Omit<z.input<typeof Id3Config>, 'variants'>;
+/** A variant: any part of a config, merged into the base (objects key by key; values and arrays replaced). */
+export type ConfigPatch = DeepPartial<Omit<SingleConfigInput, 'name' | 'runsDir'>>;
 /** What a config file may say. */
-export type Id3ConfigInput = z.input<typeof Id3Config>;
+export type Id3ConfigInput = SingleConfigInput & { variants?: Record<string, ConfigPatch> };

@@ -6,5 +6,6 @@ import { runPipeline, type RunOptions, type RunResult } from './runner.ts';
 /** Run the pipeline of a config file path or a config object (as `defineConfig` takes it). */
 export async function run(config: string | Id3ConfigInput, options: RunOptions = {}): Promise<RunResult> {
   const resolved = typeof config === 'string' ? (await loadConfigFile(config)).config : resolveConfig(config, '(config object)');
+  if (resolved.variants) throw new Error(`run: config ${resolved.name} has variants; run them with sweep(config)`);
   return runPipeline(resolved, options);
 }

@@ -161,8 +161,17 @@ export async function runPipeline(config: Id3Config, options: RunOptions = {}): 
   const plan = planRun(config, options); // before anything is written: a bad selection changes nothing
   mkdirSync(runDir, { recursive: true });
   writeJsonAtomic(path.join(runDir, 'config.json'), config);
-  const session = options.session ?? (await getSession());
-  const host = await session.call<object>('system.info');
+  // Python starts only for a stage that runs: a rerun that reuses everything stays fast, and
+  // keeps the host of the run that made its stages.
+  let session: PythonSession | null = null;
+  let host: object | null = previousHost(runDir);
+  const sessionForStages = async (): Promise<PythonSession> => {
+    if (!session) {
+      session = options.session ?? (await getSession());
+      host = await session.call<object>('system.info');
+    }
+    return session;
+  };
   const keys = stageKeys(config);
   const result: RunResult = { name: config.name, dir: runDir, stages: {} };
   const writeRunJson = (status: 'running' | 'done') =>
@@ -190,7 +199,8 @@ export async function runPipeline(config: Id3Config, options: RunOptions = {}): 
     const release = lockStage(folder, stage.name, config.name);
     try {
       if (action === 'run') emptyFolder(folder);
-      await runStage(stage, key, { config, runDir, dir, session, reporter, signal: options.signal }, result);
+      const context = { config, runDir, dir, session: await sessionForStages(), reporter, signal: options.signal };
+      await runStage(stage, key, context, result);
     } finally {
       release();
       writeRunJson('running');
@@ -198,6 +208,14 @@ export async function runPipeline(config: Id3Config, options: RunOptions = {}): 
   }
   writeRunJson('done');
   return result;
+}
+
+function previousHost(runDir: string): object | null {
+  try {
+    return (JSON.parse(readFileSync(path.join(runDir, 'run.json'), 'utf8')) as { host?: object }).host ?? null;
+  } catch {
+    return null;
+  }
 }
 
 /** Remove everything in `folder` but the lock of the process about to fill it. */

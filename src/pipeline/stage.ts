@@ -32,4 +32,6 @@ export interface Stage<Summary extends object = object> {
   run(context: StageContext): Promise<Summary>;
   /** One line for the log: what the stage made. */
   summarize(summary: Summary): string;
+  /** The figures a sweep table shows for this stage (column → value), if any. */
+  metrics?(summary: Summary): Record<string, string | number | null>;
 }

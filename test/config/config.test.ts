@@ -68,7 +68,7 @@ describe('resolveConfig', () => {
     expect(problems({ dataset: { kind: 'ffhq' } })).toEqual(['dataset.kind: expected one of "parametric", got "ffhq"']);
     expect(problems({ runsDir: 3, dataset: { kind: 'parametric' } })).toEqual(['runsDir: expected a folder path, got 3']);
     expect(problems({ name: '../escape', dataset: { kind: 'parametric' } })).toEqual([
-      'name: expected a run name of letters, digits, ".", "_", "-", got "../escape"',
+      'name: expected a name of letters, digits, ".", "_", "-", got "../escape"',
     ]);
   });
 });

@@ -35,6 +35,7 @@ export const evaluateStage: Stage<EvaluateSummary> = {
   },
   describe: ({ evaluate: e }) => `${e.pairs} pairs of ${e.split} identities${e.pixelBaseline ? ', and the raw-pixel baseline' : ''}`,
   summarize: (s) => s.rows.map((r) => `${r.model} ${percent(r.accuracy)} ± ${percent(r.std)}`).join('; '),
+  metrics: (s) => Object.fromEntries(s.rows.map((r) => [`accuracy ${r.model}`, r.accuracy])),
 
   async run({ config, runDir, dir, session, reporter, signal }: StageContext): Promise<EvaluateSummary> {
     const e = config.evaluate;
