@@ -18,14 +18,14 @@ if _testing:
 def job_kinds() -> dict[str, jobs.JobFunction]:
     """Every long job a stage can run, in the bridge or under torchrun (`python -m id3_torch`)."""
     # Stage modules import heavier code: loaded when jobs are first used, not with the bridge.
-    from .evaluation.evaluate import evaluate_parametric
+    from .evaluation.evaluate import evaluate
     from .recognition.train import train_face_recognition
     from .stages import prepare
 
     kinds: dict[str, jobs.JobFunction] = {
         "prepare.parametric": prepare.parametric_faces,
         "train-fr": train_face_recognition,
-        "evaluate.parametric": evaluate_parametric,
+        "evaluate": evaluate,
     }
     if _testing:
         kinds.update(testing.JOB_KINDS)

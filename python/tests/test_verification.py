@@ -13,7 +13,7 @@ from id3_torch.evaluation import (
     THRESHOLDS, flip_sum_embeddings, make_pairs, read_pairs_csv, tar_at_far, verify_pairs, write_pairs_csv,
 )
 from id3_torch.evaluation.ops import OPS
-from id3_torch.evaluation.verification import fold_sizes
+from id3_torch.evaluation.verification import fold_sizes, roc_curve
 
 
 # --- An independent reference, written from the protocol's description, loops only ------------
@@ -165,6 +165,20 @@ def test_tar_at_far_hand_worked():
     tied = np.array(genuine + [0.2, 0.2, 0.9, 1.0])
     assert tar_at_far(tied, same, 0.25) == 0.25  # moving past 0.2 would accept two impostors
     assert math.isnan(tar_at_far(d, np.ones(8, bool), 1e-3))
+
+
+def test_roc_curve_hand_worked():
+    d = np.array([0.1, 0.3, 0.5, 0.7, 0.2, 0.6, 0.9, 1.0])
+    same = np.array([True] * 4 + [False] * 4)
+    far, tar = roc_curve(d, same, points=3)  # FAR from one impostor in four to all: 0.25, 0.5, 1
+    np.testing.assert_allclose(far, [0.25, 0.5, 1.0])
+    assert tar.tolist() == [0.75, 1.0, 1.0]  # thresholds 0.6, 0.9 and +inf
+    empty = roc_curve(d, np.ones(8, bool))
+    assert len(empty[0]) == len(empty[1]) == 0
+    rng = np.random.default_rng(0)
+    result = verify_pairs(rng.normal(size=(40, 8)), rng.normal(size=(40, 8)), np.arange(40) % 2)
+    assert np.all(np.diff(result.roc[0]) > 0) and np.all(np.diff(result.roc[1]) >= 0)
+    assert result.roc[1][-1] == 1.0
 
 
 def test_separable_pairs_score_one_and_random_pairs_about_a_half():

@@ -8,7 +8,7 @@ import { sweep, type SweepResult } from '../pipeline/sweep.ts';
 import { markdownTable } from '../report/markdown.ts';
 import { planRun, runPipeline, type RunResult, type StageSelection } from '../pipeline/runner.ts';
 import { STAGES } from '../pipeline/stages/index.ts';
-import type { EvaluateSummary } from '../pipeline/stages/evaluate.ts';
+import { HELD_OUT, paperTable, type EvaluateSummary } from '../pipeline/stages/evaluate.ts';
 import type { PrepareSummary } from '../pipeline/stages/prepare.ts';
 import type { TrainFrSummary } from '../pipeline/stages/train-fr.ts';
 import { createReporter, type ReporterKind } from '../ui/reporter.ts';
@@ -87,10 +87,10 @@ function printWhereThingsWent(result: RunResult): void {
   if (trainFr) console.log(`  encoder:  ${here(trainFr.encoder)} (encoder.json, backbone.safetensors)`);
   const evaluation = result.stages.evaluate?.record.summary as EvaluateSummary | undefined;
   if (evaluation) {
-    console.log(`\nverification on ${evaluation.identities} held-out identities (${here(evaluation.table)}):`);
-    const width = Math.max(...evaluation.rows.map((r) => r.model.length));
-    for (const r of evaluation.rows) {
-      console.log(`  ${r.model.padEnd(width)}  ${(100 * r.accuracy).toFixed(2).padStart(6)}% ± ${(100 * r.std).toFixed(2)}  (${r.pairs} pairs)`);
-    }
+    const heldOut = evaluation.sets.find((s) => s.name === HELD_OUT);
+    const sets = evaluation.sets.map((s) => (s === heldOut ? `${s.name}: ${s.pairs} pairs of ${s.identities} identities` : `${s.name}: ${s.pairs} pairs`));
+    console.log(`\nverification accuracy, % (${sets.join('; ')}; ${here(evaluation.table)}):\n`);
+    const table = paperTable(evaluation.rows);
+    console.log(markdownTable(table.columns, table.rows));
   }
 }

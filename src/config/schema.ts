@@ -5,11 +5,13 @@
  */
 import { z } from 'zod';
 import { EncoderConfig } from './encoder.ts';
+import { Evaluate } from './evaluate.ts';
 import { intInRange, interval, nonNegativeInt, positiveInt } from './fields.ts';
 import { TrainFr } from './train-fr.ts';
 
 export { EncoderConfig, FolderEncoder, TrainedEncoder } from './encoder.ts';
 export { TrainFr } from './train-fr.ts';
+export { Benchmark, Evaluate } from './evaluate.ts';
 
 /** Ground-truth nuisance ranges of the parametric face set (degrees, years). */
 export const ParametricRanges = z
@@ -47,24 +49,9 @@ export const DatasetConfig = z.discriminatedUnion('kind', [ParametricDataset]);
 export type DatasetConfig = z.infer<typeof DatasetConfig>;
 
 
-/** Verification on held-out identities: the field's 10-fold protocol, and the raw-pixel baseline. */
-export const Evaluate = z
-  .strictObject({
-    split: z.enum(['val', 'test']).default('test').describe('identities the pairs are drawn from'),
-    pairs: positiveInt()
-      .refine((n) => n % 20 === 0, { error: 'expected a multiple of 20 (10 folds of same + different pairs)' })
-      .default(6000),
-    seed: nonNegativeInt().default(0),
-    pixelBaseline: z.boolean().default(true).describe('also score raw-pixel cosine on the same pairs'),
-    batchSize: positiveInt().default(256),
-  })
-  .prefault({});
-export type Evaluate = z.infer<typeof Evaluate>;
-
 /** Identities of the evaluated split, and the same-identity pairs one of its 10 folds can supply. */
-function evaluationCapacity(config: { dataset: ParametricDataset; evaluate: Evaluate }): { identities: number; sameFold: number } {
-  const d = config.dataset;
-  const identities = config.evaluate.split === 'test' ? d.testIdentities : d.valIdentities;
+function evaluationCapacity(d: ParametricDataset, split: 'val' | 'test'): { identities: number; sameFold: number } {
+  const identities = split === 'test' ? d.testIdentities : d.valIdentities;
   const perImage = (d.imagesPerIdentity * (d.imagesPerIdentity - 1)) / 2;
   return { identities, sameFold: Math.floor(identities / 10) * perImage };
 }
@@ -81,7 +68,7 @@ export const Id3Config = z.strictObject({
   dataset: DatasetConfig,
   encoder: EncoderConfig.optional().describe('the frozen identity encoder f of the ID³ stages'),
   trainFr: TrainFr.optional().describe('train a face-recognition model on the prepared training split'),
-  evaluate: Evaluate.describe('verification on held-out identities (needs trainFr)'),
+  evaluate: Evaluate.describe('verification of the face-recognition models the run trains (encoder, trainFr)'),
   variants: z
     .record(runName(), z.record(z.string(), z.unknown(), { error: 'expected a patch of this config (an object)' }))
     .optional()
@@ -89,8 +76,9 @@ export const Id3Config = z.strictObject({
 })
   // Checked here rather than after hours of training: the pairs must be drawable from the split.
   .superRefine((config, context) => {
-    if (!config.trainFr) return;
-    const { identities, sameFold } = evaluationCapacity(config);
+    const trainsFr = config.trainFr !== undefined || config.encoder?.kind === 'train';
+    if (!trainsFr || config.evaluate.split === null || config.dataset.kind !== 'parametric') return;
+    const { identities, sameFold } = evaluationCapacity(config.dataset, config.evaluate.split);
     if (identities < 20) {
       context.addIssue({ code: 'custom', path: ['evaluate', 'split'], message: `expected a split of at least 20 identities (2 in each of 10 folds), but ${config.evaluate.split} has ${identities}` });
     } else if (config.evaluate.pairs / 20 > sameFold) {

@@ -12,5 +12,7 @@ export interface VerificationResult {
   /** TAR at the most permissive threshold whose FAR over all different pairs is at most the key; NaN without both kinds of pair. */
   tarAtFar: { '1e-3': number; '1e-4': number };
   folds: { pairs: number; accuracy: number; threshold: number }[];
+  /** TAR at FARs on a log grid from one different pair to all (python `roc_curve`). */
+  roc: { far: number[]; tar: number[] };
   protocol: string;
 }

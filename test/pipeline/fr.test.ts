@@ -1,4 +1,5 @@
 /** prepare → train-fr → evaluate through the runner, in the bridge and under torchrun. */
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -6,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PythonSession } from '../../src/bridge/session.ts';
 import { resolveConfig } from '../../src/config/load.ts';
 import { runPipeline } from '../../src/pipeline/runner.ts';
-import type { EvaluateSummary } from '../../src/pipeline/stages/evaluate.ts';
+import { paperTable, type EvaluateSummary } from '../../src/pipeline/stages/evaluate.ts';
+import { repoRoot } from '../fixtures/processes.ts';
 import type { TrainFrSummary } from '../../src/pipeline/stages/train-fr.ts';
 
 const runsDir = mkdtempSync(path.join(tmpdir(), 'id3-fr-'));
@@ -40,16 +42,19 @@ describe('train-fr and evaluate', () => {
     const train = result.stages['train-fr']!.record.summary as TrainFrSummary;
     expect(train).toMatchObject({ steps: 2 * 4, classes: 8, images: 32, processes: 1, encoder: 'train-fr' });
     const evaluation = result.stages.evaluate!.record.summary as EvaluateSummary;
-    expect(evaluation.identities).toBe(20);
-    expect(evaluation.rows.map((r) => [r.model, r.pairs])).toEqual([['iresnet-small (train-fr)', 100], ['raw pixels (cosine)', 100]]);
+    expect(evaluation.sets).toEqual([{ name: 'held-out', images: 80, pairs: 100, identities: 20 }]);
+    expect(evaluation.rows.map((r) => [r.model, r.benchmark, r.pairs])).toEqual([
+      ['iresnet-small (train-fr)', 'held-out', 100],
+      ['raw pixels (cosine)', 'held-out', 100],
+    ]);
     for (const row of evaluation.rows) {
       expect(row.accuracy).toBeGreaterThanOrEqual(0.4);
       expect(row.accuracy).toBeLessThanOrEqual(1);
     }
     const table = readFileSync(path.join(result.dir, evaluation.table), 'utf8').trim().split('\n');
-    expect(table[0]).toBe('model,pairs,accuracy,std,threshold,tarAt1e3,tarAt1e4');
+    expect(table[0]).toBe('model,benchmark,pairs,accuracy,std,threshold,tarAt1e3,tarAt1e4');
     expect(table).toHaveLength(3);
-    const pairs = readFileSync(path.join(result.dir, evaluation.pairsFile), 'utf8').trim().split('\n');
+    const pairs = readFileSync(path.join(result.dir, evaluation.pairsFile!), 'utf8').trim().split('\n');
     expect(pairs).toHaveLength(101);
   });
 
@@ -60,6 +65,46 @@ describe('train-fr and evaluate', () => {
       'train-fr': 'done',
       evaluate: 'done',
     });
+  });
+
+  it('scores the encoder stage\'s model too, and a .bin benchmark exactly as the same pairs held out', async () => {
+    const base = config('bench', 1);
+    const withEncoder = resolveConfig({ ...base, encoder: { kind: 'train', recipe: { ...base.trainFr!, epochs: 1, decayEpochs: [1] } } }, 'test');
+    const first = await runPipeline(withEncoder, { session });
+    const evaluation = first.stages.evaluate!.record.summary as EvaluateSummary;
+    expect(evaluation.rows.map((r) => r.model)).toEqual(['iresnet-small (encoder)', 'iresnet-small (train-fr)', 'raw pixels (cosine)']);
+
+    // The held-out pairs written as a lossless .bin: each trained model must score it exactly as held
+    // out (the pixel baseline centres on its set's mean image, which the .bin's repeats shift).
+    const bin = path.join(runsDir, 'copy.bin');
+    const python = [
+      'import sys, torch',
+      'from id3_torch.data.labelled_images import LabelledImages',
+      'from id3_torch.evaluation.pairs import read_pairs_csv',
+      'from id3_torch.data.verification_bin import write_verification_bin',
+      'data = LabelledImages.from_manifest(sys.argv[1], splits=("test",))',
+      'pairs = read_pairs_csv(sys.argv[2])',
+      'order = torch.stack([torch.as_tensor(pairs.a), torch.as_tensor(pairs.b)], 1).flatten()',
+      'write_verification_bin(sys.argv[3], data.images[order], pairs.same.tolist(), format="png")',
+    ].join('\n');
+    const made = spawnSync(path.join(repoRoot, '.venv', 'bin', 'python'), ['-c', python, path.join(first.dir, 'prepare', 'manifest.csv'), path.join(first.dir, evaluation.pairsFile!), bin], {
+      env: { ...process.env, PYTHONPATH: path.join(repoRoot, 'python') },
+      encoding: 'utf8',
+    });
+    expect(made.stderr).toBe('');
+    const second = await runPipeline(resolveConfig({ ...withEncoder, evaluate: { ...withEncoder.evaluate, benchmarks: [{ name: 'copy', path: bin }] } }, 'test'), { session });
+    expect(second.stages.encoder?.outcome).toBe('cached');
+    expect(second.stages['train-fr']?.outcome).toBe('cached');
+    const rows = (second.stages.evaluate!.record.summary as EvaluateSummary).rows;
+    for (const model of ['iresnet-small (encoder)', 'iresnet-small (train-fr)']) {
+      const [heldOut, copy] = ['held-out', 'copy'].map((set) => rows.find((r) => r.model === model && r.benchmark === set)!);
+      expect(copy!.pairs).toBe(100);
+      expect(copy!.accuracy).toBeCloseTo(heldOut!.accuracy, 12);
+      expect(copy!.threshold).toBeCloseTo(heldOut!.threshold, 12);
+    }
+    const paper = paperTable(rows);
+    expect(paper.columns).toEqual(['model', 'held-out', 'copy', 'avg']);
+    expect(paper.rows[0]!.avg).toBeCloseTo(((paper.rows[0]!['held-out'] as number) + (paper.rows[0]!.copy as number)) / 2, 1);
   });
 
   it('train under torchrun with two processes (gloo)', async () => {

@@ -1,18 +1,33 @@
-"""evaluate, Python half: verification accuracy of a trained encoder on held-out identities,
-beside the raw-pixel baseline on the same pairs (the CPU-scale proof on the parametric set)."""
+"""evaluate, Python half: verification accuracy of a run's face-recognition models on pair sets —
+pairs of the prepared set's held-out identities, and verification benchmarks (`.bin`: LFW, CFP-FP,
+CPLFW, AgeDB-30, CALFW) — each beside the raw-pixel baseline on the same pairs."""
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from ..bridge.jobs import Progress
 from ..data.labelled_images import LabelledImages
-from ..recognition.encoder import load_trained_encoder
+from ..data.verification_bin import load_verification_bin
+from ..encoders import load_identity_encoder
 from ..training.distributed import Distributed
 from .pairs import make_pairs, write_pairs_csv
-from .verification import VerificationResult, flip_sum_embeddings, result_json, verify_pairs
+from .verification import flip_sum_embeddings, result_json, verify_pairs
+
+PIXELS = "raw pixels (cosine)"
+
+
+@dataclass(frozen=True)
+class PairSet:
+    name: str
+    images: torch.Tensor  # (N, 3, H, W) uint8
+    a: np.ndarray  # (P,) image index of each pair's first image
+    b: np.ndarray  # (P,) ... and of its second
+    same: np.ndarray  # (P,) bool
+    identities: int | None = None  # how many identities the images show, where known
 
 
 class PixelEmbedding:
@@ -22,25 +37,42 @@ class PixelEmbedding:
         self.mean = images.float().flatten(1).mean(dim=0) / 255.0  # (3·H·W,)
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
-        return images.float().flatten(1) / 255.0 - self.mean  # (B, 3·H·W)
+        return images.float().flatten(1) / 255.0 - self.mean.to(images.device)  # (B, 3·H·W)
 
 
-def evaluate_parametric(args: dict, progress: Progress) -> dict:
-    data = LabelledImages.from_manifest(args["manifest"], splits=tuple(args["splits"]))
-    pairs = make_pairs(data.labels.numpy(), total=args["pairs"], seed=args["seed"])
-    write_pairs_csv(os.path.join(args["outDir"], "pairs.csv"), pairs)
-    progress.begin(2 if args["pixelBaseline"] else 1, label="evaluate", unit="model")
+def held_out_pairs(spec: dict, out_dir: str) -> PairSet:
+    """Balanced pairs of a manifest split's identities (written to pairs.csv), as papers draw them."""
+    data = LabelledImages.from_manifest(spec["manifest"], splits=tuple(spec["splits"]))
+    pairs = make_pairs(data.labels.numpy(), total=spec["pairs"], seed=spec["seed"])
+    write_pairs_csv(os.path.join(out_dir, "pairs.csv"), pairs)
+    return PairSet(spec["name"], data.images, pairs.a, pairs.b, pairs.same, data.num_classes)
 
-    def score(embeddings: np.ndarray) -> VerificationResult:
-        return verify_pairs(embeddings[pairs.a], embeddings[pairs.b], pairs.same)
 
+def benchmark_pairs(spec: dict) -> PairSet:
+    """A `.bin` benchmark: images 2i and 2i+1 form pair i."""
+    images, issame = load_verification_bin(spec["path"])
+    n = len(issame)
+    return PairSet(spec["name"], images, np.arange(0, 2 * n, 2), np.arange(1, 2 * n, 2), issame.numpy())
+
+
+def evaluate(args: dict, progress: Progress) -> dict:
     device = Distributed.from_environment(args.get("device", "auto")).device
-    encoder = load_trained_encoder(args["encoderDir"], device=device)
-    trained = flip_sum_embeddings(encoder, data.images, batch_size=args["batchSize"], device=device).numpy()
-    rows = [{"model": args["encoderName"], **result_json(score(trained))}]
-    progress.advance(1)
-    if args["pixelBaseline"]:
-        pixels = flip_sum_embeddings(PixelEmbedding(data.images), data.images, batch_size=args["batchSize"]).numpy()
-        rows.append({"model": "raw pixels (cosine)", **result_json(score(pixels))})
-        progress.advance(1)
-    return {"rows": rows, "identities": data.num_classes, "images": len(data), "pairs": int(len(pairs.same))}
+    sets = ([held_out_pairs(args["heldOut"], args["outDir"])] if args.get("heldOut") else []) + \
+        [benchmark_pairs(b) for b in args["benchmarks"]]
+    if not sets:
+        raise ValueError("evaluate: no pair sets (no held-out split and no benchmarks)")
+    models = [(m["name"], load_identity_encoder(m["encoder"], device=device)) for m in args["models"]]
+    progress.begin(len(sets) * (len(models) + bool(args["pixelBaseline"])), label="evaluate", unit="score")
+
+    rows = []
+    for pair_set in sets:
+        embedders = [(name, lambda x, f=encoder: f(x.float() / 127.5 - 1.0)) for name, encoder in models]
+        if args["pixelBaseline"]:
+            embedders.append((PIXELS, PixelEmbedding(pair_set.images)))
+        for name, embed in embedders:
+            e = flip_sum_embeddings(embed, pair_set.images, batch_size=args["batchSize"], device=device).numpy()
+            result = verify_pairs(e[pair_set.a], e[pair_set.b], pair_set.same)
+            rows.append({"model": name, "benchmark": pair_set.name, **result_json(result)})
+            progress.advance(1)
+    return {"rows": rows, "sets": [{"name": s.name, "images": len(s.images), "pairs": len(s.same), "identities": s.identities}
+                                   for s in sets]}

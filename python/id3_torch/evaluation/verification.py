@@ -35,6 +35,7 @@ class VerificationResult:
     fold_pairs: np.ndarray  # (10,) pairs in each held-out fold
     fold_accuracy: np.ndarray  # (10,) accuracy on each held-out fold
     fold_threshold: np.ndarray  # (10,) threshold chosen on the other nine folds
+    roc: tuple[np.ndarray, np.ndarray]  # (FAR, TAR) at thresholds between the different pairs' distances
 
 
 def l2_normalise(embeddings: np.ndarray) -> np.ndarray:
@@ -110,6 +111,19 @@ def tar_at_far(distance: np.ndarray, same: np.ndarray, far: float) -> float:
     return float(np.mean(d[same] < threshold))
 
 
+ROC_POINTS = 64
+
+
+def roc_curve(distance: np.ndarray, same: np.ndarray, *, points: int = ROC_POINTS) -> tuple[np.ndarray, np.ndarray]:
+    """(FAR, TAR) with FAR on a log grid from one different pair to all of them, TAR by `tar_at_far`
+    at each: the ROC curve reports draw (empty arrays without both kinds of pair)."""
+    n_different = int((~np.asarray(same, dtype=bool)).sum())
+    if n_different == 0 or np.asarray(same, dtype=bool).sum() == 0:
+        return np.zeros(0), np.zeros(0)
+    far = np.unique(np.geomspace(1.0 / n_different, 1.0, points))
+    return far, np.array([tar_at_far(distance, same, f) for f in far])
+
+
 def verify_pairs(e1: np.ndarray, e2: np.ndarray, same: np.ndarray) -> VerificationResult:
     """The protocol on pair embeddings (N, D) each; they are L2-normalised here, never flipped."""
     e1, e2 = np.asarray(e1), np.asarray(e2)
@@ -129,6 +143,7 @@ def verify_pairs(e1: np.ndarray, e2: np.ndarray, same: np.ndarray) -> Verificati
         fold_pairs=sizes,
         fold_accuracy=accuracy,
         fold_threshold=threshold,
+        roc=roc_curve(d, same),
     )
 
 
@@ -163,5 +178,6 @@ def result_json(result: VerificationResult) -> dict:
             {"pairs": int(n), "accuracy": float(acc), "threshold": float(t)}
             for n, acc, t in zip(result.fold_pairs, result.fold_accuracy, result.fold_threshold)
         ],
+        "roc": {"far": result.roc[0].tolist(), "tar": result.roc[1].tolist()},
         "protocol": PROTOCOL,
     }

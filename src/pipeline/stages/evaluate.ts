@@ -1,54 +1,120 @@
 /**
- * evaluate: verification accuracy of the trained encoder on held-out identities (the field's
- * 10-fold protocol), beside the raw-pixel baseline on the same pairs; written as a CSV table.
+ * evaluate: verification accuracy of every face-recognition model the run trains (the encoder
+ * stage's, trained on real faces; train-fr's) with the field's 10-fold protocol, on pairs of the
+ * prepared set's held-out identities and on `.bin` benchmarks, each beside the raw-pixel baseline
+ * on the same pairs. Written as a CSV of every (model, pair set) and as the table papers print:
+ * a row per model, a column per pair set, and their average.
  */
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import { runJob } from '../../bridge/jobs.ts';
-import type { Id3Config } from '../../config/schema.ts';
+import type { Benchmark, Id3Config } from '../../config/schema.ts';
 import type { VerificationResult } from '../../evaluation/verification.ts';
+import { markdownTable } from '../../report/markdown.ts';
 import { writeFileAtomic } from '../../util/files.ts';
 import type { Stage, StageContext } from '../stage.ts';
 
-/** One model's verification result on the stage's pairs. */
-export type VerificationRow = VerificationResult & { model: string };
+/** The pair set drawn from the prepared set's held-out identities. */
+export const HELD_OUT = 'held-out';
+/** The baseline's row (python/id3_torch/evaluation/evaluate.py `PIXELS`). */
+export const PIXELS = 'raw pixels (cosine)';
+
+/** One model's verification result on one pair set. */
+export type VerificationRow = VerificationResult & { model: string; benchmark: string };
+
+export interface PairSetInfo {
+  name: string;
+  images: number;
+  pairs: number;
+  identities: number | null;
+}
 
 export interface EvaluateSummary {
   rows: VerificationRow[];
-  identities: number;
-  images: number;
+  sets: PairSetInfo[];
   /** Relative to the run folder. */
   table: string;
-  pairsFile: string;
+  paperTable: string;
+  pairsFile: string | null;
+}
+
+interface EvaluatedModel {
+  name: string;
+  /** For python/id3_torch/encoders load_identity_encoder. */
+  encoder: { kind: 'folder'; path: string };
+}
+
+/** The run's face-recognition models, by the stage that trains them. */
+function modelsOf(config: Id3Config, runDir: string): EvaluatedModel[] {
+  const models: EvaluatedModel[] = [];
+  if (config.encoder?.kind === 'train') {
+    models.push({ name: `${config.encoder.recipe.backbone} (encoder)`, encoder: { kind: 'folder', path: path.join(runDir, 'encoder') } });
+  }
+  if (config.trainFr) {
+    models.push({ name: `${config.trainFr.backbone} (train-fr)`, encoder: { kind: 'folder', path: path.join(runDir, 'train-fr') } });
+  }
+  return models;
+}
+
+/** A benchmark file in a cache key: its path, size and modification time (hashing gigabytes at
+ *  every plan would cost more than it protects). */
+function benchmarkKey(b: Benchmark): object {
+  const file = path.resolve(b.path);
+  try {
+    const { size, mtimeMs } = statSync(file);
+    return { name: b.name, file, size, mtimeMs };
+  } catch {
+    throw new Error(`evaluate.benchmarks: ${b.name}: cannot read ${file}`);
+  }
 }
 
 const percent = (x: number) => `${(100 * x).toFixed(2)}%`;
 
+/** Rows: models; columns: pair sets and their average accuracy (%), as papers print them. */
+export function paperTable(rows: readonly VerificationRow[]): { columns: string[]; rows: Record<string, string | number>[] } {
+  const sets = [...new Set(rows.map((r) => r.benchmark))];
+  const models = [...new Set(rows.map((r) => r.model))];
+  const table = models.map((model) => {
+    const accuracy = sets.map((set) => rows.find((r) => r.model === model && r.benchmark === set)?.accuracy ?? NaN);
+    const row: Record<string, string | number> = { model };
+    sets.forEach((set, i) => (row[set] = Number((100 * accuracy[i]!).toFixed(2))));
+    if (sets.length > 1) row.avg = Number(((100 * accuracy.reduce((a, b) => a + b, 0)) / sets.length).toFixed(2));
+    return row;
+  });
+  return { columns: ['model', ...sets, ...(sets.length > 1 ? ['avg'] : [])], rows: table };
+}
+
 export const evaluateStage: Stage<EvaluateSummary> = {
   name: 'evaluate',
-  version: 1,
-  after: ['prepare', 'train-fr'],
-  enabled: (config: Id3Config) => config.trainFr !== undefined,
+  version: 2,
+  after: ['prepare', 'encoder', 'train-fr'],
+  enabled: (config: Id3Config) => modelsOf(config, '').length > 0,
   slice: (config) => {
-    const { batchSize: _batchSize, ...evaluate } = config.evaluate;
-    return evaluate;
+    const { batchSize: _batchSize, benchmarks, ...evaluate } = config.evaluate;
+    return { ...evaluate, benchmarks: benchmarks.map(benchmarkKey), models: modelsOf(config, '').map((m) => m.name) };
   },
-  describe: ({ evaluate: e }) => `${e.pairs} pairs of ${e.split} identities${e.pixelBaseline ? ', and the raw-pixel baseline' : ''}`,
-  summarize: (s) => s.rows.map((r) => `${r.model} ${percent(r.accuracy)} ± ${percent(r.std)}`).join('; '),
-  metrics: (s) => Object.fromEntries(s.rows.map((r) => [`accuracy ${r.model}`, r.accuracy])),
+  describe: ({ evaluate: e }) =>
+    [e.split ? `${e.pairs} pairs of ${e.split} identities` : null, ...e.benchmarks.map((b) => b.name)].filter(Boolean).join(', ') +
+    (e.pixelBaseline ? ', beside raw pixels' : ''),
+  summarize: (s) =>
+    s.rows
+      .filter((r) => r.model !== PIXELS)
+      .map((r) => `${r.model} on ${r.benchmark} ${percent(r.accuracy)} ± ${percent(r.std)}`)
+      .join('; '),
+  metrics: (s) => Object.fromEntries(s.rows.map((r) => [`${r.benchmark} ${r.model}`, r.accuracy])),
 
   async run({ config, runDir, dir, session, reporter, signal }: StageContext): Promise<EvaluateSummary> {
     const e = config.evaluate;
-    const result = await runJob<{ rows: VerificationRow[]; identities: number; images: number; pairs: number }>(
+    const result = await runJob<{ rows: VerificationRow[]; sets: PairSetInfo[] }>(
       session,
-      'evaluate.parametric',
+      'evaluate',
       {
-        manifest: path.join(runDir, 'prepare', 'manifest.csv'),
-        splits: [e.split],
-        encoderDir: path.join(runDir, 'train-fr'),
-        encoderName: `${config.trainFr!.backbone} (train-fr)`,
-        pairs: e.pairs,
-        seed: e.seed,
+        models: modelsOf(config, runDir),
+        heldOut: e.split
+          ? { name: HELD_OUT, manifest: path.join(runDir, 'prepare', 'manifest.csv'), splits: [e.split], pairs: e.pairs, seed: e.seed }
+          : null,
+        benchmarks: e.benchmarks.map((b) => ({ name: b.name, path: path.resolve(b.path) })),
         pixelBaseline: e.pixelBaseline,
         batchSize: e.batchSize,
         outDir: dir,
@@ -61,9 +127,18 @@ export const evaluateStage: Stage<EvaluateSummary> = {
       table,
       stringify(
         result.rows.map((r) => ({ ...r, tarAt1e3: r.tarAtFar['1e-3'], tarAt1e4: r.tarAtFar['1e-4'] })),
-        { header: true, columns: ['model', 'pairs', 'accuracy', 'std', 'threshold', 'tarAt1e3', 'tarAt1e4'] },
+        { header: true, columns: ['model', 'benchmark', 'pairs', 'accuracy', 'std', 'threshold', 'tarAt1e3', 'tarAt1e4'] },
       ),
     );
-    return { ...result, table: path.relative(runDir, table), pairsFile: path.relative(runDir, path.join(dir, 'pairs.csv')) };
+    const paper = paperTable(result.rows);
+    const paperFile = path.join(dir, 'verification.md');
+    writeFileAtomic(paperFile, markdownTable(paper.columns, paper.rows));
+    const relative = (p: string) => path.relative(runDir, p);
+    return {
+      ...result,
+      table: relative(table),
+      paperTable: relative(paperFile),
+      pairsFile: e.split ? relative(path.join(dir, 'pairs.csv')) : null,
+    };
   },
 };
