@@ -20,12 +20,14 @@ def job_kinds() -> dict[str, jobs.JobFunction]:
     # Stage modules import heavier code: loaded when jobs are first used, not with the bridge.
     from .evaluation.evaluate import evaluate
     from .recognition.train import train_face_recognition
+    from .report.plots import draw_plots
     from .stages import prepare
 
     kinds: dict[str, jobs.JobFunction] = {
         "prepare.parametric": prepare.parametric_faces,
         "train-fr": train_face_recognition,
         "evaluate": evaluate,
+        "report.plots": draw_plots,
     }
     if _testing:
         kinds.update(testing.JOB_KINDS)

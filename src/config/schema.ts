@@ -69,6 +69,7 @@ export const Id3Config = z.strictObject({
   encoder: EncoderConfig.optional().describe('the frozen identity encoder f of the ID³ stages'),
   trainFr: TrainFr.optional().describe('train a face-recognition model on the prepared training split'),
   evaluate: Evaluate.describe('verification of the face-recognition models the run trains (encoder, trainFr)'),
+  report: z.boolean().default(true).describe('write runs/<name>/report/report.md with its plots (stage "report")'),
   variants: z
     .record(runName(), z.record(z.string(), z.unknown(), { error: 'expected a patch of this config (an object)' }))
     .optional()

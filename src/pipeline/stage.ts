@@ -1,9 +1,10 @@
 /** What a pipeline stage is: a named step whose output is decided by a slice of the config. */
 import type { PythonSession } from '../bridge/session.ts';
 import type { Id3Config } from '../config/schema.ts';
+import type { PlotSpec } from '../report/plots.ts';
 import type { Reporter } from '../ui/reporter.ts';
 
-export type StageName = 'prepare' | 'encoder' | 'train-fr' | 'evaluate';
+export type StageName = 'prepare' | 'encoder' | 'train-fr' | 'evaluate' | 'report';
 
 export interface StageContext {
   config: Id3Config;
@@ -14,6 +15,21 @@ export interface StageContext {
   session: PythonSession;
   reporter: Reporter;
   signal?: AbortSignal;
+}
+
+/** A section of the run's report.md that a stage contributes. */
+export interface ReportPart {
+  /** Markdown starting with a `##` heading; images linked relative to the report folder. */
+  markdown: string;
+  /** The PNGs it links to, drawn before report.md is written (absolute paths). */
+  plots?: PlotSpec[];
+}
+
+export interface ReportContext {
+  config: Id3Config;
+  runDir: string;
+  /** runs/<name>/report/: where plots go. */
+  reportDir: string;
 }
 
 export interface Stage<Summary extends object = object> {
@@ -32,6 +48,8 @@ export interface Stage<Summary extends object = object> {
   run(context: StageContext): Promise<Summary>;
   /** One line for the log: what the stage made. */
   summarize(summary: Summary): string;
+  /** Its sections of the report, if any (loss curves from events.jsonl are drawn for every stage). */
+  report?(summary: Summary, context: ReportContext): ReportPart[];
   /** The figures a sweep table shows for this stage (column → value), if any. */
   metrics?(summary: Summary): Record<string, string | number | null>;
 }

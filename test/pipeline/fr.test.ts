@@ -8,6 +8,7 @@ import { PythonSession } from '../../src/bridge/session.ts';
 import { resolveConfig } from '../../src/config/load.ts';
 import { runPipeline } from '../../src/pipeline/runner.ts';
 import { paperTable, type EvaluateSummary } from '../../src/pipeline/stages/evaluate.ts';
+import { pngSize } from '../fixtures/png.ts';
 import { repoRoot } from '../fixtures/processes.ts';
 import type { TrainFrSummary } from '../../src/pipeline/stages/train-fr.ts';
 
@@ -56,6 +57,14 @@ describe('train-fr and evaluate', () => {
     expect(table).toHaveLength(3);
     const pairs = readFileSync(path.join(result.dir, evaluation.pairsFile!), 'utf8').trim().split('\n');
     expect(pairs).toHaveLength(101);
+
+    // The report: the verification table as evaluate measured it, and every plot it links to.
+    const report = readFileSync(path.join(result.dir, 'report', 'report.md'), 'utf8');
+    for (const r of evaluation.rows) expect(report).toContain(`| ${r.model} | ${(100 * r.accuracy).toFixed(2).replace(/\.?0+$/, '')} |`);
+    expect(report).toMatch(/\| train-fr \| [0-9a-f]{12} \| done \|/);
+    const linked = [...report.matchAll(/!\[[^\]]*\]\(([^)]+\.png)\)/g)].map((m) => m[1]!);
+    expect(linked).toEqual(expect.arrayContaining(['../prepare/grid.png', 'prepare-attributes.png', 'roc-held-out.png', 'train-fr-loss.png', 'train-fr-lr.png']));
+    for (const png of linked) expect(pngSize(path.join(result.dir, 'report', png)).width).toBeGreaterThan(100);
   });
 
   it('forcing train-fr redoes evaluate too, and leaves prepare cached', async () => {
@@ -64,6 +73,7 @@ describe('train-fr and evaluate', () => {
       prepare: 'cached',
       'train-fr': 'done',
       evaluate: 'done',
+      report: 'done',
     });
   });
 

@@ -16,7 +16,7 @@ const runsDir = mkdtempSync(path.join(tmpdir(), 'id3-runs-'));
 const otherRunsDir = mkdtempSync(path.join(tmpdir(), 'id3-runs-'));
 const tiny = (name: string, dataset: Partial<Extract<Id3ConfigInput['dataset'], { kind: 'parametric' }>> = {}, runs = runsDir) =>
   resolveConfig(
-    { name, runsDir: runs, dataset: { kind: 'parametric', identities: 6, imagesPerIdentity: 3, resolution: 32, valIdentities: 1, testIdentities: 2, gridIdentities: 3, gridImages: 2, ...dataset } },
+    { name, runsDir: runs, report: false, dataset: { kind: 'parametric', identities: 6, imagesPerIdentity: 3, resolution: 32, valIdentities: 1, testIdentities: 2, gridIdentities: 3, gridImages: 2, ...dataset } },
     'test',
   );
 const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
@@ -91,7 +91,7 @@ describe('prepare (parametric)', () => {
     const configFile = path.join(runsDir, 'killed.ts');
     writeFileSync(
       configFile,
-      `export default { runsDir: ${JSON.stringify(runsDir)}, dataset: { kind: 'parametric', identities: 60, imagesPerIdentity: 10, resolution: 32, valIdentities: 5, testIdentities: 5, batchSize: 20 } };\n`,
+      `export default { runsDir: ${JSON.stringify(runsDir)}, report: false, dataset: { kind: 'parametric', identities: 60, imagesPerIdentity: 10, resolution: 32, valIdentities: 5, testIdentities: 5, batchSize: 20 } };\n`,
     );
     const stageDir = path.join(runsDir, 'killed', 'prepare');
     const first = spawnTs('bin/id3.js', ['run', configFile, '--json']);
@@ -126,7 +126,7 @@ describe('prepare (parametric)', () => {
     const configFile = path.join(runsDir, 'interrupted.ts');
     writeFileSync(
       configFile,
-      `export default { runsDir: ${JSON.stringify(runsDir)}, dataset: { kind: 'parametric', identities: 200, imagesPerIdentity: 10, resolution: 32, valIdentities: 5, testIdentities: 5, batchSize: 10 } };\n`,
+      `export default { runsDir: ${JSON.stringify(runsDir)}, report: false, dataset: { kind: 'parametric', identities: 200, imagesPerIdentity: 10, resolution: 32, valIdentities: 5, testIdentities: 5, batchSize: 10 } };\n`,
     );
     const run = spawnTs('bin/id3.js', ['run', configFile, '--json']);
     await run.waitFor(/"event":"progress","stage":"prepare","step":([1-9]\d*)/, 60_000);

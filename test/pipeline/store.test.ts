@@ -12,7 +12,7 @@ import { lockStage, stageFolder, storeRoot } from '../../src/pipeline/store.ts';
 const runsDir = mkdtempSync(path.join(tmpdir(), 'id3-store-'));
 const tiny = (name: string, seed = 0) =>
   resolveConfig(
-    { name, runsDir, dataset: { kind: 'parametric', identities: 4, imagesPerIdentity: 2, resolution: 32, valIdentities: 1, testIdentities: 1, seed } },
+    { name, runsDir, report: false, dataset: { kind: 'parametric', identities: 4, imagesPerIdentity: 2, resolution: 32, valIdentities: 1, testIdentities: 1, seed } },
     'test',
   );
 const withFr = (name: string) =>
@@ -20,6 +20,7 @@ const withFr = (name: string) =>
     {
       name,
       runsDir,
+      report: false,
       dataset: { kind: 'parametric', identities: 24, imagesPerIdentity: 2, resolution: 32, valIdentities: 1, testIdentities: 20 },
       trainFr: { backbone: 'iresnet-small', inputSize: 32, embeddingSize: 8, widths: [4, 4, 4, 4], layers: [1, 1, 1, 1], epochs: 1, decayEpochs: [1], batchSize: 2 },
       evaluate: { pairs: 20 },

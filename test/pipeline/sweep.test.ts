@@ -67,7 +67,7 @@ describe('sweep', () => {
     expect(result.rows.map((r) => [r.variant, r['trainFr.m'], r['trainFr.s']])).toEqual([['soft', 0.1, 16], ['hard', 0.4, 32]]);
     const evaluated = (variant: 'soft' | 'hard') => (result.runs[variant]!.stages.evaluate!.record.summary as { rows: { model: string; accuracy: number }[] }).rows;
     for (const [i, variant] of (['soft', 'hard'] as const).entries()) {
-      for (const r of evaluated(variant)) expect(result.rows[i]![`accuracy ${r.model}`]).toBe(r.accuracy);
+      for (const r of evaluated(variant)) expect(result.rows[i]![`held-out ${r.model}`]).toBe(r.accuracy);
     }
     const csv = readFileSync(result.csv, 'utf8').trim().split('\n');
     expect(csv[0]).toBe(result.columns.join(','));
@@ -83,8 +83,8 @@ describe('sweep', () => {
     const plan = await runCli(['run', file, '--dry-run', '--json']);
     expect(plan.code).toBe(0);
     expect(JSON.parse(plan.stdout).map((v: { variant: string; stages: { action: string }[] }) => [v.variant, v.stages.map((s) => s.action)])).toEqual([
-      ['soft', ['reuse', 'reuse', 'reuse']],
-      ['hard', ['reuse', 'reuse', 'reuse']],
+      ['soft', ['reuse', 'reuse', 'reuse', 'reuse']],
+      ['hard', ['reuse', 'reuse', 'reuse', 'reuse']],
     ]);
     const again = await runCli(['run', file, '--quiet']);
     expect(again.code).toBe(0);

@@ -102,6 +102,27 @@ export const evaluateStage: Stage<EvaluateSummary> = {
       .filter((r) => r.model !== PIXELS)
       .map((r) => `${r.model} on ${r.benchmark} ${percent(r.accuracy)} ± ${percent(r.std)}`)
       .join('; '),
+  report: (s, { reportDir }) => {
+    const table = paperTable(s.rows);
+    const plots = s.sets.map((set) => ({
+      kind: 'lines' as const,
+      path: path.join(reportDir, `roc-${set.name}.png`),
+      title: `ROC: ${set.name} (${set.pairs} pairs)`,
+      xlabel: 'false accept rate',
+      ylabel: 'true accept rate',
+      logx: true,
+      series: s.rows.filter((r) => r.benchmark === set.name).map((r) => ({ label: r.model, x: r.roc.far, y: r.roc.tar })),
+    }));
+    const sets = s.sets.map((set) => `${set.name}: ${set.pairs} pairs${set.identities ? ` of ${set.identities} identities` : ''}`).join('; ');
+    return [
+      {
+        markdown:
+          `## Verification\n\nAccuracy (%) with the 10-fold protocol (${sets}); every figure in [verification.csv](../${s.table}).\n\n` +
+          `${markdownTable(table.columns, table.rows)}\n${plots.map((p) => `![${p.title}](${path.basename(p.path)})`).join(' ')}\n`,
+        plots,
+      },
+    ];
+  },
   metrics: (s) => Object.fromEntries(s.rows.map((r) => [`${r.benchmark} ${r.model}`, r.accuracy])),
 
   async run({ config, runDir, dir, session, reporter, signal }: StageContext): Promise<EvaluateSummary> {

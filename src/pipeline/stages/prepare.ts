@@ -50,6 +50,17 @@ export const prepareStage: Stage<PrepareSummary> = {
   summarize: (s) =>
     `${s.images} images of ${s.identities.train}/${s.identities.val}/${s.identities.test} train/val/test identities ` +
     `(${s.rendered} rendered, ${s.reused} reused)`,
+  report: (s, { runDir, reportDir }) => [
+    {
+      markdown:
+        `## Training data\n\n${s.images} images of ${s.identities.train} training, ${s.identities.val} validation and ` +
+        `${s.identities.test} test identities ([manifest](../${s.manifest})). Rows are identities, columns their images:\n\n` +
+        `![sample grid](../${s.grid})\n\n![attributes](prepare-attributes.png)\n`,
+      plots: [
+        { kind: 'histograms', path: path.join(reportDir, 'prepare-attributes.png'), title: 'attributes of the prepared images', manifest: path.join(runDir, s.manifest), columns: ['age', 'yaw', 'pitch', 'roll'] },
+      ],
+    },
+  ],
 
   async run({ config, runDir, dir, session, reporter, signal }: StageContext): Promise<PrepareSummary> {
     const d = config.dataset;
