@@ -1,7 +1,7 @@
 # id3 on a GPU machine: PyTorch with CUDA from the base image, Node 20, the same set-up script
 # as everywhere else.
 #   docker build -t id3 .
-#   docker run --gpus all -v "$PWD:/work" -w /work id3 run /work/config.ts
+#   docker run --gpus all -v "$PWD:/work" -w /work id3 run config.ts     (runs land in /work/runs)
 FROM node:20-bookworm-slim AS node
 
 FROM pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime
@@ -17,7 +17,8 @@ COPY scripts ./scripts
 ENV ID3_SYSTEM_SITE_PACKAGES=1 ID3_CACHE_DIR=/opt/id3-env
 RUN bash scripts/setup.sh
 COPY . .
-RUN bash scripts/setup.sh && node bin/id3.js --help > /dev/null
+# `npm link` puts `id3` on the PATH, so that `id3 ...` and `npx id3 ...` work in any folder of the image.
+RUN bash scripts/setup.sh && npm link --no-audit --no-fund && id3 --help > /dev/null
 
-ENTRYPOINT ["node", "/opt/id3/bin/id3.js"]
+ENTRYPOINT ["id3"]
 CMD ["--help"]
