@@ -4,6 +4,7 @@
 export { defineConfig, ConfigError, loadConfigFile, resolveConfig } from './config/index.ts';
 export type { Id3Config, Id3ConfigInput, ConfigPatch, DatasetConfig, ParametricDataset, EncoderConfig } from './config/index.ts';
 export { run } from './pipeline/run.ts';
+export { openRun, RunHandle } from './pipeline/open.ts';
 export { sweep, runMetrics, type SweepResult, type SweepRow } from './pipeline/sweep.ts';
 export { applyPatch, expandVariants, type Variant } from './config/variants.ts';
 export { planRun, runPipeline, stageKeys, StageSelectionError, type PlannedStage, type RunOptions, type RunResult, type StageRecord, type StageSelection } from './pipeline/runner.ts';
