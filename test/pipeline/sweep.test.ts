@@ -7,6 +7,7 @@ import { PythonSession } from '../../src/bridge/session.ts';
 import { ConfigError, resolveConfig } from '../../src/config/load.ts';
 import type { Id3ConfigInput } from '../../src/config/schema.ts';
 import { applyPatch, patchPaths } from '../../src/config/variants.ts';
+import { openRun } from '../../src/pipeline/open.ts';
 import { run } from '../../src/pipeline/run.ts';
 import { sweep } from '../../src/pipeline/sweep.ts';
 import { runCli } from '../fixtures/processes.ts';
@@ -74,6 +75,11 @@ describe('sweep', () => {
     expect(csv[2]!.split(',').slice(0, 3)).toEqual(['hard', '0.4', '32']);
     expect(readFileSync(result.markdown, 'utf8')).toContain('| variant | trainFr.m | trainFr.s |');
     expect(path.dirname(result.csv)).toBe(path.join(runsDir, 'abl'));
+
+    const opened = openRun(path.join(runsDir, 'abl-hard'));
+    expect(opened.config.trainFr?.m).toBe(0.4);
+    expect(opened.summary('evaluate')).toEqual(result.runs.hard!.stages.evaluate!.record.summary);
+    expect(() => opened.summary('encoder')).toThrow(/abl-hard: stage encoder is not made/);
   });
 
   it('a config with variants is refused by run() and swept by id3 run (rerun: every stage reused)', async () => {
