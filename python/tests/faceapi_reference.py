@@ -11,6 +11,8 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import pytest
+import torch
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[2]
@@ -51,3 +53,12 @@ def run_reference(calls: list[tuple[str, np.ndarray]]) -> list[dict]:
     if done.returncode != 0:
         raise RuntimeError(f"{RUNNER.name} failed ({done.returncode}): {done.stderr[-2000:]}")
     return json.loads(done.stdout)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """These small networks run fastest on one thread, and far slower with two on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

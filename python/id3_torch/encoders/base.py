@@ -26,13 +26,13 @@ class IdentityEncoder(nn.Module):
         self.network = network
         self.input_size, self.embedding_size, self.framing = input_size, embedding_size, framing
         self.normalization = normalization
+        self.eval()
+        self.requires_grad_(False)
 
     def describe(self) -> dict:
         """The declared metadata, as the registry reports it (JSON-ready)."""
         return {"inputSize": self.input_size, "embeddingSize": self.embedding_size, "framing": self.framing,
                 "normalization": self.normalization}
-        self.eval()
-        self.requires_grad_(False)
 
     def train(self, mode: bool = True) -> "IdentityEncoder":
         # Frozen means frozen: a caller's model.train() must not switch BatchNorm to batch statistics.
