@@ -20,10 +20,11 @@ def job_kinds() -> dict[str, jobs.JobFunction]:
     # Stage modules import heavier code: loaded when jobs are first used, not with the bridge.
     from .evaluation.evaluate import evaluate_parametric
     from .recognition.train import train_face_recognition
-    from .stages import prepare
+    from .stages import prepare, prepare_real
 
     kinds: dict[str, jobs.JobFunction] = {
         "prepare.parametric": prepare.parametric_faces,
+        "prepare.real": prepare_real.prepare_real,
         "train-fr": train_face_recognition,
         "evaluate.parametric": evaluate_parametric,
     }
