@@ -43,6 +43,12 @@ def _jobs() -> jobs.JobRunner:
     return _runner
 
 
+def _encoder_ops():
+    # The face networks' modules (OpenCV among them) load on first use, not with the bridge.
+    from .encoders import ops
+    return ops
+
+
 OPS = {
     "system.attach": lambda parentPid: lifeline.attach(parentPid),
     "system.ping": system.ping,
@@ -52,6 +58,7 @@ OPS = {
     "job.cancel": lambda id: _jobs().cancel(id),
     **tensors.OPS,
     **evaluation_ops.OPS,
+    "encoders.encode": lambda **args: _encoder_ops().encode_images(**args),
     **(testing.OPS if _testing else {}),
 }
 

@@ -4,11 +4,13 @@
  * pipeline reads (defaults filled in). Unknown keys are errors everywhere.
  */
 import { z } from 'zod';
+import { RealDatasets } from './dataset.ts';
 import { EncoderConfig } from './encoder.ts';
 import { intInRange, interval, nonNegativeInt, positiveInt } from './fields.ts';
 import { TrainFr } from './train-fr.ts';
 
-export { EncoderConfig, FolderEncoder, TrainedEncoder } from './encoder.ts';
+export { FoldersDataset, ManifestDataset, RecordIODataset, type RealDataset } from './dataset.ts';
+export { AdaFaceEncoder, ArcFaceEncoder, DlibEncoder, EncoderConfig, FolderEncoder, Framing, TrainedEncoder } from './encoder.ts';
 export { TrainFr } from './train-fr.ts';
 
 /** Ground-truth nuisance ranges of the parametric face set (degrees, years). */
@@ -43,7 +45,7 @@ export const ParametricDataset = z.strictObject({
   });
 export type ParametricDataset = z.infer<typeof ParametricDataset>;
 
-export const DatasetConfig = z.discriminatedUnion('kind', [ParametricDataset]);
+export const DatasetConfig = z.discriminatedUnion('kind', [ParametricDataset, ...RealDatasets]);
 export type DatasetConfig = z.infer<typeof DatasetConfig>;
 
 
@@ -84,8 +86,9 @@ export const Id3Config = z.strictObject({
 })
   // Checked here rather than after hours of training: the pairs must be drawable from the split.
   .superRefine((config, context) => {
-    if (!config.trainFr) return;
-    const { identities, sameFold } = evaluationCapacity(config);
+    const dataset = config.dataset;
+    if (!config.trainFr || dataset.kind !== 'parametric') return;
+    const { identities, sameFold } = evaluationCapacity({ dataset, evaluate: config.evaluate });
     if (identities < 20) {
       context.addIssue({ code: 'custom', path: ['evaluate', 'split'], message: `expected a split of at least 20 identities (2 in each of 10 folds), but ${config.evaluate.split} has ${identities}` });
     } else if (config.evaluate.pairs / 20 > sameFold) {

@@ -32,6 +32,7 @@ from ..encoders.attributes import ATTRIBUTE_NAMES, AttributePredictor
 from ..encoders.faces import FaceFinder
 from ..encoders.framing import FRAMINGS, warp_to_framing
 from ..files import atomic_path, write_bytes_atomic, write_text_atomic
+from ..training.distributed import Distributed
 from .real_sources import ImageSource, extension_of, link_root, open_source, split_of
 
 MANIFEST_COLUMNS = ("path", "identity", "image", "split", *ATTRIBUTE_NAMES, "name", "source")
@@ -41,7 +42,7 @@ class Preparer:
     """One batch at a time: inputs → (kept, image path, embedding, attributes, reason)."""
 
     def __init__(self, args: dict, source: ImageSource, out_dir: Path) -> None:
-        device = torch.device(args.get("device", "cpu"))
+        device = Distributed.from_environment(args.get("device", "auto")).device
         self.args, self.source, self.out_dir = args, source, out_dir
         self.framing = FRAMINGS[args["framing"]]
         self.finder = FaceFinder.from_package(min_confidence=args["minConfidence"], device=device) if args["align"] else None
