@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { PythonSession } from '../bridge/session.ts';
 import { EncoderConfig } from '../config/encoder.ts';
+import { ConfigError } from '../config/load.ts';
 import { encoderSpec } from '../pipeline/stages/encoder.ts';
 import { action } from './fail.ts';
 
@@ -34,7 +35,7 @@ export function encoderFromOptions(opts: EncodeOptions): EncoderConfig {
   const parsed = EncoderConfig.safeParse(section);
   if (!parsed.success) {
     const flag = (key: PropertyKey | undefined) => (key === 'kind' || key === undefined ? '--encoder' : `--${String(key)}`);
-    throw new Error(parsed.error.issues.map((i) => `${flag(i.path[0])}: ${i.message}`).join('\n'));
+    throw new ConfigError('id3 encode', parsed.error.issues.map((i) => `${flag(i.path[0])}: ${i.message}`));
   }
   return parsed.data;
 }
