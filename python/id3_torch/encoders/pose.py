@@ -48,9 +48,18 @@ def camera_matrix(width: int, height: int) -> np.ndarray:
 
 
 def head_pose(landmarks: np.ndarray, width: int, height: int) -> tuple[float, float, float]:
-    """(68, 2) landmarks in an image of width × height pixels → (yaw, pitch, roll) in degrees."""
+    """(68, 2) landmarks in an image of width × height pixels → (yaw, pitch, roll) in degrees.
+
+    The fit starts from a frontal face at the distance its eye-corner span implies (nose tip at the
+    landmark), so that Levenberg-Marquardt settles on the facing solution, not its mirror image
+    behind the camera's view of the head (six points leave that ambiguity open)."""
     image_points = np.ascontiguousarray(landmarks[list(POSE_LANDMARKS)], dtype=np.float64)
-    ok, rvec, _ = cv2.solvePnP(GENERIC_FACE, image_points, camera_matrix(width, height), np.zeros(4),
+    camera = camera_matrix(width, height)
+    span = max(np.linalg.norm(image_points[3] - image_points[2]), 1e-6)
+    depth = camera[0, 0] * np.linalg.norm(GENERIC_FACE[3] - GENERIC_FACE[2]) / span
+    nose = (image_points[0] - camera[:2, 2]) * depth / camera[0, 0]
+    rvec, tvec = np.zeros((3, 1)), np.array([[nose[0]], [nose[1]], [depth]])
+    ok, rvec, _ = cv2.solvePnP(GENERIC_FACE, image_points, camera, np.zeros(4), rvec, tvec, useExtrinsicGuess=True,
                                flags=cv2.SOLVEPNP_ITERATIVE)
     if not ok:
         raise ValueError("head pose: solvePnP found no solution for these landmarks")
