@@ -62,8 +62,8 @@ def main() -> None:
     with torch.no_grad():
         ways = {
             "dlib chip": load_identity_encoder({"kind": "dlib", "framing": "dlib-150"})(dlib_chips),
-            "arcface crop, reframed in the graph": load_identity_encoder({"kind": "dlib", "framing": "arcface-112"})(arcface := arc_crops),
-            "arcface crop, resized only": load_identity_encoder({"kind": "dlib", "framing": "dlib-150"})(arcface),
+            "arcface crop, reframed in the graph": load_identity_encoder({"kind": "dlib", "framing": "arcface-112"})(arc_crops),
+            "arcface crop, resized only": load_identity_encoder({"kind": "dlib", "framing": "dlib-150"})(arc_crops),
         }
     same = who[:, None] == who[None]
     upper = np.triu(np.ones_like(same), 1).astype(bool)

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { PythonSession } from '../bridge/session.ts';
 import { EncoderConfig } from '../config/encoder.ts';
 import { ConfigError } from '../config/load.ts';
-import { encoderSpec } from '../pipeline/stages/encoder.ts';
+import { specOf } from '../pipeline/stages/encoder.ts';
 import { action } from './fail.ts';
 
 interface EncodeOptions {
@@ -84,7 +84,7 @@ export function makeEncodeCommand(): Command {
         let result: Encoded;
         try {
           result = await session.call<Encoded>('encoders.encode', {
-            encoder: encoderSpec({ encoder } as Parameters<typeof encoderSpec>[0], process.cwd()),
+            encoder: specOf(encoder, process.cwd()),
             images: images.map((f) => path.resolve(f)),
             align: opts.align ?? false,
           });

@@ -87,6 +87,10 @@ export const Id3Config = z.strictObject({
   // Checked here rather than after hours of training: the pairs must be drawable from the split.
   .superRefine((config, context) => {
     const dataset = config.dataset;
+    const encoder = config.encoder;
+    if (dataset.kind !== 'parametric' && encoder && 'framing' in encoder && encoder.framing !== dataset.framing) {
+      context.addIssue({ code: 'custom', path: ['encoder', 'framing'], message: `expected the dataset's framing ${dataset.framing}: the encoder reads the prepared images` });
+    }
     if (!config.trainFr || dataset.kind !== 'parametric') return;
     const { identities, sameFold } = evaluationCapacity({ dataset, evaluate: config.evaluate });
     if (identities < 20) {

@@ -86,6 +86,10 @@ describe('config: real datasets and encoders', () => {
       'dataset.framing: expected arcface-112, dlib-150 or ffhq',
       'encoder.framing: expected arcface-112, dlib-150 or ffhq',
     ]);
+    const mismatch = Id3Config.safeParse({ dataset: { kind: 'folders', path: 'x', framing: 'ffhq' }, encoder: { kind: 'dlib' } });
+    expect(mismatch.error!.issues.map((i) => `${i.path.join('.')}: ${i.message}`)).toEqual([
+      "encoder.framing: expected the dataset's framing ffhq: the encoder reads the prepared images",
+    ]);
   });
 });
 

@@ -48,6 +48,9 @@ class Preparer:
         self.finder = FaceFinder.from_package(min_confidence=args["minConfidence"], device=device) if args["align"] else None
         self.attributes = AttributePredictor.from_package(device=device)
         self.encoder = load_identity_encoder(args["encoder"], device=device) if args.get("encoder") else None
+        if self.encoder is not None and self.encoder.framing in FRAMINGS and self.encoder.framing != self.framing.name:
+            raise ValueError(f"encoder.framing: expected the dataset's framing {self.framing.name!r} (the encoder reads "
+                             f"the prepared images), got {self.encoder.framing!r}")
         self.device = device
 
     def _crop(self, i: int) -> tuple[torch.Tensor | None, str, np.ndarray | None, tuple[int, int] | None, str]:

@@ -28,7 +28,11 @@ const trainedRecipe = (config: Id3Config) => {
 
 /** The encoder as python/id3_torch/encoders/registry.py takes it (paths absolute). */
 export function encoderSpec(config: Id3Config, runDir: string): { kind: string } & Record<string, unknown> {
-  const encoder = encoderOf(config);
+  return specOf(encoderOf(config), runDir);
+}
+
+/** One `encoder` section as the registry takes it; `runDir` is where a `train` encoder is trained. */
+export function specOf(encoder: EncoderConfig, runDir: string): { kind: string } & Record<string, unknown> {
   switch (encoder.kind) {
     case 'train':
       return { kind: 'folder', path: path.join(runDir, 'encoder') };
