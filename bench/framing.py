@@ -46,7 +46,7 @@ def main() -> None:
         if any(w in path.name for w in NOT_REAL):
             continue
         pixels = torch.from_numpy(np.asarray(Image.open(path).convert("RGB")).copy()).permute(2, 0, 1)
-        found = finder(pixels)
+        found = finder([pixels])[0]
         if found:
             faces.append((path.name, pixels, found[0].landmarks))
     conversions = {}

@@ -154,3 +154,18 @@ def test_raw_photos_without_align_are_reported_not_embedded(photos, tmp_path):
     assert summary["missing"] == len(missing) >= 5
     assert all("not a square aligned crop" in m["reason"] and "dataset.align" in m["reason"] for m in missing)
     assert (tmp_path / "images").is_symlink()  # pre-aligned folders are linked, not copied
+
+
+def test_encode_op_aligns_photos_and_reports_those_without_a_face():
+    from id3_torch.encoders.ops import encode_images
+
+    files = [str(MEDIA / "SeanConnery.jpg"), str(MEDIA / "ironman.jpg")]
+    result = encode_images(DLIB, files, align=True)
+    assert result["encoder"]["embeddingSize"] == 128
+    connery, nobody = result["images"]
+    assert connery["found"] and len(connery["embedding"]) == 128
+    assert np.linalg.norm(connery["embedding"]) == pytest.approx(1.0, abs=1e-5)
+    assert set(connery["attributes"]) == {"age", "yaw", "pitch", "roll"}
+    assert nobody == {"file": files[1], "found": False, "embedding": None, "attributes": None}
+    with pytest.raises(ValueError, match=r"ironman\.jpg: not a square face crop \(600×800\); use --align"):
+        encode_images(DLIB, files[1:], align=False)

@@ -58,9 +58,11 @@ describe('prepare (real photos)', () => {
     expect(planRun(config('a')).map((p) => p.action)).toEqual(['run']);
   });
 
-  it('id3 encode prints embeddings, attributes and distances', async () => {
-    const files = ['franck_01829.jpg', 'franck_02045.jpg', 'cage.jpg'].map((f) => path.join(media, f));
-    const out = await runCli(['encode', '--encoder', 'dlib', '--align', '--json', ...files], { env: { OMP_NUM_THREADS: '1' } });
+  it('id3 encode prints the embeddings of aligned crops, as prepare made them', async () => {
+    const dir = path.join(runsDir, 'a', 'prepare');
+    const rows = readFileSync(path.join(dir, 'manifest.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+    const files = [rows[2]![0]!, rows[3]![0]!, rows[0]![0]!].map((p) => path.join(dir, p)); // franck, franck, cage
+    const out = await runCli(['encode', '--encoder', 'dlib', '--json', ...files], { env: { OMP_NUM_THREADS: '1' } });
     expect(out.code).toBe(0);
     const result = JSON.parse(out.stdout);
     expect(result.encoder).toMatchObject({ inputSize: 150, embeddingSize: 128, framing: 'arcface-112' });
@@ -68,6 +70,12 @@ describe('prepare (real photos)', () => {
     const d = (x: number[], y: number[]) => Math.hypot(...x.map((v, i) => v - y[i]!));
     expect(d(a, b)).toBeLessThan(0.35); // the same person
     expect(d(a, c)).toBeGreaterThan(0.45); // different people
+    // The same numbers prepare wrote (embeddings.npy rows 2, 3, 0), to float32 precision.
+    const npy = readFileSync(path.join(dir, 'embeddings.npy'));
+    const data = new Float32Array(npy.buffer.slice(npy.byteOffset + 10 + npy.readUInt16LE(8), npy.byteOffset + npy.length));
+    const row = (r: number) => Array.from(data.subarray(128 * r, 128 * (r + 1)));
+    expect(d(a, row(2))).toBeLessThan(1e-5);
+    expect(d(c, row(0))).toBeLessThan(1e-5);
     const bad = await runCli(['encode', '--encoder', 'arcface', '--backbone', 'iresnet18', files[0]!]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--path: expected a path/);

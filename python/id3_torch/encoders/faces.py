@@ -48,19 +48,26 @@ class FaceFinder:
         detector = load_face_detector(min_confidence=min_confidence).to(device)
         return cls(detector, load_landmark_net().to(device))
 
-    @torch.no_grad()
-    def landmarks(self, image: torch.Tensor, box: FaceBox) -> np.ndarray:
+    @staticmethod
+    def crop_box(image: torch.Tensor, box: FaceBox) -> tuple[torch.Tensor, int, int]:
+        """The package's Box.clipAtImageBorders, then floor of corner and size → (crop, left, top)."""
         height, width = image.shape[-2:]
-        # The package's Box.clipAtImageBorders, then floor of corner and size.
         x, y = max(box.x, 0.0), max(box.y, 0.0)
         crop_width = int(np.floor(min(box.x + box.width - x, width - x)))
         crop_height = int(np.floor(min(box.y + box.height - y, height - y)))
         left, top = int(np.floor(x)), int(np.floor(y))
-        crop = image[:, top:top + crop_height, left:left + crop_width]
-        device = next(self.landmark_net.parameters()).device
-        relative = self.landmark_net(landmark_input(crop).to(device))[0]
-        return landmarks_in_crop(relative, crop.shape[1], crop.shape[2]) + np.array([left, top])
+        return image[:, top:top + crop_height, left:left + crop_width], left, top
 
-    def __call__(self, image: torch.Tensor) -> list[FoundFace]:
-        """(3, H, W) uint8 RGB photo → its faces (possibly none), by falling detection score."""
-        return [FoundFace(box, self.landmarks(image, box)) for box in self.detector(image)]
+    @torch.no_grad()
+    def __call__(self, images: list[torch.Tensor]) -> list[list[FoundFace]]:
+        """(3, H, W) uint8 RGB photos → each one's faces (possibly none), by falling detection score."""
+        detections = self.detector(images)
+        crops = [(self.crop_box(image, box), box, n) for n, (image, boxes) in enumerate(zip(images, detections)) for box in boxes]
+        found: list[list[FoundFace]] = [[] for _ in images]
+        if crops:
+            device = next(self.landmark_net.parameters()).device
+            relative = self.landmark_net(torch.cat([landmark_input(crop) for (crop, _, _), _, _ in crops]).to(device))
+            for ((crop, left, top), box, n), points in zip(crops, relative):
+                landmarks = landmarks_in_crop(points, crop.shape[1], crop.shape[2]) + np.array([left, top])
+                found[n].append(FoundFace(box, landmarks))
+        return found

@@ -25,7 +25,7 @@ def encode_images(encoder: dict, images: list[str], align: bool = False, device:
         image = load_image(file)
         landmarks, size = None, None
         if finder is not None:
-            faces = finder(image)
+            faces = finder([image])[0]
             if not faces:
                 results.append({"file": file, "found": False, "embedding": None, "attributes": None})
                 continue

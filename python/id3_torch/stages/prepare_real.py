@@ -53,37 +53,51 @@ class Preparer:
                              f"the prepared images), got {self.encoder.framing!r}")
         self.device = device
 
-    def _crop(self, i: int) -> tuple[torch.Tensor | None, str, np.ndarray | None, tuple[int, int] | None, str]:
-        """Input i → (face crop or None, manifest path, photo landmarks, photo (width, height), reason)."""
-        label = self.source.labels[i]
+    def _load(self, i: int) -> tuple[bytes, torch.Tensor] | str:
+        """Input i → (its bytes, decoded), or the reason it cannot be read."""
         try:
             data = self.source.encoded(i)
-            image = self.source.image(i)
+            return data, self.source.decode(i, data)
         except (DataFormatError, OSError) as error:
-            return None, "", None, None, f"unreadable: {error}"
-        if self.finder is not None:
-            faces = self.finder(image)
-            if not faces:
-                return None, "", None, None, "no face found"
-            crop = warp_to_framing(image, faces[0].landmarks, self.framing, self.args["resolution"])
-            relative = f"images/{label}/{i}.png"
-            (self.out_dir / relative).parent.mkdir(exist_ok=True)
-            write_png_atomic(self.out_dir / relative, crop)
-            return crop, relative, faces[0].landmarks, (image.shape[2], image.shape[1]), ""
+            return f"unreadable: {error}"
+
+    def _aligned(self, i: int, image: torch.Tensor, faces: list) -> tuple:
+        """Photo i and its faces → (crop, manifest path, photo landmarks, photo (width, height), reason)."""
+        if not faces:
+            return None, "", None, None, "no face found"
+        crop = warp_to_framing(image, faces[0].landmarks, self.framing, self.args["resolution"])
+        relative = f"images/{self.source.labels[i]}/{i}.png"
+        (self.out_dir / relative).parent.mkdir(exist_ok=True)
+        write_png_atomic(self.out_dir / relative, crop)
+        return crop, relative, faces[0].landmarks, (image.shape[2], image.shape[1]), ""
+
+    def _pre_aligned(self, i: int, data: bytes, image: torch.Tensor) -> tuple:
         if image.shape[1] != image.shape[2]:
             return None, "", None, None, (f"not a square aligned crop ({image.shape[2]}×{image.shape[1]}); "
                                           "set dataset.align to detect and align raw photos")
         if self.source.root is None:  # RecordIO: the image leaves the .rec as its own file, bytes as stored
-            relative = f"images/{label}/{i}{extension_of(data)}"
+            relative = f"images/{self.source.labels[i]}/{i}{extension_of(data)}"
             (self.out_dir / relative).parent.mkdir(exist_ok=True)
             write_bytes_atomic(self.out_dir / relative, data)
         else:
             relative = f"images/{self.source.sources[i]}"
         return image, relative, None, None, ""
 
+    def _crops(self, start: int, end: int) -> list[tuple]:
+        """Inputs start..end-1 → (crop or None, manifest path, photo landmarks, photo size, reason) each."""
+        loaded = {i: self._load(i) for i in range(start, end)}
+        readable = [i for i, item in loaded.items() if not isinstance(item, str)]
+        out = {i: (None, "", None, None, item) for i, item in loaded.items() if isinstance(item, str)}
+        if self.finder is not None:
+            faces = self.finder([loaded[i][1] for i in readable]) if readable else []  # one detector pass a batch
+            out.update({i: self._aligned(i, loaded[i][1], found) for i, found in zip(readable, faces)})
+        else:
+            out.update({i: self._pre_aligned(i, *loaded[i]) for i in readable})
+        return [out[i] for i in range(start, end)]
+
     @torch.no_grad()
     def batch(self, start: int, end: int) -> dict[str, np.ndarray]:
-        crops, paths, landmarks, sizes, reasons = zip(*(self._crop(i) for i in range(start, end)))
+        crops, paths, landmarks, sizes, reasons = zip(*self._crops(start, end))
         kept = [k for k, crop in enumerate(crops) if crop is not None]
         dim = self.encoder.embedding_size if self.encoder is not None else 0
         embeddings = np.zeros((end - start, dim), np.float32)

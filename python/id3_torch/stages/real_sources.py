@@ -25,6 +25,7 @@ class ImageSource:
     names: list[str]
     sources: list[str]  # per image: its path under the root, or "key <k>" in a .rec
     root: Path | None  # folder the sources are relative to (None for RecordIO)
+    _container: Path | None  # the .rec (RecordIO only)
     _encoded: Callable[[int], bytes]
 
     def __len__(self) -> int:
@@ -34,9 +35,11 @@ class ImageSource:
         """Image i's file bytes (JPEG or PNG) as stored."""
         return self._encoded(i)
 
-    def image(self, i: int) -> torch.Tensor:
-        """Image i, decoded: (3, H, W) uint8 RGB."""
-        return decode_image(self._encoded(i), path=self.root / self.sources[i] if self.root else self.sources[i])
+    def decode(self, i: int, data: bytes) -> torch.Tensor:
+        """Image i's bytes, decoded: (3, H, W) uint8 RGB; DataFormatError naming the file or record."""
+        if self.root is not None:
+            return decode_image(data, path=self.root / self.sources[i])
+        return decode_image(data, path=self._container, record=self.sources[i])
 
 
 def open_source(spec: dict) -> ImageSource:
@@ -45,7 +48,7 @@ def open_source(spec: dict) -> ImageSource:
         root = Path(spec["path"])
         index = index_identity_folders(root) if kind == "folders" else index_manifest(root, manifest=spec.get("manifest", "manifest.csv"))
         read = lambda i: (index.root / index.paths[i]).read_bytes()
-        return ImageSource(kind, index.labels.tolist(), list(index.identities), list(index.paths), index.root, read)
+        return ImageSource(kind, index.labels.tolist(), list(index.identities), list(index.paths), index.root, None, read)
     if kind == "recordio":
         reader = RecordIOReader(spec["rec"], spec.get("idx"))
         keys = reader.image_keys.tolist()
@@ -53,7 +56,7 @@ def open_source(spec: dict) -> ImageSource:
         names = sorted(set(raw_labels))
         label_of = {name: label for label, name in enumerate(names)}
         return ImageSource(kind, [label_of[v] for v in raw_labels], [str(n) for n in names], [f"key {k}" for k in keys],
-                           None, lambda i: reader.read(keys[i])[1])
+                           None, reader.rec_path, lambda i: reader.read(keys[i])[1])
     raise ValueError(f"dataset.kind: expected folders, manifest or recordio, got {kind!r}")
 
 

@@ -180,13 +180,15 @@ class FaceDetector(nn.Module):
         self.net, self.min_confidence, self.max_results = net, min_confidence, max_results
 
     @torch.no_grad()
-    def forward(self, image: torch.Tensor) -> list[FaceBox]:
-        """image: (3, H, W) uint8 RGB → faces by falling score, in image pixels."""
-        height, width = image.shape[-2:]
-        square = pad_to_square(image[None].float(), centered=False)
-        x = resize_bilinear_tf(square, INPUT_SIZE, INPUT_SIZE) / 127.5 - 1.0
-        boxes, scores = self.net(x.to(next(self.net.parameters()).device))
-        boxes, scores = boxes[0].double().cpu(), scores[0].double().cpu()
+    def forward(self, images: list[torch.Tensor]) -> list[list[FaceBox]]:
+        """(3, H, W) uint8 RGB photos (any sizes) → each one's faces by falling score, in its pixels."""
+        batch = torch.cat([resize_bilinear_tf(pad_to_square(image[None].float(), centered=False), INPUT_SIZE, INPUT_SIZE)
+                           for image in images]) / 127.5 - 1.0  # (B, 3, 512, 512)
+        boxes, scores = self.net(batch.to(next(self.net.parameters()).device))
+        return [self._faces(b.double().cpu(), s.double().cpu(), *image.shape[-2:])
+                for b, s, image in zip(boxes, scores, images)]
+
+    def _faces(self, boxes: torch.Tensor, scores: torch.Tensor, height: int, width: int) -> list[FaceBox]:
         kept = non_max_suppression(boxes, scores, min_confidence=self.min_confidence, max_results=self.max_results)
         # Relative to the padded square → relative to the image (the package's padX/padY), then pixels.
         scale = INPUT_SIZE / max(height, width)
