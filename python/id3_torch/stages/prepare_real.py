@@ -44,12 +44,15 @@ class Preparer:
     def __init__(self, args: dict, source: ImageSource, out_dir: Path) -> None:
         device = Distributed.from_environment(args.get("device", "auto")).device
         self.args, self.source, self.out_dir = args, source, out_dir
-        self.framing = FRAMINGS[args["framing"]]
+        self.framing = FRAMINGS.get(args["framing"])  # None: "dataset", crops as some trained encoder wants
+        if args["align"] and self.framing is None:
+            raise ValueError(f"dataset.framing: expected one of {', '.join(FRAMINGS)} to align to, got {args['framing']!r}")
         self.finder = FaceFinder.from_package(min_confidence=args["minConfidence"], device=device) if args["align"] else None
         self.attributes = AttributePredictor.from_package(device=device)
         self.encoder = load_identity_encoder(args["encoder"], device=device) if args.get("encoder") else None
-        if self.encoder is not None and self.encoder.framing in FRAMINGS and self.encoder.framing != self.framing.name:
-            raise ValueError(f"encoder.framing: expected the dataset's framing {self.framing.name!r} (the encoder reads "
+        # A trained folder's framing is "dataset": whatever its training images were.
+        if self.encoder is not None and self.encoder.framing in FRAMINGS and self.encoder.framing != args["framing"]:
+            raise ValueError(f"encoder.framing: expected the dataset's framing {args['framing']!r} (the encoder reads "
                              f"the prepared images), got {self.encoder.framing!r}")
         self.device = device
 
