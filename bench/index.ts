@@ -2,6 +2,7 @@
 import { stringify } from 'csv-stringify/sync';
 import { closeSession } from '../src/bridge/index.ts';
 import { benchBridge, type BenchRow } from './bridge.ts';
+import { benchEncoders } from './encoders.ts';
 import { benchFr } from './fr.ts';
 import { benchParametric } from './parametric.ts';
 
@@ -9,6 +10,7 @@ const suites: Array<[string, () => Promise<BenchRow[]>]> = [
   ['bridge', benchBridge],
   ['parametric', benchParametric],
   ['fr', benchFr],
+  ['encoders', benchEncoders],
 ];
 
 const rows: Array<BenchRow & { suite: string }> = [];

@@ -1,6 +1,7 @@
 /** The `id3` command line: one small factory per subcommand. */
 import { Command } from 'commander';
 import { makeDoctorCommand } from './cli/doctor.ts';
+import { makeEncodeCommand } from './cli/encode.ts';
 import { makeRunCommand } from './cli/run.ts';
 import { makeValidateCommand } from './cli/validate.ts';
 import { makeVerifyCommand } from './cli/verify.ts';
@@ -10,6 +11,7 @@ const program = new Command('id3')
   .addCommand(makeRunCommand())
   .addCommand(makeValidateCommand())
   .addCommand(makeVerifyCommand())
+  .addCommand(makeEncodeCommand())
   .addCommand(makeDoctorCommand())
   .showHelpAfterError();
 

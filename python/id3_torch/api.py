@@ -21,10 +21,11 @@ def job_kinds() -> dict[str, jobs.JobFunction]:
     from .evaluation.evaluate import evaluate
     from .recognition.train import train_face_recognition
     from .report.plots import draw_plots
-    from .stages import prepare
+    from .stages import prepare, prepare_real
 
     kinds: dict[str, jobs.JobFunction] = {
         "prepare.parametric": prepare.parametric_faces,
+        "prepare.real": prepare_real.prepare_real,
         "train-fr": train_face_recognition,
         "evaluate": evaluate,
         "report.plots": draw_plots,
@@ -44,6 +45,12 @@ def _jobs() -> jobs.JobRunner:
     return _runner
 
 
+def _encoder_ops():
+    # The face networks' modules (OpenCV among them) load on first use, not with the bridge.
+    from .encoders import ops
+    return ops
+
+
 OPS = {
     "system.attach": lambda parentPid: lifeline.attach(parentPid),
     "system.ping": system.ping,
@@ -53,6 +60,7 @@ OPS = {
     "job.cancel": lambda id: _jobs().cancel(id),
     **tensors.OPS,
     **evaluation_ops.OPS,
+    "encoders.encode": lambda **args: _encoder_ops().encode_images(**args),
     **(testing.OPS if _testing else {}),
 }
 

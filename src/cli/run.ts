@@ -9,6 +9,7 @@ import { markdownTable } from '../report/markdown.ts';
 import { planRun, runPipeline, type RunResult, type StageSelection } from '../pipeline/runner.ts';
 import { STAGES } from '../pipeline/stages/index.ts';
 import { HELD_OUT, paperTable, type EvaluateSummary } from '../pipeline/stages/evaluate.ts';
+import type { RealPrepareSummary } from '../pipeline/stages/prepare-real.ts';
 import type { PrepareSummary } from '../pipeline/stages/prepare.ts';
 import type { TrainFrSummary } from '../pipeline/stages/train-fr.ts';
 import { createReporter, type ReporterKind } from '../ui/reporter.ts';
@@ -77,11 +78,15 @@ function printSweep(result: SweepResult): void {
 function printWhereThingsWent(result: RunResult): void {
   const here = (p: string) => path.relative(process.cwd(), path.resolve(result.dir, p)) || '.';
   console.log(`\nrun folder: ${here('.')} (config.json, run.json, one folder per stage)`);
-  const prepare = result.stages.prepare?.record.summary as PrepareSummary | undefined;
+  const prepare = result.stages.prepare?.record.summary as PrepareSummary | RealPrepareSummary | undefined;
   if (prepare) {
     console.log(`  images:   ${here(prepare.imagesDir)}`);
     console.log(`  manifest: ${here(prepare.manifest)}`);
-    console.log(`  grid:     ${here(prepare.grid)}`);
+    if ('grid' in prepare) console.log(`  grid:     ${here(prepare.grid)}`);
+    else {
+      if (prepare.embeddings) console.log(`  embeddings: ${here(prepare.embeddings)} (row i = manifest row i)`);
+      if (prepare.missing) console.log(`  left out: ${here(prepare.notFound)} (${prepare.missing} inputs)`);
+    }
   }
   const trainFr = result.stages['train-fr']?.record.summary as TrainFrSummary | undefined;
   if (trainFr) console.log(`  encoder:  ${here(trainFr.encoder)} (encoder.json, backbone.safetensors)`);

@@ -4,12 +4,14 @@
  * pipeline reads (defaults filled in). Unknown keys are errors everywhere.
  */
 import { z } from 'zod';
+import { RealDatasets } from './dataset.ts';
 import { EncoderConfig } from './encoder.ts';
 import { Evaluate } from './evaluate.ts';
 import { intInRange, interval, nonNegativeInt, positiveInt } from './fields.ts';
 import { TrainFr } from './train-fr.ts';
 
-export { EncoderConfig, FolderEncoder, TrainedEncoder } from './encoder.ts';
+export { FoldersDataset, ManifestDataset, RecordIODataset, type RealDataset } from './dataset.ts';
+export { AdaFaceEncoder, ArcFaceEncoder, DlibEncoder, EncoderConfig, FolderEncoder, Framing, TrainedEncoder } from './encoder.ts';
 export { TrainFr } from './train-fr.ts';
 export { Benchmark, Evaluate } from './evaluate.ts';
 
@@ -45,7 +47,7 @@ export const ParametricDataset = z.strictObject({
   });
 export type ParametricDataset = z.infer<typeof ParametricDataset>;
 
-export const DatasetConfig = z.discriminatedUnion('kind', [ParametricDataset]);
+export const DatasetConfig = z.discriminatedUnion('kind', [ParametricDataset, ...RealDatasets]);
 export type DatasetConfig = z.infer<typeof DatasetConfig>;
 
 
@@ -77,9 +79,14 @@ export const Id3Config = z.strictObject({
 })
   // Checked here rather than after hours of training: the pairs must be drawable from the split.
   .superRefine((config, context) => {
-    const trainsFr = config.trainFr !== undefined || config.encoder?.kind === 'train';
-    if (!trainsFr || config.evaluate.split === null || config.dataset.kind !== 'parametric') return;
-    const { identities, sameFold } = evaluationCapacity(config.dataset, config.evaluate.split);
+    const dataset = config.dataset;
+    const encoder = config.encoder;
+    if (dataset.kind !== 'parametric' && encoder && 'framing' in encoder && encoder.framing !== dataset.framing) {
+      context.addIssue({ code: 'custom', path: ['encoder', 'framing'], message: `expected the dataset's framing ${dataset.framing}: the encoder reads the prepared images` });
+    }
+    const trainsFr = config.trainFr !== undefined || encoder?.kind === 'train';
+    if (!trainsFr || config.evaluate.split === null || dataset.kind !== 'parametric') return;
+    const { identities, sameFold } = evaluationCapacity(dataset, config.evaluate.split);
     if (identities < 20) {
       context.addIssue({ code: 'custom', path: ['evaluate', 'split'], message: `expected a split of at least 20 identities (2 in each of 10 folds), but ${config.evaluate.split} has ${identities}` });
     } else if (config.evaluate.pairs / 20 > sameFold) {

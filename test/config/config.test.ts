@@ -65,7 +65,7 @@ describe('resolveConfig', () => {
 
   it('names a missing section, a wrong dataset kind and a wrong type', () => {
     expect(problems({})).toEqual(['dataset: expected object, got nothing']);
-    expect(problems({ dataset: { kind: 'ffhq' } })).toEqual(['dataset.kind: expected one of "parametric", got "ffhq"']);
+    expect(problems({ dataset: { kind: 'ffhq' } })).toEqual(['dataset.kind: expected one of "parametric" | "folders" | "manifest" | "recordio", got "ffhq"']);
     expect(problems({ runsDir: 3, dataset: { kind: 'parametric' } })).toEqual(['runsDir: expected a folder path, got 3']);
     expect(problems({ name: '../escape', dataset: { kind: 'parametric' } })).toEqual([
       'name: expected a name of letters, digits, ".", "_", "-", got "../escape"',

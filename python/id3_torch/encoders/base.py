@@ -14,16 +14,25 @@ class IdentityEncoder(nn.Module):
 
     - `input_size`: the side the network itself runs at (after resizing);
     - `embedding_size`: d;
-    - `framing`: how faces must be cropped for it ("arcface-112": the insightface 5-point
-      template; "dlib-150": dlib's chip framing; "dataset": as the images it was trained on).
+    - `framing`: how the caller's faces must be cropped ("arcface-112": the insightface 5-point
+      template; "dlib-150": dlib's chip framing; "dataset": as the images it was trained on);
+    - `normalization`: what the network itself is fed (documentation: the conversion from
+      [-1, 1] RGB happens inside `network`).
     """
 
-    def __init__(self, network: nn.Module, *, input_size: int, embedding_size: int, framing: str) -> None:
+    def __init__(self, network: nn.Module, *, input_size: int, embedding_size: int, framing: str,
+                 normalization: str = "RGB, (x/255 - 0.5)/0.5") -> None:
         super().__init__()
         self.network = network
         self.input_size, self.embedding_size, self.framing = input_size, embedding_size, framing
+        self.normalization = normalization
         self.eval()
         self.requires_grad_(False)
+
+    def describe(self) -> dict:
+        """The declared metadata, as the registry reports it (JSON-ready)."""
+        return {"inputSize": self.input_size, "embeddingSize": self.embedding_size, "framing": self.framing,
+                "normalization": self.normalization}
 
     def train(self, mode: bool = True) -> "IdentityEncoder":
         # Frozen means frozen: a caller's model.train() must not switch BatchNorm to batch statistics.

@@ -9,6 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { EncoderConfig, Id3Config } from '../../config/schema.ts';
 import type { Stage } from '../stage.ts';
@@ -27,16 +28,31 @@ const trainedRecipe = (config: Id3Config) => {
 
 /** The encoder as python/id3_torch/encoders/registry.py takes it (paths absolute). */
 export function encoderSpec(config: Id3Config, runDir: string): { kind: string } & Record<string, unknown> {
-  const encoder = encoderOf(config);
+  return specOf(encoderOf(config), runDir);
+}
+
+/** One `encoder` section as the registry takes it; `runDir` is where a `train` encoder is trained. */
+export function specOf(encoder: EncoderConfig, runDir: string): { kind: string } & Record<string, unknown> {
   switch (encoder.kind) {
     case 'train':
       return { kind: 'folder', path: path.join(runDir, 'encoder') };
     case 'folder':
       return { kind: 'folder', path: path.resolve(encoder.path) };
+    case 'dlib':
+      return { kind: 'dlib', framing: encoder.framing };
+    case 'arcface':
+    case 'adaface':
+      return { kind: encoder.kind, path: path.resolve(encoder.path), backbone: encoder.backbone, framing: encoder.framing };
   }
 }
 
-function fileDigest(file: string, field: string): string {
+/** The installed @vladmandic/face-api's model/ folder, where the dlib descriptor's weights ship. */
+export function faceApiModels(): { dir: string; version: string } {
+  const packageJson = createRequire(import.meta.url).resolve('@vladmandic/face-api/package.json');
+  return { dir: path.join(path.dirname(packageJson), 'model'), version: (JSON.parse(readFileSync(packageJson, 'utf8')) as { version: string }).version };
+}
+
+export function fileDigest(file: string, field: string): string {
   try {
     return createHash('sha256').update(readFileSync(file)).digest('hex');
   } catch {
@@ -57,6 +73,13 @@ export function encoderKey(config: Id3Config): unknown {
       const weights = (JSON.parse(readFileSync(card, 'utf8')) as { weights: string }).weights;
       return { kind: 'folder', card: fileDigest(card, 'encoder.path'), weights: fileDigest(path.join(folder, weights), 'encoder.path') };
     }
+    case 'dlib': {
+      const models = faceApiModels();
+      return { kind: 'dlib', framing: encoder.framing, weights: fileDigest(path.join(models.dir, 'face_recognition_model.bin'), 'encoder (face-api)') };
+    }
+    case 'arcface':
+    case 'adaface':
+      return { kind: encoder.kind, backbone: encoder.backbone, framing: encoder.framing, weights: fileDigest(path.resolve(encoder.path), 'encoder.path') };
   }
 }
 

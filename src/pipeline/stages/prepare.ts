@@ -1,12 +1,14 @@
 /**
  * prepare: the training data, ready for every later stage. For the parametric face set:
- * render the faces (Python), assign identities to splits and write the manifest (here).
+ * render the faces (Python), assign identities to splits and write the manifest (here). For real
+ * faces (folders, manifest, RecordIO): prepare-real.ts.
  */
 import path from 'node:path';
 import { runJob } from '../../bridge/jobs.ts';
 import type { Id3Config, ParametricDataset } from '../../config/schema.ts';
 import { PARAMETRIC_COLUMNS, writeManifest, type ParametricManifestRow, type Split } from '../../dataset/manifest.ts';
 import type { Stage, StageContext } from '../stage.ts';
+import { describeReal, prepareReal, realSlice, summarizeReal, type RealPrepareSummary } from './prepare-real.ts';
 
 /** Paths are relative to the run folder, so that a run folder can be moved. */
 export interface PrepareSummary {
@@ -35,68 +37,80 @@ export function splitOf(identity: number, d: Pick<ParametricDataset, 'identities
   return identity >= firstTest ? 'test' : identity >= firstVal ? 'val' : 'train';
 }
 
-export const prepareStage: Stage<PrepareSummary> = {
+async function prepareParametric({ runDir, dir, session, reporter, signal }: StageContext, d: ParametricDataset): Promise<PrepareSummary> {
+  const imagesDir = path.join(dir, 'images');
+  const grid = path.join(dir, 'grid.png');
+  const result = await runJob<RenderResult>(
+    session,
+    'prepare.parametric',
+    {
+      outDir: imagesDir,
+      gridPath: grid,
+      identities: d.identities,
+      imagesPerIdentity: d.imagesPerIdentity,
+      resolution: d.resolution,
+      seed: d.seed,
+      ranges: d.ranges,
+      batchSize: d.batchSize,
+      gridIdentities: d.gridIdentities,
+      gridImages: d.gridImages,
+    },
+    { onProgress: (p) => reporter.progress('prepare', p), signal, eventsPath: path.join(dir, 'events.jsonl') },
+  );
+  const rows = result.rows.map((row) => ({ ...row, path: `images/${row.path}`, split: splitOf(row.identity, d) }));
+  const manifest = path.join(dir, 'manifest.csv');
+  writeManifest<ParametricManifestRow>(manifest, PARAMETRIC_COLUMNS, rows);
+  const identities = { train: 0, val: 0, test: 0 };
+  for (let i = 0; i < d.identities; i++) identities[splitOf(i, d)] += 1;
+  const relative = (p: string) => path.relative(runDir, p);
+  return {
+    manifest: relative(manifest),
+    imagesDir: relative(imagesDir),
+    grid: relative(grid),
+    images: rows.length,
+    identities,
+    rendered: result.rendered,
+    reused: result.reused,
+  };
+}
+
+export const prepareStage: Stage<PrepareSummary | RealPrepareSummary> = {
   name: 'prepare',
   version: 1,
   after: [],
   enabled: () => true,
   // The renderer gives an image the same bytes in any batch: batchSize changes speed, not outputs.
   slice: (config: Id3Config) => {
+    if (config.dataset.kind !== 'parametric') return realSlice(config, config.dataset);
     const { batchSize: _batchSize, ...dataset } = config.dataset;
     return dataset;
   },
-  describe: ({ dataset: d }) =>
-    `parametric faces: ${d.identities} identities × ${d.imagesPerIdentity} images at ${d.resolution} px (seed ${d.seed})`,
-  summarize: (s) =>
-    `${s.images} images of ${s.identities.train}/${s.identities.val}/${s.identities.test} train/val/test identities ` +
-    `(${s.rendered} rendered, ${s.reused} reused)`,
-  report: (s, { runDir, reportDir }) => [
-    {
-      markdown:
-        `## Training data\n\n${s.images} images of ${s.identities.train} training, ${s.identities.val} validation and ` +
-        `${s.identities.test} test identities ([manifest](../${s.manifest})). Rows are identities, columns their images:\n\n` +
-        `![sample grid](../${s.grid})\n\n![attributes](prepare-attributes.png)\n`,
-      plots: [
-        { kind: 'histograms', path: path.join(reportDir, 'prepare-attributes.png'), title: 'attributes of the prepared images', manifest: path.join(runDir, s.manifest), columns: ['age', 'yaw', 'pitch', 'roll'] },
-      ],
-    },
-  ],
-
-  async run({ config, runDir, dir, session, reporter, signal }: StageContext): Promise<PrepareSummary> {
+  describe: (config) => {
     const d = config.dataset;
-    const imagesDir = path.join(dir, 'images');
-    const grid = path.join(dir, 'grid.png');
-    const result = await runJob<RenderResult>(
-      session,
-      'prepare.parametric',
+    if (d.kind !== 'parametric') return describeReal(config, d);
+    return `parametric faces: ${d.identities} identities × ${d.imagesPerIdentity} images at ${d.resolution} px (seed ${d.seed})`;
+  },
+  summarize: (s) =>
+    'grid' in s
+      ? `${s.images} images of ${s.identities.train}/${s.identities.val}/${s.identities.test} train/val/test identities ` +
+        `(${s.rendered} rendered, ${s.reused} reused)`
+      : summarizeReal(s),
+  report: (s, { runDir, reportDir }) => {
+    const counts = `${s.identities.train} training, ${s.identities.val} validation and ${s.identities.test} test identities`;
+    const grid = 'grid' in s ? ` Rows are identities, columns their images:\n\n![sample grid](../${s.grid})` : ` Faces not found: [${s.missing}](../${s.notFound}).`;
+    return [
       {
-        outDir: imagesDir,
-        gridPath: grid,
-        identities: d.identities,
-        imagesPerIdentity: d.imagesPerIdentity,
-        resolution: d.resolution,
-        seed: d.seed,
-        ranges: d.ranges,
-        batchSize: d.batchSize,
-        gridIdentities: d.gridIdentities,
-        gridImages: d.gridImages,
+        markdown:
+          `## Training data\n\n${s.images} images of ${counts} ([manifest](../${s.manifest})).${grid}\n\n` +
+          `![attributes](prepare-attributes.png)\n`,
+        plots: [
+          { kind: 'histograms', path: path.join(reportDir, 'prepare-attributes.png'), title: 'attributes of the prepared images', manifest: path.join(runDir, s.manifest), columns: ['age', 'yaw', 'pitch', 'roll'] },
+        ],
       },
-      { onProgress: (p) => reporter.progress('prepare', p), signal, eventsPath: path.join(dir, 'events.jsonl') },
-    );
-    const rows = result.rows.map((row) => ({ ...row, path: `images/${row.path}`, split: splitOf(row.identity, d) }));
-    const manifest = path.join(dir, 'manifest.csv');
-    writeManifest<ParametricManifestRow>(manifest, PARAMETRIC_COLUMNS, rows);
-    const identities = { train: 0, val: 0, test: 0 };
-    for (let i = 0; i < d.identities; i++) identities[splitOf(i, d)] += 1;
-    const relative = (p: string) => path.relative(runDir, p);
-    return {
-      manifest: relative(manifest),
-      imagesDir: relative(imagesDir),
-      grid: relative(grid),
-      images: rows.length,
-      identities,
-      rendered: result.rendered,
-      reused: result.reused,
-    };
+    ];
+  },
+  run: (context) => {
+    const d = context.config.dataset;
+    return d.kind === 'parametric' ? prepareParametric(context, d) : prepareReal(context, d);
   },
 };
