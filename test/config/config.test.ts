@@ -27,7 +27,8 @@ describe('resolveConfig', () => {
         seed: 0, ranges: { age: [18, 80], yaw: [-45, 45], pitch: [-20, 20], roll: [-15, 15] },
         gridIdentities: 8, gridImages: 8, batchSize: 256,
       },
-      evaluate: { split: 'test', pairs: 6000, seed: 0, pixelBaseline: true, batchSize: 256 },
+      evaluate: { split: 'test', pairs: 6000, seed: 0, benchmarks: [], pixelBaseline: true, batchSize: 256 },
+      report: true,
     });
     const withTraining = resolveConfig({ dataset: { kind: 'parametric' }, trainFr: {} }, 'x.ts');
     expect(withTraining.trainFr).toEqual({

@@ -17,7 +17,7 @@ const runsDir = path.join(work, 'runs');
 const people: Record<string, string[]> = { cage: ['cage.jpg', 'cage2_crop.jpg'], franck: ['franck_01829.jpg', 'franck_02045.jpg'], nobody: ['ironman.jpg'] };
 
 const config = (name: string) =>
-  resolveConfig({ name, runsDir, dataset: { kind: 'folders', path: photos, align: true, batchSize: 2, testIdentities: 1 }, encoder: { kind: 'dlib' } }, 'test');
+  resolveConfig({ name, runsDir, report: false, dataset: { kind: 'folders', path: photos, align: true, batchSize: 2, testIdentities: 1 }, encoder: { kind: 'dlib' } }, 'test');
 
 let session: PythonSession;
 beforeAll(async () => {
@@ -52,7 +52,7 @@ describe('prepare (real photos)', () => {
 
   it('is reused while the dataset, options and encoder stay; a new photo or another encoder redoes it', () => {
     expect(planRun(config('a')).map((p) => p.action)).toEqual(['reuse']);
-    const noEncoder = resolveConfig({ name: 'a', runsDir, dataset: config('a').dataset }, 'test');
+    const noEncoder = resolveConfig({ name: 'a', runsDir, report: false, dataset: config('a').dataset }, 'test');
     expect(planRun(noEncoder).map((p) => p.action)).toEqual(['run']);
     copyFileSync(path.join(media, 'franck_02159.jpg'), path.join(photos, 'franck', 'franck_02159.jpg'));
     expect(planRun(config('a')).map((p) => p.action)).toEqual(['run']);
