@@ -1,5 +1,6 @@
 /** The `id3` command line: one small factory per subcommand. */
 import { Command } from 'commander';
+import { makeDataCommand } from './cli/data.ts';
 import { makeDoctorCommand } from './cli/doctor.ts';
 import { makeRunCommand } from './cli/run.ts';
 import { makeValidateCommand } from './cli/validate.ts';
@@ -10,6 +11,7 @@ const program = new Command('id3')
   .addCommand(makeRunCommand())
   .addCommand(makeValidateCommand())
   .addCommand(makeVerifyCommand())
+  .addCommand(makeDataCommand())
   .addCommand(makeDoctorCommand())
   .showHelpAfterError();
 

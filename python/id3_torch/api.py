@@ -8,6 +8,7 @@ through pythonia's exception path.
 import os
 
 from .bridge import jobs, jsonio, lifeline, system, tensors
+from .data import ops as data_ops
 from .evaluation import ops as evaluation_ops
 
 _testing = os.environ.get("ID3_BRIDGE_TESTING") == "1"
@@ -18,6 +19,7 @@ if _testing:
 def job_kinds() -> dict[str, jobs.JobFunction]:
     """Every long job a stage can run, in the bridge or under torchrun (`python -m id3_torch`)."""
     # Stage modules import heavier code: loaded when jobs are first used, not with the bridge.
+    from .data.convert import convert_dataset
     from .evaluation.evaluate import evaluate_parametric
     from .recognition.train import train_face_recognition
     from .stages import prepare
@@ -26,6 +28,7 @@ def job_kinds() -> dict[str, jobs.JobFunction]:
         "prepare.parametric": prepare.parametric_faces,
         "train-fr": train_face_recognition,
         "evaluate.parametric": evaluate_parametric,
+        "data.convert": convert_dataset,
     }
     if _testing:
         kinds.update(testing.JOB_KINDS)
@@ -51,6 +54,7 @@ OPS = {
     "job.cancel": lambda id: _jobs().cancel(id),
     **tensors.OPS,
     **evaluation_ops.OPS,
+    **data_ops.OPS,
     **(testing.OPS if _testing else {}),
 }
 

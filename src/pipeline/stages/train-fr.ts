@@ -32,7 +32,7 @@ export function trainFrJobArgs(recipe: TrainFr, device: Id3Config['device'], man
   return {
     ...rest,
     backbone: { name: backbone, inputSize, embeddingSize, widths: widths ?? null, layers: layers ?? null },
-    manifest,
+    data: manifest,
     outDir,
     splits: ['train'],
     device,
@@ -55,11 +55,13 @@ export async function trainFaceRecognition(
   return { ...summary, encoder: path.relative(runDir, dir) };
 }
 
-/** The recipe's cache-key part: `checkpointEvery` changes when state is saved, not what is trained;
- *  `processes` stays in, since batchSize is per process (it sets the global batch and the schedule). */
+/** The recipe's cache-key part: `checkpointEvery` changes when state is saved, and the loader's mode,
+ *  workers and memory budget how images are decoded, not what is trained; `processes` stays in, since
+ *  batchSize is per process (it sets the global batch and the schedule). */
 export function recipeSlice(recipe: TrainFr): object {
-  const { checkpointEvery: _checkpointEvery, ...rest } = recipe;
-  return rest;
+  const { checkpointEvery: _checkpointEvery, loader, ...rest } = recipe;
+  const { mode: _mode, workers: _workers, memoryGiB: _memoryGiB, ...sampling } = loader;
+  return { ...rest, loader: sampling };
 }
 
 export function describeRecipe(t: TrainFr): string {
