@@ -70,15 +70,17 @@ def _grey(images: torch.Tensor) -> torch.Tensor:
     return (_LUMA[0] * r + _LUMA[1] * g + _LUMA[2] * b)[:, None]
 
 
-def crop_masks(n: int, height: int, width: int, scale: tuple[float, float], generator: torch.Generator) -> torch.Tensor:
-    """(n, 1, H, W) bool: the kept box of each image (RandomResizedCrop's box, in place)."""
+def crop_masks(n: int, height: int, width: int, scale: tuple[float, float], generator: torch.Generator,
+               device: torch.device | str = "cpu") -> torch.Tensor:
+    """(n, 1, H, W) bool on `device`: the kept box of each image (RandomResizedCrop's box, in place)."""
     area = _uniform(*scale, n, generator) * height * width
     ratio = torch.exp(_uniform(math.log(3 / 4), math.log(4 / 3), n, generator))  # w / h
     box_w = torch.sqrt(area * ratio).round().long().clamp(1, width)
     box_h = torch.sqrt(area / ratio).round().long().clamp(1, height)
     top = (torch.rand(n, generator=generator, dtype=torch.float64) * (height - box_h + 1)).long()
     left = (torch.rand(n, generator=generator, dtype=torch.float64) * (width - box_w + 1)).long()
-    rows, cols = torch.arange(height), torch.arange(width)
+    top, left, box_h, box_w = (v.to(device) for v in (top, left, box_h, box_w))
+    rows, cols = torch.arange(height, device=device), torch.arange(width, device=device)
     inside_rows = (rows >= top[:, None]) & (rows < (top + box_h)[:, None])  # (n, H)
     inside_cols = (cols >= left[:, None]) & (cols < (left + box_w)[:, None])  # (n, W)
     return (inside_rows[:, :, None] & inside_cols[:, None, :])[:, None]
@@ -115,9 +117,9 @@ def augment_batch(images: torch.Tensor, options: AugmentOptions, generator: torc
     if options.flip:
         images = torch.where(_chosen(0.5, n, generator).to(device)[:, None, None, None], images.flip(-1), images)
     if options.crop > 0:
-        chosen = _chosen(options.crop, n, generator)[:, None, None, None]
-        keep = crop_masks(n, height, width, options.crop_scale, generator) | ~chosen
-        images = images * keep.to(device)
+        chosen = _chosen(options.crop, n, generator).to(device)[:, None, None, None]
+        keep = crop_masks(n, height, width, options.crop_scale, generator, device) | ~chosen
+        images = images * keep
     if options.low_resolution > 0:
         chosen = torch.flatten(torch.nonzero(_chosen(options.low_resolution, n, generator)))
         ratios = _uniform(*options.low_resolution_scale, len(chosen), generator)

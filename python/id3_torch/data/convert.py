@@ -45,7 +45,7 @@ class _Encoded(torch.utils.data.Dataset):
         except DataFormatError as error:
             if self.images.on_corrupt == "raise":
                 raise
-            return n, None, SkippedImage(n, ", ".join(p for p in (error.path, error.record) if p), error.problem)
+            return n, None, SkippedImage.from_error(n, error)
         if self.image_format is not None:
             data = encode_image(image, format=self.image_format, quality=self.quality)
         return n, data, None

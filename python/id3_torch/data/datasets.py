@@ -45,6 +45,10 @@ class SkippedImage:
     where: str
     problem: str
 
+    @staticmethod
+    def from_error(index: int, error: DataFormatError) -> "SkippedImage":
+        return SkippedImage(index, ", ".join(p for p in (error.path, error.record) if p), error.problem)
+
     def as_json(self) -> dict:
         return {"index": self.index, "where": self.where, "problem": self.problem}
 
@@ -146,7 +150,7 @@ class FaceImages(torch.utils.data.Dataset):
         except DataFormatError as error:
             if self.on_corrupt == "raise":
                 raise
-            image, skipped = None, SkippedImage(n, ", ".join(p for p in (error.path, error.record) if p), error.problem)
+            image, skipped = None, SkippedImage.from_error(n, error)
         return FaceExample(image, int(self.labels[n]), n, skipped, extras)
 
 
@@ -296,10 +300,11 @@ def collate_faces(examples: Sequence[FaceExample]) -> FaceBatch:
                 raise DataFormatError(f"image {e.index} is {e.image.shape[1]}x{e.image.shape[2]} but image {kept[0].index} "
                                       f"of the same batch is {size[1]}x{size[2]}; give the dataset an image_size to "
                                       f"resize to", record=f"example {e.index}")
-        images = torch.stack([e.image for e in kept])
+        # default_collate stacks straight into shared memory inside a worker: one copy fewer on the way out.
+        images = torch.utils.data.default_collate([e.image for e in kept])
     else:
         images = torch.empty(0, 3, 0, 0, dtype=torch.uint8)
-    extras = {name: torch.stack([e.extras[name] for e in kept]) if kept else torch.empty(0)
+    extras = {name: torch.utils.data.default_collate([e.extras[name] for e in kept]) if kept else torch.empty(0)
               for name in (examples[0].extras if examples else {})}
     return FaceBatch(images, torch.tensor([e.label for e in kept], dtype=torch.int64),
                      torch.tensor([e.index for e in kept], dtype=torch.int64), skipped, extras)
@@ -358,9 +363,8 @@ class DecodedImages:
     skipped: tuple[SkippedImage, ...]
 
 
-def decode_all(dataset: FaceImages, *, workers: int = 0, batch_size: int = 256, on_batch=None) -> DecodedImages:
-    """Every image of `dataset`, in index order, decoded by `workers` processes; `on_batch(n)` after each
-    batch of n examples (progress)."""
+def decode_all(dataset: FaceImages, *, workers: int = 0, batch_size: int = 256) -> DecodedImages:
+    """Every image of `dataset`, in index order, decoded by `workers` processes."""
     images: torch.Tensor | None = None
     decoded = torch.zeros(len(dataset), dtype=torch.bool)
     skipped: list[SkippedImage] = []
@@ -377,8 +381,6 @@ def decode_all(dataset: FaceImages, *, workers: int = 0, batch_size: int = 256, 
             images[batch.indices] = batch.images
             decoded[batch.indices] = True
         skipped += batch.skipped
-        if on_batch is not None:
-            on_batch(len(batch.indices) + len(batch.skipped))
     if images is None:
         raise DataFormatError(f"none of the {len(dataset)} images decodes", path=dataset.where(0)[0])
     return DecodedImages(images, decoded, tuple(skipped))
