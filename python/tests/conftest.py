@@ -11,3 +11,4 @@ def mxnet_python() -> str:
     if python is None:
         pytest.skip(why_not)
     return python
+

@@ -2,7 +2,6 @@
 holds in memory, reads a .rec, runs under torchrun."""
 import csv
 import json
-import multiprocessing
 import os
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from id3_torch.data import image_files, parametric
 from id3_torch.data.datasets import open_face_images
 from id3_torch.data.recordio import RecordIOWriter
 from id3_torch.recognition.train import train_face_recognition
+from child_processes import children_left
 
 IDENTITIES, IMAGES = 6, 6
 
@@ -98,7 +98,7 @@ def test_streamed_and_resumed_run_equals_the_in_memory_run(manifest, tmp_path):
     stream = {"mode": "stream", "workers": 2}
     with pytest.raises(Cancelled):
         train_face_recognition(_args(manifest, streamed, loader=stream), CancelAfter(6))
-    assert multiprocessing.active_children() == []  # the cancelled loader's workers are gone
+    assert children_left() == []  # the cancelled loader's workers are gone
     assert train_face_recognition(_args(manifest, streamed, loader=stream), Progress())["feed"] == "stream"
     a, b = _weights(memory), _weights(streamed)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

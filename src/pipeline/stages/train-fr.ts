@@ -17,6 +17,11 @@ export interface TrainFrSummary {
   processes: number;
   finalLoss: number | null;
   imagesPerSecond: number | null;
+  /** How images reached the model (trainFr.loader.mode, auto resolved). */
+  feed: 'memory' | 'stream';
+  /** Images left out because they do not decode (trainFr.loader.onCorrupt 'skip'); the first 100 listed. */
+  skippedImages: number;
+  skipped: { index: number; where: string; problem: string }[];
   /** Relative to the run folder. */
   encoder: string;
 }
@@ -71,7 +76,8 @@ export function describeRecipe(t: TrainFr): string {
 export function summarizeTraining(s: TrainFrSummary): string {
   return (
     `${s.steps} steps on ${s.images} images of ${s.classes} identities, final loss ${s.finalLoss?.toFixed(3) ?? '-'}` +
-    (s.imagesPerSecond ? `, ${s.imagesPerSecond.toFixed(0)} img/s` : '')
+    (s.imagesPerSecond ? `, ${s.imagesPerSecond.toFixed(0)} img/s` : '') +
+    (s.skippedImages ? `, ${s.skippedImages} undecodable image(s) skipped` : '')
   );
 }
 
