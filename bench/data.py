@@ -17,7 +17,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "python"))
 import torch  # noqa: E402
 
 from id3_torch.bridge.jobs import Progress  # noqa: E402
-from id3_torch.data.datasets import EpochBatches, face_loader, open_face_images  # noqa: E402
+from id3_torch.data.batches import EpochBatches, face_loader  # noqa: E402
+from id3_torch.data.datasets import open_face_images  # noqa: E402
 from id3_torch.data.folders import encode_image  # noqa: E402
 from id3_torch.data.parametric import render_images  # noqa: E402
 from id3_torch.data.recordio import RecordIOWriter  # noqa: E402

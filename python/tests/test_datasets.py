@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from id3_torch.data.augment import AugmentOptions, _photometric, augment_batch, crop_masks, step_generator
-from id3_torch.data.datasets import (EpochBatches, FolderImages, collate_faces, decode_all, face_loader,
-                                     open_face_images)
+from id3_torch.data.batches import EpochBatches, collate_faces, decode_all, face_loader
+from id3_torch.data.datasets import FolderImages, open_face_images
 from id3_torch.data.errors import DataFormatError
 from id3_torch.data.feeds import LoaderOptions, open_feed
 from id3_torch.data.folders import encode_image

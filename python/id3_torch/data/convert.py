@@ -21,7 +21,8 @@ from typing import Literal
 import torch
 
 from ..bridge.jobs import Progress
-from .datasets import FaceImages, OnCorrupt, SkippedImage, face_loader, open_face_images
+from .batches import face_loader
+from .datasets import FaceImages, OnCorrupt, SkippedImage, open_face_images
 from .errors import DataFormatError
 from .folders import encode_image, encoded_format
 from .recordio import RecordIOWriter

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..training.order import Sampling
-from .datasets import (DecodedImages, EpochBatches, FaceBatch, FaceImages, OnCorrupt, SkippedImage, decode_all,
-                       face_loader)
+from .batches import DecodedImages, EpochBatches, FaceBatch, decode_all, face_loader
+from .datasets import FaceImages, OnCorrupt, SkippedImage
 from .errors import DataFormatError
 
 FeedKind = Literal["memory", "stream"]

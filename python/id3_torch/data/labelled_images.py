@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 import torch
 
-from .datasets import decode_all, open_face_images
+from .batches import decode_all
+from .datasets import open_face_images
 
 
 @dataclass(frozen=True)
