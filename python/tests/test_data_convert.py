@@ -19,6 +19,7 @@ from id3_torch.data.inspection import inspect_dataset
 from id3_torch.data.parametric import render_images
 from id3_torch.data.recordio import RecordIOReader
 from id3_torch.data.verification_bin import write_verification_bin
+from child_processes import children_left
 
 LAYOUT = {"bob": 3, "alice": 1, "carol": 2}  # images per identity
 
@@ -125,6 +126,7 @@ def test_a_corrupt_image_stops_the_convert_and_leaves_nothing(folders, tmp_path,
     with pytest.raises(DataFormatError, match="not a decodable JPEG/PNG image") as caught:
         convert_dataset({"src": str(folders), "dst": str(tmp_path / dst), "workers": 1}, Progress())
     assert str(folders / "carol" / "1.jpg") in str(caught.value)
+    assert children_left(timeout=10) == []  # its workers end with it, not when the garbage collector runs
     assert sorted(os.listdir(tmp_path)) == ["folders"]
     result = convert_dataset({"src": str(folders), "dst": str(tmp_path / dst), "onCorrupt": "skip"}, Progress())
     assert result["images"] == 5 and result["skippedImages"] == 1

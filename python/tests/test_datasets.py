@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from id3_torch.data.augment import AugmentOptions, _photometric, augment_batch, crop_masks, step_generator
-from id3_torch.data.batches import EpochBatches, collate_faces, decode_all, face_loader
+from id3_torch.data.batches import EpochBatches, collate_faces, decode_all, face_loader, loading
 from id3_torch.data.datasets import FolderImages, open_face_images
 from id3_torch.data.errors import DataFormatError
 from id3_torch.data.feeds import LoaderOptions, open_feed
@@ -202,7 +202,8 @@ def test_corrupt_and_truncated_jpegs_raise_naming_the_file(faces, tmp_path):
         dataset[1]
     assert caught.value.path == str(tmp_path / "a" / "1.jpg")
     with pytest.raises(DataFormatError, match="not a decodable JPEG/PNG image") as caught:
-        list(face_loader(dataset, [[0, 1, 2, 3]], workers=1))  # re-raised from the worker, still naming it
+        with loading(face_loader(dataset, [[0, 1, 2, 3]], workers=1)) as batches:
+            list(batches)  # re-raised from the worker, still naming it
     assert str(tmp_path / "a" / "1.jpg") in str(caught.value)
 
 

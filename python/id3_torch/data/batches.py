@@ -8,8 +8,9 @@ worker would run again.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import torch
 
@@ -92,6 +93,20 @@ def face_loader(dataset: torch.utils.data.Dataset, batch_sampler: Sequence[Seque
         multiprocessing_context="fork" if workers > 0 else None)
 
 
+@contextlib.contextmanager
+def loading(loader: Iterable) -> Iterator[Iterator]:
+    """The loader's iterator, its worker processes shut down when the block ends, however it ends. (Left
+    to reference counting, an iterator that an exception's traceback still reaches would keep them
+    running until the garbage collector breaks the cycle.)"""
+    iterator = iter(loader)
+    try:
+        yield iterator
+    finally:
+        shutdown = getattr(iterator, "_shutdown_workers", None)  # multiprocessing iterators only
+        if shutdown is not None:
+            shutdown()
+
+
 def sequential_batches(num_examples: int, batch_size: int) -> list[list[int]]:
     """Examples in index order, `batch_size` at a time (the last batch may be short)."""
     return [list(range(start, min(start + batch_size, num_examples))) for start in range(0, num_examples, batch_size)]
@@ -110,19 +125,20 @@ def decode_all(dataset: FaceImages, *, workers: int = 0, batch_size: int = 256) 
     images: torch.Tensor | None = None
     decoded = torch.zeros(len(dataset), dtype=torch.bool)
     skipped: list[SkippedImage] = []
-    for batch in face_loader(dataset, sequential_batches(len(dataset), batch_size), workers=workers):
-        if images is None and len(batch.indices):
-            images = torch.zeros(len(dataset), *batch.images.shape[1:], dtype=torch.uint8)
-        if len(batch.indices):
-            if batch.images.shape[1:] != images.shape[1:]:
-                first = int(batch.indices[0])
-                path, record = dataset.where(first)
-                raise DataFormatError(f"image is {batch.images.shape[2]}x{batch.images.shape[3]} but the dataset's first "
-                                      f"is {images.shape[2]}x{images.shape[3]}; give an image_size to resize to",
-                                      path=path, record=record)
-            images[batch.indices] = batch.images
-            decoded[batch.indices] = True
-        skipped += batch.skipped
+    with loading(face_loader(dataset, sequential_batches(len(dataset), batch_size), workers=workers)) as batches:
+        for batch in batches:
+            if images is None and len(batch.indices):
+                images = torch.zeros(len(dataset), *batch.images.shape[1:], dtype=torch.uint8)
+            if len(batch.indices):
+                if batch.images.shape[1:] != images.shape[1:]:
+                    first = int(batch.indices[0])
+                    path, record = dataset.where(first)
+                    raise DataFormatError(f"image is {batch.images.shape[2]}x{batch.images.shape[3]} but the dataset's first "
+                                          f"is {images.shape[2]}x{images.shape[3]}; give an image_size to resize to",
+                                          path=path, record=record)
+                images[batch.indices] = batch.images
+                decoded[batch.indices] = True
+            skipped += batch.skipped
     if images is None:
         raise DataFormatError(f"none of the {len(dataset)} images decodes", path=dataset.where(0)[0])
     return DecodedImages(images, decoded, tuple(skipped))

@@ -21,7 +21,7 @@ from typing import Literal
 import torch
 
 from ..bridge.jobs import Progress
-from .batches import face_loader
+from .batches import face_loader, loading
 from .datasets import FaceImages, OnCorrupt, SkippedImage, open_face_images
 from .errors import DataFormatError
 from .folders import encode_image, encoded_format
@@ -102,13 +102,14 @@ def convert_dataset(args: dict, progress: Progress) -> dict:
     write = _RecordIOSink(dst) if to_recordio else _FolderSink(dst, _folder_names(images.identities))
     skipped: list[SkippedImage] = []
     try:
-        for batch in loader:
-            for n, data, problem in batch:
-                if problem is not None:
-                    skipped.append(problem)
-                else:
-                    write(int(images.labels[n]), data)
-            progress.advance(len(batch))
+        with loading(loader) as batches:
+            for batch in batches:
+                for n, data, problem in batch:
+                    if problem is not None:
+                        skipped.append(problem)
+                    else:
+                        write(int(images.labels[n]), data)
+                progress.advance(len(batch))
         written = write.close()
     except BaseException:
         write.abort()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..training.order import Sampling
-from .batches import DecodedImages, EpochBatches, FaceBatch, decode_all, face_loader
+from .batches import DecodedImages, EpochBatches, FaceBatch, decode_all, face_loader, loading
 from .datasets import FaceImages, OnCorrupt, SkippedImage
 from .errors import DataFormatError
 
@@ -92,14 +92,10 @@ class StreamFeed:
 
     def epoch(self, epoch: int, *, start: int = 0) -> Iterator[FaceBatch]:
         self.batches.set_epoch(epoch, start)
-        iterator = iter(self.loader)
-        try:
-            for batch in iterator:
+        with loading(self.loader) as batches:  # a cancelled job leaves no worker behind
+            for batch in batches:
                 self._skipped.update((s.index, s) for s in batch.skipped)
                 yield _nonempty(batch, epoch)
-        finally:
-            # Dropping the last reference shuts the workers down now (a cancelled job leaves none behind).
-            del iterator
 
     def skipped(self) -> tuple[SkippedImage, ...]:
         return tuple(self._skipped[n] for n in sorted(self._skipped))
