@@ -44,7 +44,7 @@ def write_set(root: str) -> str:
 
 def bare_loop(manifest: str) -> float:
     """The same model, head, optimiser and batches, with nothing around them: images/s."""
-    options = FrTrainingOptions.from_args({**ARGS, "manifest": manifest, "outDir": ""})
+    options = FrTrainingOptions.from_args({**ARGS, "data": manifest, "outDir": ""})
     data = LabelledImages.from_manifest(manifest, splits=("train",))
     torch.manual_seed(options.seed)
     head = HEADS[options.head](data.num_classes, options.backbone.embedding_size, s=options.s, m=options.m)
@@ -66,7 +66,7 @@ def our_loop(manifest: str, out_dir: str) -> float:
     for name in os.listdir(out_dir):  # no checkpoint to resume from: every run trains from step 0
         if name.endswith(".safetensors"):
             os.unlink(os.path.join(out_dir, name))
-    return train_face_recognition({**ARGS, "manifest": manifest, "outDir": out_dir}, Progress())["imagesPerSecond"]
+    return train_face_recognition({**ARGS, "data": manifest, "outDir": out_dir}, Progress())["imagesPerSecond"]
 
 
 def main() -> None:

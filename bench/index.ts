@@ -3,6 +3,7 @@ import { stringify } from 'csv-stringify/sync';
 import { closeSession } from '../src/bridge/index.ts';
 import { benchBridge, type BenchRow } from './bridge.ts';
 import { benchEncoders } from './encoders.ts';
+import { benchData } from './data.ts';
 import { benchFr } from './fr.ts';
 import { benchParametric } from './parametric.ts';
 
@@ -11,6 +12,7 @@ const suites: Array<[string, () => Promise<BenchRow[]>]> = [
   ['parametric', benchParametric],
   ['fr', benchFr],
   ['encoders', benchEncoders],
+  ['data', benchData],
 ];
 
 const rows: Array<BenchRow & { suite: string }> = [];

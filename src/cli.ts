@@ -1,5 +1,6 @@
 /** The `id3` command line: one small factory per subcommand. */
 import { Command } from 'commander';
+import { makeDataCommand } from './cli/data.ts';
 import { makeDoctorCommand } from './cli/doctor.ts';
 import { makeEncodeCommand } from './cli/encode.ts';
 import { makeRunCommand } from './cli/run.ts';
@@ -12,6 +13,7 @@ const program = new Command('id3')
   .addCommand(makeValidateCommand())
   .addCommand(makeVerifyCommand())
   .addCommand(makeEncodeCommand())
+  .addCommand(makeDataCommand())
   .addCommand(makeDoctorCommand())
   .showHelpAfterError();
 

@@ -8,6 +8,7 @@ through pythonia's exception path.
 import os
 
 from .bridge import jobs, jsonio, lifeline, system, tensors
+from .data import ops as data_ops
 from .evaluation import ops as evaluation_ops
 
 _testing = os.environ.get("ID3_BRIDGE_TESTING") == "1"
@@ -18,6 +19,7 @@ if _testing:
 def job_kinds() -> dict[str, jobs.JobFunction]:
     """Every long job a stage can run, in the bridge or under torchrun (`python -m id3_torch`)."""
     # Stage modules import heavier code: loaded when jobs are first used, not with the bridge.
+    from .data.convert import convert_dataset
     from .evaluation.evaluate import evaluate
     from .recognition.train import train_face_recognition
     from .report.plots import draw_plots
@@ -29,6 +31,7 @@ def job_kinds() -> dict[str, jobs.JobFunction]:
         "train-fr": train_face_recognition,
         "evaluate": evaluate,
         "report.plots": draw_plots,
+        "data.convert": convert_dataset,
     }
     if _testing:
         kinds.update(testing.JOB_KINDS)
@@ -61,6 +64,7 @@ OPS = {
     **tensors.OPS,
     **evaluation_ops.OPS,
     "encoders.encode": lambda **args: _encoder_ops().encode_images(**args),
+    **data_ops.OPS,
     **(testing.OPS if _testing else {}),
 }
 

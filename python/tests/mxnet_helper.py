@@ -9,9 +9,15 @@ never inside the project's own, and uses only MXNet's own RecordIO code.
         prints JSON {"keys": [...] (.idx order), "records": {key: {payload, and unless the payload is too
         short for an IRHeader: flag, label, id, id2, body, decoded}}, "sequential": [payload hex, ...]} and saves each body that mx.image.imdecode decodes
         as OUT_DIR/<key>.npy, (H, W, 3) uint8 RGB.
+    python mxnet_helper.py insightface REC IDX OUT_DIR
+        reads the file as insightface's arcface_torch MXFaceDataset does (header record 0 -> image keys
+        1..label[0]-1; an image's label is its header label, or the label vector's first element), saves each
+        decoded image as OUT_DIR/<key>.npy and prints JSON {"header": [a, b], "labels": [...], "ranges":
+        [[start, end], ...] (the identity records), "sequential": records read in file order by MXRecordIO}.
 """
 
 import json
+import numbers
 import os
 import struct
 import sys
@@ -66,6 +72,25 @@ def read(rec_path: str, idx_path: str, out_dir: str) -> None:
     json.dump({"keys": list(reader.keys), "records": records, "sequential": sequential}, sys.stdout)
 
 
+def insightface(rec_path: str, idx_path: str, out_dir: str) -> None:
+    reader = mx.recordio.MXIndexedRecordIO(idx_path, rec_path, "r")
+    header, _ = mx.recordio.unpack(reader.read_idx(0))
+    assert header.flag > 0, "not an insightface file: record 0 has no label vector"
+    first, end = int(header.label[0]), int(header.label[1])
+    labels = []
+    for key in range(1, first):
+        record, image = mx.recordio.unpack(reader.read_idx(key))
+        labels.append(int(record.label if isinstance(record.label, numbers.Number) else record.label[0]))
+        np.save(os.path.join(out_dir, f"{key}.npy"), mx.image.imdecode(image).asnumpy())
+    ranges = [[int(x) for x in mx.recordio.unpack(reader.read_idx(key))[0].label] for key in range(first, end)]
+    reader.close()
+    scan, sequential = mx.recordio.MXRecordIO(rec_path, "r"), 0
+    while scan.read() is not None:
+        sequential += 1
+    scan.close()
+    json.dump({"header": [first, end], "labels": labels, "ranges": ranges, "sequential": sequential}, sys.stdout)
+
+
 if __name__ == "__main__":
     command, *arguments = sys.argv[1:]
-    {"write": write, "read": read}[command](*arguments)
+    {"write": write, "read": read, "insightface": insightface}[command](*arguments)

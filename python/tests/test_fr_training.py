@@ -1,4 +1,5 @@
-"""train-fr's Python half on a tiny parametric set: it learns, resumes exactly, runs under torchrun."""
+"""train-fr's Python half on a tiny parametric set: it learns, resumes exactly, streams the same batches it
+holds in memory, reads a .rec, runs under torchrun."""
 import csv
 import json
 import os
@@ -11,7 +12,10 @@ from safetensors.torch import load_file
 
 from id3_torch.bridge.jobs import Cancelled, Progress
 from id3_torch.data import image_files, parametric
+from id3_torch.data.datasets import open_face_images
+from id3_torch.data.recordio import RecordIOWriter
 from id3_torch.recognition.train import train_face_recognition
+from child_processes import children_left
 
 IDENTITIES, IMAGES = 6, 6
 
@@ -35,7 +39,7 @@ def manifest(tmp_path_factory):
 
 
 def _args(manifest, out_dir, **overrides):
-    args = {"manifest": manifest, "outDir": str(out_dir), "splits": ["train"], "device": "cpu",
+    args = {"data": manifest, "outDir": str(out_dir), "splits": ["train"], "device": "cpu",
             "backbone": {"name": "iresnet-small", "inputSize": 32, "embeddingSize": 32, "widths": [8, 8, 16, 16],
                          "layers": [1, 1, 1, 1]},
             "head": "cosface", "s": 16.0, "m": 0.2, "epochs": 4, "batchSize": 12, "lr": 0.05, "momentum": 0.9,
@@ -81,9 +85,52 @@ def test_a_killed_run_resumes_to_the_same_weights(manifest, tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def _weights(folder):
+    return load_file(str(folder / "backbone.safetensors"))
+
+
+def test_streamed_and_resumed_run_equals_the_in_memory_run(manifest, tmp_path):
+    torch.set_num_threads(1)
+    memory, streamed = tmp_path / "memory", tmp_path / "streamed"
+    memory.mkdir(), streamed.mkdir()
+    summary = train_face_recognition(_args(manifest, memory, loader={"mode": "memory", "workers": 0}), Progress())
+    assert summary["feed"] == "memory"
+    stream = {"mode": "stream", "workers": 2}
+    with pytest.raises(Cancelled):
+        train_face_recognition(_args(manifest, streamed, loader=stream), CancelAfter(6))
+    assert children_left() == []  # the cancelled loader's workers are gone
+    assert train_face_recognition(_args(manifest, streamed, loader=stream), Progress())["feed"] == "stream"
+    a, b = _weights(memory), _weights(streamed)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_trains_from_a_rec_skipping_a_corrupt_image(manifest, tmp_path):
+    torch.set_num_threads(1)
+    images = open_face_images(manifest)
+    rec = tmp_path / "faces.rec"
+    with RecordIOWriter(rec) as writer:
+        for n in range(len(images)):
+            writer.add_image(int(images.labels[n]), images.encoded(n))
+            if n == 4:
+                writer.add_image(int(images.labels[n]), b"\xff\xd8\xff" + bytes(500))  # key 6
+    out = tmp_path / "out"
+    out.mkdir()
+    # One batch of all 37 an epoch, so the corrupt image is met; AdaFace's augmentations on.
+    summary = train_face_recognition(_args(str(rec), out, splits=None, epochs=2, batchSize=37,
+                                           augment={"crop": 0.3, "photometric": 0.3, "lowResolution": 0.3},
+                                           loader={"mode": "stream", "workers": 2, "onCorrupt": "skip"}), Progress())
+    assert summary["images"] == 37 and summary["classes"] == IDENTITIES and summary["steps"] == 2
+    assert summary["skippedImages"] == 1 and summary["skipped"][0]["where"] == f"{rec}, record key 6"
+    assert summary["finalLoss"] is not None and summary["finalLoss"] == summary["finalLoss"]  # finite, not NaN
+    with pytest.raises(Exception, match="record key 6: not a decodable JPEG/PNG image"):
+        train_face_recognition(_args(str(rec), tmp_path / "out", splits=None, loader={"mode": "memory", "workers": 0}),
+                               Progress())
+
+
 def test_torchrun_two_processes_over_gloo(manifest, tmp_path):
     job = tmp_path / "job.json"
-    job.write_text(json.dumps(_args(manifest, tmp_path, epochs=2, batchSize=6)))
+    # Streamed by a worker per rank: DDP and the DataLoader together.
+    job.write_text(json.dumps(_args(manifest, tmp_path, epochs=2, batchSize=6, loader={"mode": "stream", "workers": 1})))
     env = {**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(__file__)), "OMP_NUM_THREADS": "1"}
     subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
                     "-m", "id3_torch", "train-fr", "--job", str(job), "--events", str(tmp_path / "events.jsonl"),

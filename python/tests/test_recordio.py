@@ -7,7 +7,6 @@ import json
 import os
 import pickle
 import struct
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -19,34 +18,9 @@ from id3_torch.data.errors import DataFormatError
 from id3_torch.data.folders import decode_image, encode_image
 from id3_torch.data.parametric import render_images
 from id3_torch.data.recordio import MAGIC_BYTES, RecordHeader, RecordIOReader, RecordIOWriter
+from mxnet_reference import mxnet_read, run_mxnet
 
-REPO = Path(__file__).resolve().parents[2]
-HELPER = Path(__file__).with_name("mxnet_helper.py")
 MAGIC_ID = 0xCED7230A  # an IRHeader id equal to the magic puts the magic at payload byte 8: a split record
-
-
-@pytest.fixture(scope="module")
-def mxnet_python() -> str:
-    """The MXNet environment's python: $ID3_MXNET_PYTHON, else what scripts/mxnet-env.sh creates."""
-    if os.environ.get("ID3_MXNET_PYTHON"):
-        return os.environ["ID3_MXNET_PYTHON"]
-    result = subprocess.run(["bash", str(REPO / "scripts" / "mxnet-env.sh")], capture_output=True, text=True,
-                            timeout=900)
-    if result.returncode != 0:
-        pytest.skip(f"the MXNet reference environment could not be created (scripts/mxnet-env.sh exited "
-                    f"{result.returncode}): {result.stderr.strip()[-600:]}")
-    return result.stdout.strip().splitlines()[-1]
-
-
-def run_mxnet(python: str, *arguments) -> str:
-    result = subprocess.run([python, str(HELPER), *map(str, arguments)], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
-def mxnet_read(python: str, rec: Path, idx: Path, out_dir: Path) -> dict:
-    out_dir.mkdir()
-    return json.loads(run_mxnet(python, "read", rec, idx, out_dir))
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,32 @@
 /** The face-recognition training recipe: the `trainFr` section, and the encoder stage's recipe. */
 import { z } from 'zod';
-import { intInRange, nonNegativeInt, numberInRange, positiveInt } from './fields.ts';
+import { intInRange, interval, nonNegativeInt, numberInRange, positiveInt } from './fields.ts';
+
+/** How training images reach the model (python/id3_torch/data/feeds.py). Mode, workers and memoryGiB
+ *  change how fast, not what is trained: both feeds give the same batches. */
+export const FrLoader = z
+  .strictObject({
+    mode: z.enum(['auto', 'memory', 'stream']).default('auto').describe('memory: every image decoded once; stream: DataLoader workers decode each batch; auto: memory when the decoded images fit in memoryGiB'),
+    workers: intInRange(0, 64).default(2).describe('DataLoader worker processes that decode images (0: the training process)'),
+    memoryGiB: numberInRange(0, 1e6).default(4).describe('auto mode: the largest decoded image set held in memory, GiB'),
+    sampling: z.enum(['uniform', 'balanced']).default('uniform').describe('uniform: every image once an epoch; balanced: each draw an identity chosen uniformly, then its next image'),
+    onCorrupt: z.enum(['raise', 'skip']).default('raise').describe('an image that does not decode stops training (raise), or is left out and reported (skip)'),
+  })
+  .prefault({});
+export type FrLoader = z.infer<typeof FrLoader>;
+
+/** AdaFace's augmentations beside the flip (python/id3_torch/data/augment.py), each with its probability. */
+export const FrAugment = z
+  .strictObject({
+    crop: numberInRange(0, 1).default(0).describe('probability of a random crop kept in place on black (AdaFace: 0.2)'),
+    cropScale: interval(0.01, 1).default([0.2, 1]).describe('fraction of the image area the crop keeps'),
+    lowResolution: numberInRange(0, 1).default(0).describe('probability of a resize down and back (AdaFace: 0.2)'),
+    lowResolutionScale: interval(0.01, 1).default([0.2, 1]).describe('side ratio of the low resolution'),
+    photometric: numberInRange(0, 1).default(0).describe('probability of brightness, contrast and saturation jitter (AdaFace: 0.2)'),
+    photometricStrength: numberInRange(0, 1).default(0.5).describe('s: each factor drawn from U[1 - s, 1 + s]'),
+  })
+  .prefault({});
+export type FrAugment = z.infer<typeof FrAugment>;
 
 /** Face-recognition training (the recipe of ../shared/id3-method.md by default). */
 export const TrainFr = z
@@ -25,6 +51,8 @@ export const TrainFr = z
     momentum: numberInRange(0, 1).default(0.9),
     weightDecay: numberInRange(0, 1).default(5e-4),
     flip: z.boolean().default(true).describe('random horizontal flips'),
+    augment: FrAugment.describe('augmentations beside the flip, applied to each batch on the training device'),
+    loader: FrLoader.describe('how images reach the model: decoded into memory or streamed'),
     gradClip: numberInRange(0, 1e6).nullable().default(5).describe('max gradient L2 norm; null = no clipping'),
     checkpointEvery: positiveInt().default(500).describe('steps between resumable checkpoints'),
     seed: nonNegativeInt().default(0),

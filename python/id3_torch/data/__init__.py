@@ -1,1 +1,1 @@
-"""Datasets the toolkit renders or reads: parametric faces and image-file helpers."""
+"""Face datasets: the parametric set, the field's file formats, streaming Datasets, the synthetic-dataset writer."""

@@ -21,6 +21,7 @@ from typing import Literal
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from .errors import DataFormatError
@@ -65,6 +66,15 @@ def decode_image(data: bytes, *, path: str | os.PathLike, record: str | None = N
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
         raise DataFormatError(f"not a decodable JPEG/PNG image ({error})", path=path, record=record) from error
     return torch.from_numpy(rgb.transpose(2, 0, 1).copy())  # (3, H, W); the copy is writable and contiguous
+
+
+def resize_image(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """(3, H, W) uint8 -> (3, *size) uint8, bilinear and antialiased (as insightface's loaders rescale
+    off-size faces); unchanged when it has that size already."""
+    if tuple(image.shape[1:]) == tuple(size):
+        return image
+    resized = F.interpolate(image[None].float(), size=tuple(size), mode="bilinear", align_corners=False, antialias=True)
+    return resized[0].round().clamp(0, 255).to(torch.uint8)
 
 
 def load_image(path: str | os.PathLike) -> torch.Tensor:

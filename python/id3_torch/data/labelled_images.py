@@ -1,18 +1,17 @@
 """Images with identity labels, decoded once into memory: the CPU-scale training and test sets.
 
-Rows come from a manifest (`folders.index_manifest`: paths checked to stay inside the dataset,
-every bad row named); the rows of the asked splits are kept and their identities remapped to
-class indices 0..K-1, the manifest's identity names kept beside them.
+Rows come from a manifest through the streaming dataset (`datasets.open_face_images`: paths checked
+to stay inside the dataset, every bad row named); the rows of the asked splits are kept and their
+identities remapped to class indices 0..K-1, the manifest's identity names kept beside them.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import torch
 
-from .errors import DataFormatError
-from .folders import index_manifest
+from .batches import decode_all
+from .datasets import open_face_images
 
 
 @dataclass(frozen=True)
@@ -29,14 +28,6 @@ class LabelledImages:
         return self.labels.numel()
 
     @staticmethod
-    def from_manifest(manifest: str, *, splits: tuple[str, ...]) -> "LabelledImages":
-        index = index_manifest(os.path.dirname(os.path.abspath(manifest)), manifest=os.path.basename(manifest))
-        if "split" not in index.text_columns:
-            raise DataFormatError("expected a 'split' column", path=manifest)
-        rows = [n for n, split in enumerate(index.text_columns["split"]) if split in splits]
-        if not rows:
-            raise DataFormatError(f"no rows in split(s) {', '.join(splits)}", path=manifest)
-        kept = index.labels[rows].unique()  # sorted: class order follows the manifest's identity order
-        labels = torch.searchsorted(kept, index.labels[rows])
-        images = torch.stack([index.image(n) for n in rows])
-        return LabelledImages(images, labels, tuple(index.identities[k] for k in kept.tolist()))
+    def from_manifest(manifest: str, *, splits: tuple[str, ...], workers: int = 0) -> "LabelledImages":
+        dataset = open_face_images(manifest, splits=splits)
+        return LabelledImages(decode_all(dataset, workers=workers).images, dataset.labels, dataset.identities)

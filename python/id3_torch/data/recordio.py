@@ -23,8 +23,9 @@ import dataclasses
 import functools
 import numbers
 import os
+import shutil
 import struct
-import tempfile
+import uuid
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -148,7 +149,8 @@ def _read_index(idx_path: Path, rec_path: Path, rec_size: int) -> tuple[np.ndarr
     if outside.size:
         key, offset = keys[outside[0]], offsets[outside[0]]
         raise _index_error(idx_path, f"byte offset {offset} of key {key} is past the end of {rec_path} "
-                                     f"({rec_size} bytes)", key=key)
+                                     f"({rec_size} bytes): the .rec is truncated, or this index is another "
+                                     f"file's", key=key)
     return keys, offsets
 
 
@@ -354,8 +356,10 @@ class RecordIOWriter:
         self._next_image_key = 1
 
     def _open_temporary(self, final: Path):
-        handle, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
-        self._temporary.append(Path(name))
+        # The hidden temporary name of files.atomic_path; created with the umask's permissions, as the final file.
+        name = final.with_name(f".{final.name}.{uuid.uuid4().hex}.tmp")
+        handle = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        self._temporary.append(name)
         return os.fdopen(handle, "wb")
 
     def write_payload(self, key: int, payload: bytes) -> None:
@@ -398,6 +402,36 @@ class RecordIOWriter:
         self._next_image_key = key + 1
         ranges[-1][1] = key + 1
         return key
+
+    def append_file(self, rec_path: str | os.PathLike, idx_path: str | os.PathLike | None = None) -> None:
+        """Append every record of another `.rec` as stored (framed bytes copied, not re-read) and its `.idx`
+        lines, offsets shifted; its keys must not be written already (how shards become one file)."""
+        rec_path = Path(rec_path)
+        idx_path = Path(idx_path) if idx_path is not None else rec_path.with_suffix(".idx")
+        size = os.path.getsize(rec_path)
+        if size % 4:
+            raise DataFormatError(f"{size} bytes is not a whole number of 4-byte-padded records", path=rec_path)
+        keys, offsets = _read_index(idx_path, rec_path, size)
+        repeated = sorted(self._keys.intersection(keys.tolist()))
+        if repeated:
+            raise ValueError(f"{self.rec_path}: key {repeated[0]} of {idx_path} is already written")
+        with open(rec_path, "rb") as source:
+            shutil.copyfileobj(source, self._rec, 1 << 22)
+        self._idx.write(b"".join(b"%d\t%d\n" % (key, self._position + offset)
+                                 for key, offset in zip(keys.tolist(), offsets.tolist())))
+        self._keys.update(keys.tolist())
+        self._position += size
+
+    def add_identity_ranges(self, ranges: Sequence[tuple[int, int]]) -> None:
+        """Declare that the next identities' images are already written at image keys [start, end), each
+        range starting where the last one ended (at key 1 first); close() then writes their identity
+        records and the header, as it does for images added with add_image."""
+        for start, end in ranges:
+            if start != self._next_image_key or end <= start:
+                raise ValueError(f"{self.rec_path}: identity range [{start}, {end}) must start at key "
+                                 f"{self._next_image_key} and hold at least one image")
+            self._identity_ranges.append([start, end])
+            self._next_image_key = end
 
     def close(self) -> None:
         """Finish the insightface layout if add_image was used, then move both files into place."""

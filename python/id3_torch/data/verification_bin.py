@@ -22,11 +22,10 @@ from typing import Literal
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..files import write_bytes_atomic
 from .errors import DataFormatError
-from .folders import decode_image, encode_image, encoded_format
+from .folders import decode_image, encode_image, encoded_format, resize_image
 
 
 def _latin1_encode(text: str, encoding: str = "utf-8", errors: str = "strict") -> bytes:
@@ -82,7 +81,9 @@ def _issame_values(issame, *, path: Path) -> list[bool]:
     return [bool(v) for v in values]
 
 
-def _unpickle_pairs(path: Path) -> tuple[list[bytes], list[bool]]:
+def read_encoded_pairs(path: str | os.PathLike) -> tuple[list[bytes], list[bool]]:
+    """A `.bin`'s encoded images (2N JPEG/PNG byte strings) and pair flags (N), nothing decoded."""
+    path = Path(path)
     try:
         with open(path, "rb") as stream:
             content = _RestrictedUnpickler(stream, path=path).load()
@@ -116,10 +117,7 @@ def _fit(image: torch.Tensor, size: tuple[int, int] | None, *, path: Path, index
             raise DataFormatError(f"image is {height_width[0]}x{height_width[1]} but image 0 is {first[0]}x{first[1]}; "
                                   f"pass image_size to resize", path=path, record=f"image {index}")
         return image
-    if height_width == size:
-        return image
-    resized = F.interpolate(image[None].float(), size=size, mode="bilinear", align_corners=False, antialias=True)
-    return resized[0].round().clamp(0, 255).to(torch.uint8)
+    return resize_image(image, size)
 
 
 def load_verification_bin(path: str | os.PathLike, *,
@@ -131,7 +129,7 @@ def load_verification_bin(path: str | os.PathLike, *,
     pickle that names any other global, raises DataFormatError naming the file.
     """
     path = Path(path)
-    encoded, same = _unpickle_pairs(path)
+    encoded, same = read_encoded_pairs(path)
     size = (image_size, image_size) if isinstance(image_size, int) else (None if image_size is None else tuple(image_size))
     images = [decode_image(data, path=path, record=f"image {n}") for n, data in enumerate(encoded)]
     first = tuple(images[0].shape[1:]) if images else (0, 0)

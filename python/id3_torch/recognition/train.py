@@ -4,10 +4,14 @@ The recipe of ../shared/id3-method.md (ArcFace, SGD momentum 0.9, weight decay 5
 divided by 10 at set epochs, horizontal flips) with every number in the options. One loop for
 one process or many (torchrun: DDP, gloo on CPU, nccl on CUDA); bf16 autocast on CUDA; a
 checkpoint every N steps from which a killed run resumes exactly (same batches, same flips).
+
+The data is any dataset `data.datasets.open_face_images` opens (a manifest's splits, identity
+folders, a `.rec`), decoded into memory once when it fits (CPU scale) or streamed by DataLoader
+workers (500k images at 112 px). Both feeds give the same batches: the order is a function of
+(seed, epoch, rank) and augmentation of (seed, rank, step), applied to the batch on the device.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -18,15 +22,16 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from ..bridge.jobs import Progress
-from ..data.labelled_images import LabelledImages
+from ..data.augment import AugmentOptions, augment_batch, step_generator
+from ..data.datasets import FaceImages, open_face_images
+from ..data.feeds import LoaderOptions, open_feed
 from ..files import write_text_atomic
 from ..training.distributed import Distributed
-from ..training.order import rank_batches, steps_per_epoch
 from ..training.schedule import step_decay
 from ..training.state import load_training_state, save_training_state
 from .checkpoints import save_safetensors
 from .heads import AdaFaceHead, ArcFaceHead, CosFaceHead, MarginHead
-from .iresnet import build_backbone, normalize_face_images
+from .iresnet import build_backbone
 
 HEADS: dict[str, type[MarginHead]] = {"arcface": ArcFaceHead, "cosface": CosFaceHead, "adaface": AdaFaceHead}
 
@@ -58,7 +63,8 @@ class FrTrainingOptions:
     weight_decay: float
     decay_epochs: tuple[int, ...]
     warmup_epochs: float
-    flip: bool
+    augment: AugmentOptions
+    loader: LoaderOptions
     grad_clip: float | None  # max gradient L2 norm; None = no clipping
     checkpoint_every: int  # steps
     seed: int
@@ -74,7 +80,8 @@ class FrTrainingOptions:
             backbone=backbone, head=args["head"], s=args["s"], m=args["m"], epochs=args["epochs"],
             batch_size=args["batchSize"], lr=args["lr"], momentum=args["momentum"],
             weight_decay=args["weightDecay"], decay_epochs=tuple(args["decayEpochs"]),
-            warmup_epochs=args["warmupEpochs"], flip=args["flip"], grad_clip=args.get("gradClip"),
+            warmup_epochs=args["warmupEpochs"], augment=AugmentOptions.from_args(args["flip"], args.get("augment")),
+            loader=LoaderOptions.from_args(args.get("loader")), grad_clip=args.get("gradClip"),
             checkpoint_every=args["checkpointEvery"], seed=args["seed"], device=args.get("device", "auto"))
 
 
@@ -98,15 +105,6 @@ def fit_to(images: torch.Tensor, size: int) -> torch.Tensor:
     return nn.functional.interpolate(images, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
 
 
-def flip_mask(*, seed: int, rank: int, step: int, batch_size: int) -> torch.Tensor:
-    """Which images of this rank's batch are mirrored: a function of (seed, rank, step), so a
-    resumed run mirrors the same images. The three are hashed, so no two (seed, rank, step)
-    share a stream (as seed·c + step would for seed s, step t + c and seed s + 1, step t)."""
-    digest = hashlib.blake2b(f"flip/{seed}/{rank}/{step}".encode(), digest_size=8).digest()
-    generator = torch.Generator().manual_seed(int.from_bytes(digest, "little") >> 1)
-    return torch.rand(batch_size, generator=generator) < 0.5
-
-
 def train_face_recognition(args: dict, progress: Progress) -> dict:
     options = FrTrainingOptions.from_args(args)
     out_dir = args["outDir"]
@@ -114,7 +112,11 @@ def train_face_recognition(args: dict, progress: Progress) -> dict:
     dist = Distributed.from_environment(options.device)
     device = dist.device
 
-    data = LabelledImages.from_manifest(args["manifest"], splits=tuple(args.get("splits", ["train"])))
+    splits = args.get("splits")
+    data = open_face_images(args["data"], splits=None if splits is None else tuple(splits),
+                            on_corrupt=options.loader.on_corrupt)
+    feed = open_feed(data, options.loader, batch_size=options.batch_size, seed=options.seed, rank=dist.rank,
+                     world_size=dist.world_size, pin_memory=device.type == "cuda")
     # The initial weights, identical on every rank; forked so the bridge's shared RNG is untouched.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(options.seed)
@@ -128,38 +130,33 @@ def train_face_recognition(args: dict, progress: Progress) -> dict:
         step = load_training_state(checkpoint, modules={"model": model}, optimizer=optimizer)["step"]
     trained = DistributedDataParallel(model) if dist.enabled else model
 
-    per_epoch = steps_per_epoch(len(data), batch_size=options.batch_size, world_size=dist.world_size)
+    per_epoch = feed.steps_per_epoch
     total = options.epochs * per_epoch
     progress.begin(total, label="train-fr", unit="step", step=step)
     lr_at = lambda s: step_decay(s, base_lr=options.lr, steps_per_epoch=per_epoch,  # noqa: E731
                                  decay_epochs=list(options.decay_epochs), warmup_epochs=options.warmup_epochs)
-    batches: list[torch.Tensor] = []
     started, first_step = time.perf_counter(), step
     while step < total:
         epoch, index = divmod(step, per_epoch)
-        if index == 0 or not batches:
-            batches = rank_batches(len(data), batch_size=options.batch_size, seed=options.seed, epoch=epoch,
-                                   rank=dist.rank, world_size=dist.world_size)
-        batch = batches[index]
-        images = fit_to(normalize_face_images(data.images[batch]), options.backbone.input_size).to(device, non_blocking=True)  # (B, 3, R, R)
-        labels = data.labels[batch].to(device, non_blocking=True)  # (B,)
-        if options.flip:
-            mirrored = flip_mask(seed=options.seed, rank=dist.rank, step=step, batch_size=len(batch)).to(device)
-            images = torch.where(mirrored[:, None, None, None], images.flip(-1), images)
-        for group in optimizer.param_groups:
-            group["lr"] = lr_at(step)
+        for batch in feed.epoch(epoch, start=index):
+            pixels = batch.images.to(device, non_blocking=True).float() / 255.0  # (B, 3, H, W) in [0, 1]
+            pixels = augment_batch(pixels, options.augment, step_generator(seed=options.seed, rank=dist.rank, step=step))
+            images = fit_to((pixels - 0.5) / 0.5, options.backbone.input_size)  # (B, 3, R, R): arcface_torch's scaling
+            labels = batch.labels.to(device, non_blocking=True)  # (B,)
+            for group in optimizer.param_groups:
+                group["lr"] = lr_at(step)
 
-        loss = trained(images, labels)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if options.grad_clip is not None:
-            nn.utils.clip_grad_norm_(model.parameters(), options.grad_clip)
-        optimizer.step()
-        step += 1
+            loss = trained(images, labels)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if options.grad_clip is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), options.grad_clip)
+            optimizer.step()
+            step += 1
 
-        progress.advance(1, loss=dist.mean(loss).item(), lr=lr_at(step - 1))
-        if dist.is_main and (step % options.checkpoint_every == 0 or step == total):
-            save_training_state(checkpoint, step=step, modules={"model": model}, optimizer=optimizer)
+            progress.advance(1, loss=dist.mean(loss).item(), lr=lr_at(step - 1))
+            if dist.is_main and (step % options.checkpoint_every == 0 or step == total):
+                save_training_state(checkpoint, step=step, modules={"model": model}, optimizer=optimizer)
     elapsed = time.perf_counter() - started
 
     encoder_path = os.path.join(out_dir, "backbone.safetensors")
@@ -169,13 +166,15 @@ def train_face_recognition(args: dict, progress: Progress) -> dict:
     dist.barrier()
     dist.close()
     trained_steps = step - first_step
+    skipped = feed.skipped()
     return {"steps": total, "epochs": options.epochs, "classes": data.num_classes, "images": len(data),
             "processes": dist.world_size, "finalLoss": progress.metrics.get("loss"),
             "imagesPerSecond": trained_steps * options.batch_size * dist.world_size / elapsed if trained_steps else None,
+            "feed": feed.kind, "skippedImages": len(skipped), "skipped": [s.as_json() for s in skipped[:100]],
             "backbone": encoder_path}
 
 
-def _write_encoder_card(path: str, options: FrTrainingOptions, data: LabelledImages) -> None:
+def _write_encoder_card(path: str, options: FrTrainingOptions, data: FaceImages) -> None:
     """What another stage needs to use the trained backbone as a frozen identity encoder."""
     b = options.backbone
     card = {"kind": "iresnet", "backbone": b.name, "inputSize": b.input_size, "embeddingSize": b.embedding_size,

@@ -17,6 +17,11 @@ export interface TrainFrSummary {
   processes: number;
   finalLoss: number | null;
   imagesPerSecond: number | null;
+  /** How images reached the model (trainFr.loader.mode, auto resolved). */
+  feed: 'memory' | 'stream';
+  /** Images left out because they do not decode (trainFr.loader.onCorrupt 'skip'); the first 100 listed. */
+  skippedImages: number;
+  skipped: { index: number; where: string; problem: string }[];
   /** Relative to the run folder. */
   encoder: string;
 }
@@ -32,7 +37,7 @@ export function trainFrJobArgs(recipe: TrainFr, device: Id3Config['device'], man
   return {
     ...rest,
     backbone: { name: backbone, inputSize, embeddingSize, widths: widths ?? null, layers: layers ?? null },
-    manifest,
+    data: manifest,
     outDir,
     splits: ['train'],
     device,
@@ -55,11 +60,13 @@ export async function trainFaceRecognition(
   return { ...summary, encoder: path.relative(runDir, dir) };
 }
 
-/** The recipe's cache-key part: `checkpointEvery` changes when state is saved, not what is trained;
- *  `processes` stays in, since batchSize is per process (it sets the global batch and the schedule). */
+/** The recipe's cache-key part: `checkpointEvery` changes when state is saved, and the loader's mode,
+ *  workers and memory budget how images are decoded, not what is trained; `processes` stays in, since
+ *  batchSize is per process (it sets the global batch and the schedule). */
 export function recipeSlice(recipe: TrainFr): object {
-  const { checkpointEvery: _checkpointEvery, ...rest } = recipe;
-  return rest;
+  const { checkpointEvery: _checkpointEvery, loader, ...rest } = recipe;
+  const { mode: _mode, workers: _workers, memoryGiB: _memoryGiB, ...sampling } = loader;
+  return { ...rest, loader: sampling };
 }
 
 export function describeRecipe(t: TrainFr): string {
@@ -69,7 +76,8 @@ export function describeRecipe(t: TrainFr): string {
 export function summarizeTraining(s: TrainFrSummary): string {
   return (
     `${s.steps} steps on ${s.images} images of ${s.classes} identities, final loss ${s.finalLoss?.toFixed(3) ?? '-'}` +
-    (s.imagesPerSecond ? `, ${s.imagesPerSecond.toFixed(0)} img/s` : '')
+    (s.imagesPerSecond ? `, ${s.imagesPerSecond.toFixed(0)} img/s` : '') +
+    (s.skippedImages ? `, ${s.skippedImages} undecodable image(s) skipped` : '')
   );
 }
 
