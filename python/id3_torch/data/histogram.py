@@ -1,17 +1,12 @@
-"""Histograms: the counts, and a small PNG bar chart of them drawn with Pillow (no plotting library ships here)."""
+"""Histograms: the counts, and a PNG bar chart of them."""
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
 
-from ..files import atomic_path
-
-_WIDTH, _HEIGHT = 480, 260
-_LEFT, _RIGHT, _TOP, _BOTTOM = 56, 16, 30, 40  # plot margins, pixels
-_BAR, _AXIS, _TEXT = (70, 110, 170), (60, 60, 60), (20, 20, 20)
+from ..report.plots import draw
 
 
 @dataclass(frozen=True)
@@ -36,32 +31,7 @@ def histogram(values: np.ndarray, bins: int = 30) -> Histogram:
     return Histogram([float(e) for e in edges], [int(c) for c in counts], int(finite.size))
 
 
-def _label(value: float) -> str:
-    return f"{value:.3g}"
-
-
 def write_histogram_png(path: str | os.PathLike, hist: Histogram, *, title: str) -> None:
-    """A bar chart of `hist`: bars, the x range at the ends and middle, the largest count, a title."""
-    image = Image.new("RGB", (_WIDTH, _HEIGHT), "white")
-    draw = ImageDraw.Draw(image)
-    font = ImageFont.load_default()
-    x0, x1, y0, y1 = _LEFT, _WIDTH - _RIGHT, _TOP, _HEIGHT - _BOTTOM  # plot box; y grows downwards
-    peak = max(hist.counts) or 1
-    bar_width = (x1 - x0) / len(hist.counts)
-    for n, count in enumerate(hist.counts):
-        if count:
-            top = y1 - (y1 - y0) * count / peak
-            draw.rectangle([x0 + n * bar_width, top, x0 + (n + 1) * bar_width - 1, y1], fill=_BAR)
-    draw.line([x0, y1, x1, y1], fill=_AXIS)
-    draw.line([x0, y0, x0, y1], fill=_AXIS)
-    low, high = hist.edges[0], hist.edges[-1]
-    for fraction in (0.0, 0.5, 1.0):
-        x = x0 + fraction * (x1 - x0)
-        text = _label(low + fraction * (high - low))
-        draw.line([x, y1, x, y1 + 4], fill=_AXIS)
-        draw.text((x - draw.textlength(text, font=font) / 2, y1 + 8), text, fill=_TEXT, font=font)
-    draw.text((4, y0 - 4), str(peak), fill=_TEXT, font=font)
-    draw.text((4, y1 - 8), "0", fill=_TEXT, font=font)
-    draw.text((x0, 8), f"{title}  (n = {hist.finite})", fill=_TEXT, font=font)
-    with atomic_path(path) as temporary:
-        image.save(temporary, format="PNG")
+    """A bar chart of `hist`, drawn like every other plot of the project (report/plots.py)."""
+    draw({"kind": "bars", "path": os.fspath(path), "title": f"{title}  (n = {hist.finite})",
+          "edges": hist.edges, "counts": hist.counts})

@@ -4,6 +4,7 @@
    "series": [{"label", "x": [...], "y": [...]}]}
   {"kind": "histograms", "path", "title", "panels": [{"label", "values": [...], "bins"}]}
   {"kind": "histograms", "path", "title", "manifest", "columns": [...]}   (a panel per manifest column)
+  {"kind": "bars", "path", "title", "edges": [...], "counts": [...]}      (a histogram already counted)
 
 Each file is written whole or not at all (a temporary name, then renamed).
 """
@@ -69,8 +70,12 @@ def draw(spec: dict) -> str:
                       color="#4c72b0")
             axes.set_title(panel["label"], fontsize=9)
         figure.suptitle(spec.get("title", ""), fontsize=10)
+    elif kind == "bars":
+        figure, axes = plt.subplots(figsize=(4.8, 2.6), dpi=100)
+        axes.stairs(spec["counts"], spec["edges"], fill=True, color="#4c72b0")
+        axes.set_title(spec.get("title", ""), fontsize=9)
     else:
-        raise ValueError(f"plot {spec.get('path')}: unknown kind {kind!r}; expected 'lines' or 'histograms'")
+        raise ValueError(f"plot {spec.get('path')}: unknown kind {kind!r}; expected 'lines', 'histograms' or 'bars'")
     figure.tight_layout()
     with atomic_path(spec["path"]) as temporary:
         figure.savefig(temporary, format="png")
