@@ -1,5 +1,6 @@
 /** The `id3` command line: one small factory per subcommand. */
 import { Command } from 'commander';
+import { makeAnchorsCommand } from './cli/anchors.ts';
 import { makeDoctorCommand } from './cli/doctor.ts';
 import { makeRunCommand } from './cli/run.ts';
 import { makeValidateCommand } from './cli/validate.ts';
@@ -11,6 +12,7 @@ const program = new Command('id3')
   .addCommand(makeValidateCommand())
   .addCommand(makeVerifyCommand())
   .addCommand(makeDoctorCommand())
+  .addCommand(makeAnchorsCommand())
   .showHelpAfterError();
 
 await program.parseAsync(process.argv);

@@ -9,6 +9,7 @@ import os
 
 from .bridge import jobs, jsonio, lifeline, system, tensors
 from .evaluation import ops as evaluation_ops
+from .stages import anchors as anchors_stage
 
 _testing = os.environ.get("ID3_BRIDGE_TESTING") == "1"
 if _testing:
@@ -20,12 +21,13 @@ def job_kinds() -> dict[str, jobs.JobFunction]:
     # Stage modules import heavier code: loaded when jobs are first used, not with the bridge.
     from .evaluation.evaluate import evaluate_parametric
     from .recognition.train import train_face_recognition
-    from .stages import prepare
+    from .stages import anchors, prepare
 
     kinds: dict[str, jobs.JobFunction] = {
         "prepare.parametric": prepare.parametric_faces,
         "train-fr": train_face_recognition,
         "evaluate.parametric": evaluate_parametric,
+        "anchors.identity-centres": anchors.identity_centres,
     }
     if _testing:
         kinds.update(testing.JOB_KINDS)
@@ -51,6 +53,7 @@ OPS = {
     "job.cancel": lambda id: _jobs().cancel(id),
     **tensors.OPS,
     **evaluation_ops.OPS,
+    **anchors_stage.OPS,
     **(testing.OPS if _testing else {}),
 }
 

@@ -4,12 +4,14 @@
  * pipeline reads (defaults filled in). Unknown keys are errors everywhere.
  */
 import { z } from 'zod';
+import { AnchorsConfig, anchorsAgreeWithEncoder } from './anchors.ts';
 import { EncoderConfig } from './encoder.ts';
 import { intInRange, interval, nonNegativeInt, positiveInt } from './fields.ts';
 import { TrainFr } from './train-fr.ts';
 
 export { EncoderConfig, FolderEncoder, TrainedEncoder } from './encoder.ts';
 export { TrainFr } from './train-fr.ts';
+export { AnchorsConfig, IdentityPlan, AttributeSource } from './anchors.ts';
 
 /** Ground-truth nuisance ranges of the parametric face set (degrees, years). */
 export const ParametricRanges = z
@@ -81,6 +83,7 @@ export const Id3Config = z.strictObject({
   encoder: EncoderConfig.optional().describe('the frozen identity encoder f of the ID³ stages'),
   trainFr: TrainFr.optional().describe('train a face-recognition model on the prepared training split'),
   evaluate: Evaluate.describe('verification on held-out identities (needs trainFr)'),
+  anchors: AnchorsConfig.optional().describe('identity anchors w_i for the synthetic identities (the stage "anchors")'),
 })
   // Checked here rather than after hours of training: the pairs must be drawable from the split.
   .superRefine((config, context) => {
@@ -91,7 +94,8 @@ export const Id3Config = z.strictObject({
     } else if (config.evaluate.pairs / 20 > sameFold) {
       context.addIssue({ code: 'custom', path: ['evaluate', 'pairs'], message: `expected at most ${sameFold * 20} pairs: each fold of ${config.evaluate.split} identities holds only ${sameFold} same-identity pairs` });
     }
-  });
+  })
+  .superRefine(anchorsAgreeWithEncoder);
 /** The resolved config: every default filled in. */
 export type Id3Config = z.infer<typeof Id3Config>;
 /** What a config file may say. */
