@@ -1,6 +1,7 @@
 /** `npm run bench`: every benchmark, measured side by side in one run, printed as a table. */
 import { stringify } from 'csv-stringify/sync';
 import { closeSession } from '../src/bridge/index.ts';
+import { benchAnchors } from './anchors.ts';
 import { benchBridge, type BenchRow } from './bridge.ts';
 import { benchFr } from './fr.ts';
 import { benchParametric } from './parametric.ts';
@@ -9,6 +10,7 @@ const suites: Array<[string, () => Promise<BenchRow[]>]> = [
   ['bridge', benchBridge],
   ['parametric', benchParametric],
   ['fr', benchFr],
+  ['anchors', benchAnchors],
 ];
 
 const rows: Array<BenchRow & { suite: string }> = [];

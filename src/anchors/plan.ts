@@ -168,8 +168,11 @@ export async function writeIdentityPlan(session: PythonSession, options: PlanOpt
   rmSync(summaryFile, { force: true }); // from here on the folder holds no finished plan
   mkdirSync(outDir, { recursive: true });
 
-  const W = await tidy(async () => (await Tensor.loadNpy(session, options.anchors, { device })).cast('float32'));
-  if (W.shape.length !== 2) throw new Error(`plan: ${options.anchors} holds shape [${W.shape}], expected anchors (N, d)`);
+  const W = await tidy(async () => {
+    const loaded = await Tensor.loadNpy(session, options.anchors, { device });
+    if (loaded.shape.length !== 2) throw new Error(`plan: ${options.anchors} holds shape [${loaded.shape}], expected anchors (N, d)`);
+    return (await loaded.cast('float32')).normalize(1); // unit w_i, whatever file it came from
+  });
   const [n, d] = W.shape as [number, number];
   const m = plan.imagesPerIdentity;
   const { draw, held } = await attributeDraw(session, plan.attributes, options.manifest, device);

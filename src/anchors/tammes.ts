@@ -93,7 +93,7 @@ async function trackedCosines(W: Tensor, sets: RowSparseLayout): Promise<Tensor>
 /** ∂E/∂W = (P + Pᵀ) W for the pairs of `sets`, from their cosines (N, k); see the top of this file. */
 async function gradientFrom(W: Tensor, sets: RowSparseLayout, scaled: Tensor): Promise<Tensor> {
   const p = await (await scaled.softmax(1)).reshape([-1]); // p_ij = softmax_j(w_i·w_j / τ), row by row
-  return (await (await sets.matrix(p)).matmul(W)).add((await sets.transposed(p)).matmul(W));
+  return (await sets.times(p, W)).add(sets.transposedTimes(p, W));
 }
 
 /** ∂E/∂W (N, d) of E(W) = Σ_i τ log Σ_{j ∈ N(i)} exp(w_i·w_j / τ), N(i) the rows of `sets` (built with transpose). */

@@ -319,6 +319,15 @@ export class Tensor {
     return this.tensorOp('sampled_matmul', [a, b]);
   }
 
+  /**
+   * Weighted sums of rows of this (M, d), in bags: out[b] = Σ_e weights[e] · this[indices[e]]
+   * over the entries e from offsets[b] to offsets[b + 1] − 1 (the last bag runs to the end);
+   * torch's embedding_bag, mode "sum". A sparse (B × M) matrix times this, without CSR.
+   */
+  embeddingBag(indices: TensorLike, offsets: TensorLike, weights: TensorLike): Promise<Tensor> {
+    return this.tensorOp('embedding_bag', [indices, offsets, weights]);
+  }
+
   /** The stored values of a sparse CSR matrix, row by row (1-D). */
   values(): Promise<Tensor> {
     return this.tensorOp('values', []);

@@ -5,6 +5,7 @@ import { loadConfigFile } from '../config/load.ts';
 import { planRun, runPipeline, type RunResult } from '../pipeline/runner.ts';
 import type { StageName } from '../pipeline/stage.ts';
 import { STAGES } from '../pipeline/stages/index.ts';
+import type { AnchorsSummary } from '../pipeline/stages/anchors.ts';
 import type { EvaluateSummary } from '../pipeline/stages/evaluate.ts';
 import type { PrepareSummary } from '../pipeline/stages/prepare.ts';
 import type { TrainFrSummary } from '../pipeline/stages/train-fr.ts';
@@ -54,6 +55,8 @@ function printWhereThingsWent(result: RunResult): void {
   }
   const trainFr = result.stages['train-fr']?.record.summary as TrainFrSummary | undefined;
   if (trainFr) console.log(`  encoder:  ${here(trainFr.encoder)} (encoder.json, backbone.safetensors)`);
+  const anchors = result.stages.anchors?.record.summary as AnchorsSummary | undefined;
+  if (anchors) console.log(`  anchors:  ${here(anchors.anchors)} (${anchors.count} × ${anchors.dim}; ${here(anchors.report)})`);
   const evaluation = result.stages.evaluate?.record.summary as EvaluateSummary | undefined;
   if (evaluation) {
     console.log(`\nverification on ${evaluation.identities} held-out identities (${here(evaluation.table)}):`);

@@ -244,6 +244,8 @@ describe('ops for the anchor solver against values computed in JS', () => {
       for (let l = 0; l < d; l++) expected[rowOf[e]! * d + l]! += weights[e]! * a[j * d + l]!;
     });
     close(await values(P.matmul(A)), expected);
+    // the same product as bags of weighted rows (row 2's bag is empty: zeros)
+    close(await values(A.embeddingBag(long(cols), long(crow.slice(0, n)), Tensor.fromArray(s, weights))), expected);
     await expect(Tensor.sparseCsr(long(crow), long([1, 3, 0, 9, 2]), Tensor.ones(s, [5]), [n, n])).rejects.toThrow(/col_indices < ncols/);
     await expect(A.sampledMatmul(A, A.T())).rejects.toThrow(/must be a sparse CSR tensor/);
     expect(await s.call('system.ping')).toBeDefined(); // Python is still there

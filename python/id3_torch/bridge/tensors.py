@@ -137,6 +137,9 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "sparse_csr": _sparse_csr,
     "sampled_matmul": _sampled_matmul,
     "values": lambda x: x.values(),
+    # out[b] = sum of weights[e] * x[indices[e]] over the entries e of bag b (offsets[b] onwards)
+    "embedding_bag": lambda x, indices, offsets, weights: F.embedding_bag(indices, x, offsets, mode="sum",
+                                                                         per_sample_weights=weights),
     # elementwise (a scalar is welcome where torch takes one)
     "add": torch.add, "sub": torch.sub, "mul": torch.mul, "div": torch.div, "pow": torch.pow,
     "neg": torch.neg, "abs": torch.abs, "sqrt": torch.sqrt, "exp": torch.exp, "log": torch.log,

@@ -9,7 +9,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { runJob } from '../../bridge/jobs.ts';
+import { runJob, type JobProgress } from '../../bridge/jobs.ts';
 import { Tensor } from '../../bridge/tensor.ts';
 import { folderCheckpoints } from '../../anchors/checkpoint.ts';
 import { designAnchors, type AnchorReport } from '../../anchors/design.ts';
@@ -80,11 +80,9 @@ export const anchorsStage: Stage<AnchorsSummary> = {
     const anchorsFile = path.join(dir, 'anchors.npy');
     const reportFile = path.join(dir, 'report.json');
     const centresFile = path.join(dir, 'centres.npy');
-    const events = eventsLog(path.join(dir, 'events.jsonl'));
-    const onProgress = (p: Parameters<typeof reporter.progress>[1]) => {
-      reporter.progress('anchors', p);
-      events(p);
-    };
+    const eventsPath = path.join(dir, 'events.jsonl');
+    const events = eventsLog(eventsPath); // for the descent, which runs here; Python jobs write their own
+    const show = (p: JobProgress) => reporter.progress('anchors', p);
     const relative = (p: string) => path.relative(runDir, p);
     const summary = (report: AnchorReport): AnchorsSummary => ({
       anchors: relative(anchorsFile),
@@ -107,7 +105,7 @@ export const anchorsStage: Stage<AnchorsSummary> = {
         session,
         'anchors.identity-centres',
         { encoder: encoderSpec(config, runDir), manifest: path.join(runDir, 'prepare', 'manifest.csv'), split: 'train', out: centresFile, device: config.device },
-        { onProgress, signal, eventsPath: path.join(dir, 'events.jsonl') },
+        { onProgress: show, signal, eventsPath },
       );
       if (dim !== undefined && dim !== found.embeddingSize) {
         throw new Error(`anchors.dim: ${dim}, but the encoder's embeddings have ${found.embeddingSize} dimensions`);
@@ -119,6 +117,10 @@ export const anchorsStage: Stage<AnchorsSummary> = {
 
     const checkpoints = folderCheckpoints(session, dir, CHECKPOINT_SECONDS, device);
     try {
+      const onProgress = (p: JobProgress) => {
+        show(p);
+        events(p);
+      };
       const { anchors, report } = await designAnchors(session, { ...a, dim }, { device, centres, onProgress, signal, checkpoints });
       await anchors.saveNpy(anchorsFile);
       await anchors.dispose();
