@@ -290,6 +290,11 @@ describe('.npy files', () => {
     await writer.write(0, await Tensor.fromArray(s, [[0, 1], [2, 3], [4, 5]]));
     await expect(writer.write(4, await Tensor.fromArray(s, [[1, 1], [1, 1]]))).rejects.toThrow(/do not fit the array/);
     expect(existsSync(file)).toBe(false);
+    const stranger = path.join(dir, 'stranger.txt');
+    writeFileSync(stranger, 'not ours');
+    await expect(s.call('tensor.npy_commit', { temporary: stranger, path: file })).rejects.toThrow(/is not a temporary \.npy file begun by npy_create/);
+    await expect(s.call('tensor.npy_abort', { temporary: stranger })).rejects.toThrow(/is not a temporary/);
+    expect(existsSync(stranger)).toBe(true);
     await writer.commit();
     expect(await values(Tensor.loadNpy(s, file))).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     const aborted = await NpyRowWriter.create(s, path.join(dir, 'aborted.npy'), [2, 2]);

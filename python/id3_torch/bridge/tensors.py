@@ -249,13 +249,26 @@ def load_npy(path: str, device: str | None = None) -> dict[str, Any]:
 def npy_create(path: str, shape: list[int], dtype: str = "float32") -> str:
     """Start a `.npy` file of `shape` written in row blocks; returns its temporary name, which
     `npy_write_rows` fills and `npy_commit` renames to `path` (or `npy_abort` removes)."""
+    if dtype not in ("float32", "float64", "int64"):
+        raise ValueError(f"npy_create: dtype {dtype!r}; expected float32, float64 or int64")
     temporary = temporary_name(path)
     np.lib.format.open_memmap(temporary, mode="w+", dtype=np.dtype(dtype), shape=tuple(shape)).flush()
     return str(temporary)
 
 
+def _npy_temporary(temporary: str, path: str | None = None) -> None:
+    """Only names `npy_create` gives (beside `path`, when given) are written, renamed or removed."""
+    name = os.path.basename(temporary)
+    ours = name.startswith(".") and name.endswith(".tmp")
+    if path is not None:
+        ours = ours and name.startswith(f".{os.path.basename(path)}.") and os.path.dirname(temporary) == os.path.dirname(path)
+    if not ours:
+        raise ValueError(f"{temporary} is not a temporary .npy file begun by npy_create" + (f" for {path}" if path else ""))
+
+
 def npy_write_rows(temporary: str, start: int, id: int) -> None:
     """Rows [start, start + len(tensor)) of the file begun by `npy_create`."""
+    _npy_temporary(temporary)
     rows = _npy_array(get(id))
     array = np.load(temporary, mmap_mode="r+", allow_pickle=False)
     if rows.shape[1:] != array.shape[1:] or not 0 <= start <= len(array) - len(rows):
@@ -265,10 +278,12 @@ def npy_write_rows(temporary: str, start: int, id: int) -> None:
 
 
 def npy_commit(temporary: str, path: str) -> None:
+    _npy_temporary(temporary, path)
     os.replace(temporary, path)
 
 
 def npy_abort(temporary: str) -> None:
+    _npy_temporary(temporary)
     _remove_quietly(temporary)
 
 
