@@ -1,6 +1,7 @@
 /** `npm run bench`: every benchmark, measured side by side in one run, printed as a table. */
 import { stringify } from 'csv-stringify/sync';
 import { closeSession } from '../src/bridge/index.ts';
+import { benchAnchors } from './anchors.ts';
 import { benchBridge, type BenchRow } from './bridge.ts';
 import { benchEncoders } from './encoders.ts';
 import { benchData } from './data.ts';
@@ -13,6 +14,7 @@ const suites: Array<[string, () => Promise<BenchRow[]>]> = [
   ['fr', benchFr],
   ['encoders', benchEncoders],
   ['data', benchData],
+  ['anchors', benchAnchors],
 ];
 
 const rows: Array<BenchRow & { suite: string }> = [];

@@ -1,6 +1,7 @@
 /** The `id3` command line: one small factory per subcommand. */
 import { Command } from 'commander';
 import { makeDataCommand } from './cli/data.ts';
+import { makeAnchorsCommand } from './cli/anchors.ts';
 import { makeDoctorCommand } from './cli/doctor.ts';
 import { makeEncodeCommand } from './cli/encode.ts';
 import { makeRunCommand } from './cli/run.ts';
@@ -15,6 +16,7 @@ const program = new Command('id3')
   .addCommand(makeEncodeCommand())
   .addCommand(makeDataCommand())
   .addCommand(makeDoctorCommand())
+  .addCommand(makeAnchorsCommand())
   .showHelpAfterError();
 
 await program.parseAsync(process.argv);

@@ -10,6 +10,7 @@ import os
 from .bridge import jobs, jsonio, lifeline, system, tensors
 from .data import ops as data_ops
 from .evaluation import ops as evaluation_ops
+from .stages import anchors as anchors_stage
 
 _testing = os.environ.get("ID3_BRIDGE_TESTING") == "1"
 if _testing:
@@ -23,7 +24,7 @@ def job_kinds() -> dict[str, jobs.JobFunction]:
     from .evaluation.evaluate import evaluate
     from .recognition.train import train_face_recognition
     from .report.plots import draw_plots
-    from .stages import prepare, prepare_real
+    from .stages import anchors, prepare, prepare_real
 
     kinds: dict[str, jobs.JobFunction] = {
         "prepare.parametric": prepare.parametric_faces,
@@ -32,6 +33,7 @@ def job_kinds() -> dict[str, jobs.JobFunction]:
         "evaluate": evaluate,
         "report.plots": draw_plots,
         "data.convert": convert_dataset,
+        "anchors.identity-centres": anchors.identity_centres,
     }
     if _testing:
         kinds.update(testing.JOB_KINDS)
@@ -65,6 +67,7 @@ OPS = {
     **evaluation_ops.OPS,
     "encoders.encode": lambda **args: _encoder_ops().encode_images(**args),
     **data_ops.OPS,
+    **anchors_stage.OPS,
     **(testing.OPS if _testing else {}),
 }
 

@@ -13,11 +13,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
+def temporary_name(path: str | os.PathLike) -> Path:
+    """A fresh hidden name beside `path` for writing it, for writers that rename it themselves."""
+    final = Path(path)
+    return final.with_name(f".{final.name}.{uuid.uuid4().hex}.tmp")
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yields the temporary path to write; renames it to `path` when the block ends without error."""
     final = Path(path)
-    temporary = final.with_name(f".{final.name}.{uuid.uuid4().hex}.tmp")
+    temporary = temporary_name(final)
     try:
         yield temporary
         os.replace(temporary, final)

@@ -7,12 +7,16 @@
  *   const W = await Tensor.randn(s, [100, 3], { seed: 1 });
  *   const G = await W.matmul(W.T());
  *
- * Python memory is freed by `dispose()`, or in batches once a Tensor is garbage-collected here.
+ * Python memory is freed by `dispose()` (`Tensor.disposeAll` for many), by `tidy(fn)` for every
+ * tensor `fn` made but did not return, or in batches once a Tensor is garbage-collected here.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { PythonSession } from './session.ts';
 import { receiveFloat32, sendFloat32 } from './transfer.ts';
 
 export type DType = 'float32' | 'float64' | 'int64' | 'int32' | 'bool' | 'float16' | 'bfloat16';
+/** Dense, or a sparse CSR matrix (`Tensor.sparseCsr`). */
+export type Layout = 'strided' | 'sparse_csr';
 
 /** A tensor, or one still being computed. */
 export type TensorLike = Tensor | Promise<Tensor>;
@@ -39,6 +43,7 @@ interface TensorMeta {
   shape: number[];
   dtype: DType;
   device: string;
+  layout: Layout;
 }
 
 /** A tensor used after `dispose()`. */
@@ -71,6 +76,7 @@ export class Tensor {
   readonly shape: readonly number[];
   readonly dtype: DType;
   readonly device: string;
+  readonly layout: Layout;
   /** The handle in Python's registry; {"$tensor": id} names this tensor in a bridge call. */
   readonly id: number;
   private disposed = false;
@@ -83,7 +89,9 @@ export class Tensor {
     this.shape = Object.freeze([...meta.shape]);
     this.dtype = meta.dtype;
     this.device = meta.device;
+    this.layout = meta.layout;
     finalizer.register(this, { session, id: meta.id }, this);
+    tidyScopes.getStore()?.add(this);
   }
 
   // --- Creation -----------------------------------------------------------------------------
@@ -178,6 +186,48 @@ export class Tensor {
     }
   }
 
+  /** `tensors` joined along `dim` (all from one session). */
+  static cat(tensors: readonly TensorLike[], dim = 0): Promise<Tensor> {
+    return Promise.all(tensors).then(async (all) => {
+      if (all.length === 0) throw new Error('cat: no tensors');
+      const first = all[0]!;
+      return Tensor.wrap(first.session, await first.run('cat', [all, dim]));
+    });
+  }
+
+  /**
+   * A sparse CSR matrix of `shape` [rows, cols]: row r holds `values[crow[r]:crow[r+1]]` at
+   * columns `col[crow[r]:crow[r+1]]` (crow and col int64). Checked in Python: an index out of
+   * range is an error, not a crash.
+   */
+  static sparseCsr(crow: TensorLike, col: TensorLike, values: TensorLike, shape: readonly [number, number]): Promise<Tensor> {
+    return Promise.resolve(crow).then((c) => c.tensorOp('sparse_csr', [col, values, shape]));
+  }
+
+  /** A tensor from a `.npy` file of numbers (its dtype kept; pickled objects refused). */
+  static async loadNpy(session: PythonSession, file: string, options: { device?: string } = {}): Promise<Tensor> {
+    return new Tensor(session, await session.call<TensorMeta>('tensor.load_npy', { path: file, device: options.device }));
+  }
+
+  /** The tensor another bridge op makes and registers (Python: `tensors.register`), e.g. a
+   *  column table read from a file. */
+  static async fromOp(session: PythonSession, op: string, args: object): Promise<Tensor> {
+    return new Tensor(session, await session.call<TensorMeta>(op, args));
+  }
+
+  /** Free many tensors in one bridge call (disposed ones and repeats are skipped). */
+  static async disposeAll(tensors: Iterable<Tensor>): Promise<void> {
+    const bySession = new Map<PythonSession, Set<number>>();
+    for (const t of tensors) {
+      if (t.disposed) continue;
+      t.disposed = true;
+      finalizer.unregister(t);
+      const ids = bySession.get(t.session) ?? new Set<number>();
+      bySession.set(t.session, ids.add(t.id));
+    }
+    for (const [session, ids] of bySession) if (session.alive) await session.call('tensor.free', { ids: [...ids] });
+  }
+
   private static async create(session: PythonSession, kind: string, args: unknown[], options: RandomOptions): Promise<Tensor> {
     const { dtype, device, seed } = options;
     return new Tensor(session, await session.call<TensorMeta>('tensor.create', { kind, args, dtype, device, seed }));
@@ -189,6 +239,12 @@ export class Tensor {
   async toFloat32Array(): Promise<Float32Array> {
     this.check('toFloat32Array');
     return receiveFloat32((path) => this.session.call('tensor.to_file', { id: this.id, path }));
+  }
+
+  /** Write this (dense) tensor to a `.npy` file in its own dtype, whole or not at all. */
+  async saveNpy(file: string): Promise<void> {
+    this.check('saveNpy');
+    await this.session.call('tensor.save_npy', { id: this.id, path: file });
   }
 
   /** The value of a one-element tensor (bool as 0 or 1). */
@@ -231,6 +287,50 @@ export class Tensor {
   /** torch.gather: out[i][j] = this[index[i][j]][j] along `dim` = 0, and so on. */
   gather(dim: number, index: TensorLike): Promise<Tensor> {
     return this.tensorOp('gather', [dim, index]);
+  }
+
+  /** A new dimension of size 1 at `dim`. */
+  unsqueeze(dim: number): Promise<Tensor> {
+    return this.tensorOp('unsqueeze', [dim]);
+  }
+
+  /** Dimension `dim` (of size 1) removed. */
+  squeeze(dim: number): Promise<Tensor> {
+    return this.tensorOp('squeeze', [dim]);
+  }
+
+  /** A copy of this with `source` added at `index` along `dim`: out[index[i]] += source[i], repeats summed. */
+  indexAdd(dim: number, index: TensorLike, source: TensorLike): Promise<Tensor> {
+    return this.tensorOp('index_add', [dim, index, source]);
+  }
+
+  /** The values sorted along `dim`, ascending (ties keep their order), and where they came from. */
+  sort(dim = -1): Promise<{ values: Tensor; indices: Tensor }> {
+    return this.pairOp('sort', [], { dim });
+  }
+
+  /** Indices that sort along `dim`, ascending; ties keep their order (stable). */
+  argsort(dim = -1): Promise<Tensor> {
+    return this.tensorOp('argsort', [], { dim });
+  }
+
+  /** For a sparse CSR pattern (this): (a @ b) at the pattern's stored entries only, as a CSR matrix. */
+  sampledMatmul(a: TensorLike, b: TensorLike): Promise<Tensor> {
+    return this.tensorOp('sampled_matmul', [a, b]);
+  }
+
+  /**
+   * Weighted sums of rows of this (M, d), in bags: out[b] = Σ_e weights[e] · this[indices[e]]
+   * over the entries e from offsets[b] to offsets[b + 1] − 1 (the last bag runs to the end);
+   * torch's embedding_bag, mode "sum". A sparse (B × M) matrix times this, without CSR.
+   */
+  embeddingBag(indices: TensorLike, offsets: TensorLike, weights: TensorLike): Promise<Tensor> {
+    return this.tensorOp('embedding_bag', [indices, offsets, weights]);
+  }
+
+  /** The stored values of a sparse CSR matrix, row by row (1-D). */
+  values(): Promise<Tensor> {
+    return this.tensorOp('values', []);
   }
 
   /** This where `condition` (bool) holds, else `other`. */
@@ -300,6 +400,11 @@ export class Tensor {
     return this.tensorOp('clamp', [], { min: bounds.min, max: bounds.max });
   }
 
+  /** Running sum along `dim`. */
+  cumsum(dim: number): Promise<Tensor> {
+    return this.tensorOp('cumsum', [dim]);
+  }
+
   /** Boolean mask of this > other. */
   gt(other: Operand): Promise<Tensor> {
     return this.tensorOp('gt', [other]);
@@ -350,6 +455,21 @@ export class Tensor {
   /** The `k` largest (or smallest) values along `dim`, sorted, and their indices (int64). */
   topk(k: number, dim = -1, largest = true): Promise<{ values: Tensor; indices: Tensor }> {
     return this.pairOp('topk', [k], { dim, largest });
+  }
+
+  /** softmax along `dim`: exp(x) / Σ exp(x), computed stably. */
+  softmax(dim: number): Promise<Tensor> {
+    return this.tensorOp('softmax', [dim]);
+  }
+
+  /** log Σ exp(x) over `dim`, computed stably. */
+  logsumexp(dim: number, keepdim = false): Promise<Tensor> {
+    return this.tensorOp('logsumexp', [dim, keepdim]);
+  }
+
+  /** Counts of each value of a 1-D int64 tensor of values ≥ 0; at least `minlength` entries. */
+  bincount(minlength = 0): Promise<Tensor> {
+    return this.tensorOp('bincount', [], { minlength });
   }
 
   /** Euclidean (L2) norm over `dim`, or over everything. */
@@ -403,21 +523,21 @@ export class Tensor {
   }
 
   /**
-   * Run whitelisted `op` of tensors.py as op(*args, **kwargs). Tensor arguments (awaited first)
-   * travel as {"$tensor": id}; everything else as plain JSON.
+   * Run whitelisted `op` of tensors.py as op(*args, **kwargs). Tensor arguments (awaited first),
+   * also inside an array argument, travel as {"$tensor": id}; everything else as plain JSON.
    */
   private async run(op: string, args: unknown[], kwargs: object = {}): Promise<unknown> {
     this.check(op);
-    const encoded = await Promise.all(
-      args.map(async (arg) => {
-        if (!(arg instanceof Tensor || arg instanceof Promise)) return arg;
-        const tensor = await arg;
-        if (!(tensor instanceof Tensor)) throw new TypeError(`${op}: an operand promise resolved to ${String(tensor)}, not a Tensor`);
-        tensor.check(op);
-        if (tensor.session !== this.session) throw new Error(`${op}: tensors from two different Python sessions`);
-        return { $tensor: tensor.id };
-      }),
-    );
+    const encode = async (arg: unknown): Promise<unknown> => {
+      if (Array.isArray(arg)) return Promise.all(arg.map(encode));
+      if (!(arg instanceof Tensor || arg instanceof Promise)) return arg;
+      const tensor = await arg;
+      if (!(tensor instanceof Tensor)) throw new TypeError(`${op}: an operand promise resolved to ${String(tensor)}, not a Tensor`);
+      tensor.check(op);
+      if (tensor.session !== this.session) throw new Error(`${op}: tensors from two different Python sessions`);
+      return { $tensor: tensor.id };
+    };
+    const encoded = await Promise.all(args.map(encode));
     this.check(op); // it may have been disposed while the operands were computed
     return this.session.call('tensor.op', { op, args: encoded, kwargs });
   }
@@ -425,4 +545,52 @@ export class Tensor {
   private check(op: string): void {
     if (this.disposed) throw new TensorDisposedError(this.id, op);
   }
+}
+
+/** The tensors made inside the innermost running `tidy`, per async context. */
+const tidyScopes = new AsyncLocalStorage<Set<Tensor>>();
+
+/**
+ * Objects that hold tensors (not in plain fields of a plain object) say which with this method,
+ * so that `tidy` keeps them when such an object is returned.
+ */
+export const heldTensors = Symbol('id3.heldTensors');
+interface HoldsTensors {
+  [heldTensors](): Iterable<Tensor>;
+}
+
+/** The Tensors in a value: itself, inside arrays and plain objects, or an object's `heldTensors`. */
+function tensorsIn(value: unknown, found = new Set<Tensor>(), seen = new Set<object>()): Set<Tensor> {
+  if (value === null || typeof value !== 'object' || seen.has(value)) return found;
+  seen.add(value);
+  if (value instanceof Tensor) found.add(value);
+  else if (heldTensors in value) for (const t of (value as HoldsTensors)[heldTensors]()) found.add(t);
+  else if (Array.isArray(value)) for (const v of value) tensorsIn(v, found, seen);
+  else if (Object.getPrototypeOf(value) === Object.prototype) for (const v of Object.values(value)) tensorsIn(v, found, seen);
+  return found;
+}
+
+/**
+ * Run `fn`, then free (in one bridge call) every tensor made while it ran, except those in its
+ * result: a Tensor, arrays and plain objects holding them, or objects that name theirs with
+ * `heldTensors` (tf.tidy, for tensors that live in Python). A long loop written as tidy passes holds only what each pass returns; the kept
+ * tensors belong to the enclosing tidy, if any. On an error everything made is freed.
+ *
+ *   const G = await tidy(async () => (await X.matmul(X.T())).softmax(1));   // the product is freed
+ */
+export async function tidy<T>(fn: () => Promise<T>): Promise<T> {
+  const made = new Set<Tensor>();
+  let result: T;
+  try {
+    result = await tidyScopes.run(made, fn);
+  } catch (err) {
+    await Tensor.disposeAll(made);
+    throw err;
+  }
+  const outer = tidyScopes.getStore();
+  for (const kept of tensorsIn(result)) {
+    if (made.delete(kept)) outer?.add(kept);
+  }
+  await Tensor.disposeAll(made);
+  return result;
 }

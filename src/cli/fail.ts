@@ -3,8 +3,13 @@ import { CancelledError, PythonDiedError, PythonError } from '../bridge/errors.t
 import { ConfigError } from '../config/load.ts';
 import { StageSelectionError } from '../pipeline/runner.ts';
 
+/** Bad command-line input: the message names the option and what was expected (exit code 2). */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
 export function exitCodeFor(err: unknown): number {
-  if (err instanceof ConfigError || err instanceof StageSelectionError) return 2;
+  if (err instanceof ConfigError || err instanceof StageSelectionError || err instanceof UsageError) return 2;
   if (err instanceof CancelledError || (err instanceof Error && err.name === 'AbortError')) return 130;
   return 1;
 }
@@ -13,6 +18,8 @@ export function reportError(err: unknown): void {
   const verbose = process.env.ID3_DEBUG === '1';
   if (err instanceof ConfigError) {
     console.error(err.message);
+  } else if (err instanceof UsageError) {
+    console.error(`id3: ${err.message}`);
   } else if (err instanceof CancelledError) {
     console.error(`id3: ${err.message}; rerun the same command to resume`);
   } else if (err instanceof PythonError) {

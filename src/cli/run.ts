@@ -8,6 +8,7 @@ import { sweep, type SweepResult } from '../pipeline/sweep.ts';
 import { markdownTable } from '../report/markdown.ts';
 import { planRun, runPipeline, type RunResult, type StageSelection } from '../pipeline/runner.ts';
 import { STAGES } from '../pipeline/stages/index.ts';
+import type { AnchorsSummary } from '../pipeline/stages/anchors.ts';
 import { HELD_OUT, paperTable, type EvaluateSummary } from '../pipeline/stages/evaluate.ts';
 import type { RealPrepareSummary } from '../pipeline/stages/prepare-real.ts';
 import type { PrepareSummary } from '../pipeline/stages/prepare.ts';
@@ -90,6 +91,8 @@ function printWhereThingsWent(result: RunResult): void {
   }
   const trainFr = result.stages['train-fr']?.record.summary as TrainFrSummary | undefined;
   if (trainFr) console.log(`  encoder:  ${here(trainFr.encoder)} (encoder.json, backbone.safetensors)`);
+  const anchors = result.stages.anchors?.record.summary as AnchorsSummary | undefined;
+  if (anchors) console.log(`  anchors:  ${here(anchors.anchors)} (${anchors.count} × ${anchors.dim}; ${here(anchors.report)})`);
   const evaluation = result.stages.evaluate?.record.summary as EvaluateSummary | undefined;
   if (evaluation) {
     const heldOut = evaluation.sets.find((s) => s.name === HELD_OUT);

@@ -4,6 +4,7 @@
  * pipeline reads (defaults filled in). Unknown keys are errors everywhere.
  */
 import { z } from 'zod';
+import { AnchorsConfig, anchorsAgreeWithEncoder } from './anchors.ts';
 import { RealDatasets } from './dataset.ts';
 import { EncoderConfig } from './encoder.ts';
 import { Evaluate } from './evaluate.ts';
@@ -14,6 +15,7 @@ export { FoldersDataset, ManifestDataset, RecordIODataset, type RealDataset } fr
 export { AdaFaceEncoder, ArcFaceEncoder, DlibEncoder, EncoderConfig, FolderEncoder, Framing, TrainedEncoder } from './encoder.ts';
 export { TrainFr } from './train-fr.ts';
 export { Benchmark, Evaluate } from './evaluate.ts';
+export { AnchorsConfig, IdentityPlan, AttributeSource } from './anchors.ts';
 
 /** Ground-truth nuisance ranges of the parametric face set (degrees, years). */
 export const ParametricRanges = z
@@ -70,6 +72,7 @@ export const Id3Config = z.strictObject({
   dataset: DatasetConfig,
   encoder: EncoderConfig.optional().describe('the frozen identity encoder f of the ID³ stages'),
   trainFr: TrainFr.optional().describe('train a face-recognition model on the prepared training split'),
+  anchors: AnchorsConfig.optional().describe('identity anchors w_i for the synthetic identities (the stage "anchors")'),
   evaluate: Evaluate.describe('verification of the face-recognition models the run trains (encoder, trainFr)'),
   report: z.boolean().default(true).describe('write runs/<name>/report/report.md with its plots (stage "report")'),
   variants: z
@@ -92,7 +95,8 @@ export const Id3Config = z.strictObject({
     } else if (config.evaluate.pairs / 20 > sameFold) {
       context.addIssue({ code: 'custom', path: ['evaluate', 'pairs'], message: `expected at most ${sameFold * 20} pairs: each fold of ${config.evaluate.split} identities holds only ${sameFold} same-identity pairs` });
     }
-  });
+  })
+  .superRefine(anchorsAgreeWithEncoder);
 /** The resolved config: every default filled in. */
 export type Id3Config = z.infer<typeof Id3Config>;
 

@@ -1,5 +1,5 @@
 /** Files that are whole or absent: written to a temporary name, then renamed into place. */
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 
 let counter = 0;
@@ -18,4 +18,38 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
 
 export function writeJsonAtomic(file: string, value: unknown): void {
   writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** A file written in pieces under a temporary name, renamed into place by `commit`. */
+export interface AtomicFileWriter {
+  write(text: string): void;
+  commit(): void;
+  /** Remove the temporary file (after a failure); does nothing once committed. */
+  abort(): void;
+}
+
+export function createAtomicWriter(file: string): AtomicFileWriter {
+  mkdirSync(path.dirname(file), { recursive: true });
+  const temporary = `${file}.tmp-${process.pid}-${counter++}`;
+  const fd = openSync(temporary, 'w');
+  let open = true;
+  const close = () => {
+    if (open) closeSync(fd);
+    open = false;
+  };
+  return {
+    write: (text) => {
+      const bytes = Buffer.from(text, 'utf8');
+      for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done);
+    },
+    commit: () => {
+      close();
+      renameSync(temporary, file);
+    },
+    abort: () => {
+      if (!open) return;
+      close();
+      rmSync(temporary, { force: true });
+    },
+  };
 }

@@ -1,10 +1,13 @@
-import { readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { PythonError } from '../../src/bridge/errors.ts';
 import { PythonSession } from '../../src/bridge/session.ts';
-import { Tensor, TensorDisposedError } from '../../src/bridge/tensor.ts';
+import { NpyRowWriter } from '../../src/bridge/npy.ts';
+import { Tensor, TensorDisposedError, tidy } from '../../src/bridge/tensor.ts';
 import { transferDir, transferPrefix } from '../../src/bridge/transfer.ts';
 
 let s: PythonSession;
@@ -173,6 +176,133 @@ describe('ops against values computed in JS', () => {
   });
 });
 
+describe('ops for the anchor solver against values computed in JS', () => {
+  const close = (got: number[], expected: number[], digits = 5) => {
+    expect(got.length).toBe(expected.length);
+    got.forEach((v, i) => expect(v).toBeCloseTo(expected[i]!, digits));
+  };
+
+  it('softmax and logsumexp along a dimension, stable for large inputs', async () => {
+    const rows = [[1, 2, 3], [1000, 1001, 999]];
+    const X = await Tensor.fromArray(s, rows);
+    const expected = rows.flatMap((r) => {
+      const m = Math.max(...r);
+      const z = r.reduce((a, v) => a + Math.exp(v - m), 0);
+      return r.map((v) => Math.exp(v - m) / z);
+    });
+    close(await values(X.softmax(1)), expected);
+    const lse = rows.map((r) => Math.max(...r) + Math.log(r.reduce((a, v) => a + Math.exp(v - Math.max(...r)), 0)));
+    close(await values(X.logsumexp(1)), lse, 3);
+    expect((await X.logsumexp(1, true)).shape).toEqual([2, 1]);
+  });
+
+  it('unsqueeze, squeeze and cat', async () => {
+    const a = await Tensor.fromArray(s, [[1, 2], [3, 4]]);
+    expect((await a.unsqueeze(1)).shape).toEqual([2, 1, 2]);
+    expect((await a.unsqueeze(1).then((t) => t.squeeze(1))).shape).toEqual([2, 2]);
+    const b = await Tensor.fromArray(s, [[5, 6]]);
+    expect(await values(Tensor.cat([a, b, Promise.resolve(a)]))).toEqual([1, 2, 3, 4, 5, 6, 1, 2, 3, 4]);
+    expect(await values(Tensor.cat([a, a], 1))).toEqual([1, 2, 1, 2, 3, 4, 3, 4]);
+    await expect(Tensor.cat([])).rejects.toThrow(/no tensors/);
+  });
+
+  it('indexAdd sums repeated indices into a copy and leaves the input alone', async () => {
+    const base = await Tensor.fromArray(s, [[1, 1], [2, 2], [3, 3]]);
+    const index = await Tensor.fromArray(s, [2, 0, 2, 2], { dtype: 'int64' });
+    const source = await Tensor.fromArray(s, [[1, 10], [2, 20], [3, 30], [4, 40]]);
+    expect(await values(base.indexAdd(0, index, source))).toEqual([3, 21, 2, 2, 11, 83]);
+    expect(await values(base)).toEqual([1, 1, 2, 2, 3, 3]);
+  });
+
+  it('argsort (stable), bincount and cumsum', async () => {
+    const data = [3, 1, 2, 1, 3, 0, 1];
+    const X = await Tensor.fromArray(s, data, { dtype: 'int64' });
+    const order = [...data.keys()].sort((i, j) => data[i]! - data[j]! || i - j); // JS's sort is stable too
+    expect(await values((await X.argsort()).cast('float32'))).toEqual(order);
+    expect(await values((await X.bincount(6)).cast('float32'))).toEqual([1, 3, 1, 2, 0, 0]);
+    expect(await values((await X.cumsum(0)).cast('float32'))).toEqual([3, 4, 6, 7, 10, 10, 11]);
+  });
+
+  it('a sparse CSR pattern samples a product at its entries; CSR @ dense matches the dense product', async () => {
+    const [n, d] = [4, 3];
+    const a = randomFloats(n * d, 7);
+    const A = await Tensor.fromFloat32Array(s, a, [n, d]);
+    // rows 0: cols {1, 3}; 1: {0}; 2: {}; 3: {0, 2}
+    const cols = [1, 3, 0, 0, 2];
+    const crow = [0, 2, 3, 3, 5];
+    const weights = [0.5, -1, 2, 0.25, 4];
+    const long = (xs: number[]) => Tensor.fromArray(s, xs, { dtype: 'int64' });
+    const pattern = await Tensor.sparseCsr(long(crow), long(cols), Tensor.ones(s, [5]), [n, n]);
+    expect([pattern.layout, pattern.shape]).toEqual(['sparse_csr', [n, n]]);
+    const dot = (i: number, j: number) => [0, 1, 2].reduce((sum, l) => sum + a[i * d + l]! * a[j * d + l]!, 0);
+    const rowOf = [0, 0, 1, 3, 3];
+    const sampled = await pattern.sampledMatmul(A, A.T());
+    close(await values(sampled.values()), cols.map((j, e) => dot(rowOf[e]!, j)));
+    const P = await Tensor.sparseCsr(long(crow), long(cols), Tensor.fromArray(s, weights), [n, n]);
+    const expected: number[] = new Array(n * d).fill(0);
+    cols.forEach((j, e) => {
+      for (let l = 0; l < d; l++) expected[rowOf[e]! * d + l]! += weights[e]! * a[j * d + l]!;
+    });
+    close(await values(P.matmul(A)), expected);
+    // the same product as bags of weighted rows (row 2's bag is empty: zeros)
+    close(await values(A.embeddingBag(long(cols), long(crow.slice(0, n)), Tensor.fromArray(s, weights))), expected);
+    await expect(Tensor.sparseCsr(long(crow), long([1, 3, 0, 9, 2]), Tensor.ones(s, [5]), [n, n])).rejects.toThrow(/col_indices < ncols/);
+    await expect(A.sampledMatmul(A, A.T())).rejects.toThrow(/must be a sparse CSR tensor/);
+    expect(await s.call('system.ping')).toBeDefined(); // Python is still there
+  });
+});
+
+describe('.npy files', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'id3-npy-'));
+
+  it('round-trip bit for bit in their dtype, as real .npy files', async () => {
+    const data = randomFloats(60, 8);
+    const X = await Tensor.fromFloat32Array(s, data, [20, 3]);
+    const file = path.join(dir, 'x.npy');
+    await X.saveNpy(file);
+    const bytes = readFileSync(file);
+    expect(bytes.subarray(0, 6).toString('latin1')).toBe('\x93NUMPY');
+    expect(bytes.toString('latin1')).toMatch(/'descr': '<f4', 'fortran_order': False, 'shape': \(20, 3\)/);
+    const back = await Tensor.loadNpy(s, file);
+    expect([back.shape, back.dtype]).toEqual([[20, 3], 'float32']);
+    expect(Buffer.from((await back.toFloat32Array()).buffer).equals(Buffer.from(data.buffer))).toBe(true);
+    const ints = await Tensor.arange(s, 5);
+    await ints.saveNpy(path.join(dir, 'i.npy'));
+    const intsBack = await Tensor.loadNpy(s, path.join(dir, 'i.npy'));
+    expect(intsBack.dtype).toBe('int64');
+    expect(await values(intsBack.cast('float32'))).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it('refuse what is not an array of numbers, naming the file', async () => {
+    await expect(Tensor.loadNpy(s, path.join(dir, 'absent.npy'))).rejects.toThrow(/absent\.npy: no such file/);
+    const junk = path.join(dir, 'junk.npy');
+    writeFileSync(junk, 'not a numpy file');
+    await expect(Tensor.loadNpy(s, junk)).rejects.toThrow(/junk\.npy: not a \.npy array of numbers/);
+    const pattern = await Tensor.sparseCsr(Tensor.fromArray(s, [0, 0], { dtype: 'int64' }), Tensor.zeros(s, [0], { dtype: 'int64' }), Tensor.zeros(s, [0]), [1, 1]);
+    await expect(pattern.saveNpy(path.join(dir, 'sparse.npy'))).rejects.toThrow(/only dense tensors/);
+    expect(existsSync(path.join(dir, 'sparse.npy'))).toBe(false);
+  });
+
+  it('are written in row blocks under a temporary name, renamed when committed', async () => {
+    const file = path.join(dir, 'rows.npy');
+    const writer = await NpyRowWriter.create(s, file, [5, 2]);
+    await writer.write(3, await Tensor.fromArray(s, [[6, 7], [8, 9]]));
+    await writer.write(0, await Tensor.fromArray(s, [[0, 1], [2, 3], [4, 5]]));
+    await expect(writer.write(4, await Tensor.fromArray(s, [[1, 1], [1, 1]]))).rejects.toThrow(/do not fit the array/);
+    expect(existsSync(file)).toBe(false);
+    const stranger = path.join(dir, 'stranger.txt');
+    writeFileSync(stranger, 'not ours');
+    await expect(s.call('tensor.npy_commit', { temporary: stranger, path: file })).rejects.toThrow(/is not a temporary \.npy file begun by npy_create/);
+    await expect(s.call('tensor.npy_abort', { temporary: stranger })).rejects.toThrow(/is not a temporary/);
+    expect(existsSync(stranger)).toBe(true);
+    await writer.commit();
+    expect(await values(Tensor.loadNpy(s, file))).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    const aborted = await NpyRowWriter.create(s, path.join(dir, 'aborted.npy'), [2, 2]);
+    await aborted.abort();
+    expect(readdirSync(dir).filter((name) => name.includes('aborted'))).toEqual([]);
+  });
+});
+
 describe('bulk transfer', () => {
   it('round-trips 1e6 float32 values bit for bit and leaves no files', async () => {
     const data = randomFloats(1_000_000, 6);
@@ -209,6 +339,35 @@ describe('errors and lifetime', () => {
     await expect(t.sum()).rejects.toThrow('tensor #' + t.id + ' was disposed; it cannot be used in sum');
     await expect((await Tensor.ones(s, [3])).add(t)).rejects.toThrow(/cannot be used in add/);
     await expect(t.toFloat32Array()).rejects.toThrow(/toFloat32Array/);
+  });
+
+  it('tidy frees what its function made but did not return, in one call; nested tidies hand kept tensors out', async () => {
+    const outside = await Tensor.ones(s, [4]);
+    const spy = vi.spyOn(s, 'call');
+    const made: Tensor[] = [];
+    const result = await tidy(async () => {
+      const a = await outside.add(1);
+      const inner = await tidy(async () => {
+        const b = await a.mul(2);
+        made.push(b);
+        return { kept: await b.add(1), list: [await b.sub(1)] };
+      });
+      made.push(a, inner.kept);
+      return inner.list[0]!;
+    });
+    const frees = spy.mock.calls.filter(([op]) => op === 'tensor.free').map(([, args]) => (args as { ids: number[] }).ids);
+    spy.mockRestore();
+    expect(frees).toEqual([[made[0]!.id], [made[1]!.id, made[2]!.id]]); // inner: b; outer: a and inner.kept
+    expect(await values(result)).toEqual([3, 3, 3, 3]);
+    expect(await values(outside)).toEqual([1, 1, 1, 1]); // made before: not the tidy's
+    await expect(s.call('tensor.op', { op: 'sum', args: [{ $tensor: made[0]!.id }] })).rejects.toThrow(/no tensor with id/);
+    await expect(made[1]!.sum()).rejects.toThrow(TensorDisposedError);
+    const failed: Tensor[] = [];
+    await expect(tidy(async () => {
+      failed.push(await outside.add(1));
+      throw new Error('midway');
+    })).rejects.toThrow('midway');
+    await expect(failed[0]!.sum()).rejects.toThrow(TensorDisposedError);
   });
 
   it('frees forgotten tensors in one batched call', async () => {

@@ -1,4 +1,5 @@
 import type { Stage } from '../stage.ts';
+import { anchorsStage } from './anchors.ts';
 import { encoderStage } from './encoder.ts';
 import { evaluateStage } from './evaluate.ts';
 import { prepareStage } from './prepare.ts';
@@ -6,4 +7,4 @@ import { reportStage } from './report.ts';
 import { trainFrStage } from './train-fr.ts';
 
 /** Every stage, in the order a run executes them. */
-export const STAGES: readonly Stage[] = [prepareStage, encoderStage, trainFrStage, evaluateStage, reportStage];
+export const STAGES: readonly Stage[] = [prepareStage, encoderStage, anchorsStage, trainFrStage, evaluateStage, reportStage];
