@@ -17,7 +17,7 @@ const encoder: Id3ConfigInput['encoder'] = {
   kind: 'train',
   recipe: { backbone: 'iresnet-small', inputSize: 32, embeddingSize: 24, widths: [8, 8, 16, 16], layers: [1, 1, 1, 1], head: 'cosface', s: 16, m: 0.2, epochs: 1, decayEpochs: [1], batchSize: 8, lr: 0.05 },
 };
-const config = (input: Partial<Id3ConfigInput>) => resolveConfig({ name: 'anchors', runsDir, device: 'cpu', dataset, ...input }, 'test');
+const config = (input: Partial<Id3ConfigInput>) => resolveConfig({ name: 'anchors', runsDir, device: 'cpu', dataset, evaluate: { split: null }, report: false, ...input }, 'test');
 
 let s: PythonSession;
 beforeAll(async () => {

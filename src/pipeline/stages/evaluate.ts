@@ -89,7 +89,8 @@ export const evaluateStage: Stage<EvaluateSummary> = {
   name: 'evaluate',
   version: 2,
   after: ['prepare', 'encoder', 'train-fr'],
-  enabled: (config: Id3Config) => modelsOf(config, '').length > 0,
+  enabled: (config: Id3Config) =>
+    modelsOf(config, '').length > 0 && (config.evaluate.split !== null || config.evaluate.benchmarks.length > 0),
   slice: (config) => {
     const { batchSize: _batchSize, benchmarks, ...evaluate } = config.evaluate;
     return { ...evaluate, benchmarks: benchmarks.map(benchmarkKey), models: modelsOf(config, '').map((m) => m.name) };
