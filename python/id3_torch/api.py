@@ -18,6 +18,9 @@ if _testing:
 def job_kinds() -> dict[str, jobs.JobFunction]:
     """Every long job a stage can run, in the bridge or under torchrun (`python -m id3_torch`)."""
     # Stage modules import heavier code: loaded when jobs are first used, not with the bridge.
+    from .diffusion import jobs as diffusion_jobs
+    from .diffusion.train import train_diffusion
+    from .encoders.attribute_regressor import train_attribute_regressor
     from .evaluation.evaluate import evaluate_parametric
     from .recognition.train import train_face_recognition
     from .stages import prepare
@@ -26,6 +29,10 @@ def job_kinds() -> dict[str, jobs.JobFunction]:
         "prepare.parametric": prepare.parametric_faces,
         "train-fr": train_face_recognition,
         "evaluate.parametric": evaluate_parametric,
+        "train": train_diffusion,
+        "diffusion.sample": diffusion_jobs.sample_job,
+        "diffusion.measure": diffusion_jobs.measure_job,
+        "attributes.train": train_attribute_regressor,
     }
     if _testing:
         kinds.update(testing.JOB_KINDS)

@@ -4,10 +4,12 @@
  * pipeline reads (defaults filled in). Unknown keys are errors everywhere.
  */
 import { z } from 'zod';
+import { DiffusionConfig, diffusionFitProblems } from './diffusion.ts';
 import { EncoderConfig } from './encoder.ts';
 import { intInRange, interval, nonNegativeInt, positiveInt } from './fields.ts';
 import { TrainFr } from './train-fr.ts';
 
+export { DiffusionConfig, DiffusionSampler } from './diffusion.ts';
 export { EncoderConfig, FolderEncoder, TrainedEncoder } from './encoder.ts';
 export { TrainFr } from './train-fr.ts';
 
@@ -80,10 +82,15 @@ export const Id3Config = z.strictObject({
   dataset: DatasetConfig,
   encoder: EncoderConfig.optional().describe('the frozen identity encoder f of the ID³ stages'),
   trainFr: TrainFr.optional().describe('train a face-recognition model on the prepared training split'),
+  diffusion: DiffusionConfig.optional().describe('the ID³ diffusion model, trained by the stage "train" (needs encoder)'),
   evaluate: Evaluate.describe('verification on held-out identities (needs trainFr)'),
 })
   // Checked here rather than after hours of training: the pairs must be drawable from the split.
   .superRefine((config, context) => {
+    if (config.diffusion) {
+      if (!config.encoder) context.addIssue({ code: 'custom', path: ['encoder'], message: 'expected an encoder section: the diffusion model conditions on f' });
+      for (const [at, message] of diffusionFitProblems(config.diffusion, config.dataset.resolution)) context.addIssue({ code: 'custom', path: ['diffusion', ...at], message });
+    }
     if (!config.trainFr) return;
     const { identities, sameFold } = evaluationCapacity(config);
     if (identities < 20) {

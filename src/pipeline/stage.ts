@@ -3,7 +3,7 @@ import type { PythonSession } from '../bridge/session.ts';
 import type { Id3Config } from '../config/schema.ts';
 import type { Reporter } from '../ui/reporter.ts';
 
-export type StageName = 'prepare' | 'encoder' | 'train-fr' | 'evaluate';
+export type StageName = 'prepare' | 'encoder' | 'train' | 'train-fr' | 'evaluate';
 
 export interface StageContext {
   config: Id3Config;

@@ -2,12 +2,13 @@
 
 Rows come from a manifest (`folders.index_manifest`: paths checked to stay inside the dataset,
 every bad row named); the rows of the asked splits are kept and their identities remapped to
-class indices 0..K-1, the manifest's identity names kept beside them.
+class indices 0..K-1, the manifest's identity names kept beside them, and its numeric columns
+(age, pose, ...) as attributes.
 """
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -20,6 +21,7 @@ class LabelledImages:
     images: torch.Tensor  # (N, 3, H, W) uint8
     labels: torch.Tensor  # (N,) int64 class index in 0..K-1
     identities: tuple[str, ...]  # class index -> the manifest's identity
+    attributes: dict[str, torch.Tensor] = field(default_factory=dict)  # numeric manifest column -> (N,) float32
 
     @property
     def num_classes(self) -> int:
@@ -39,4 +41,16 @@ class LabelledImages:
         kept = index.labels[rows].unique()  # sorted: class order follows the manifest's identity order
         labels = torch.searchsorted(kept, index.labels[rows])
         images = torch.stack([index.image(n) for n in rows])
-        return LabelledImages(images, labels, tuple(index.identities[k] for k in kept.tolist()))
+        attributes = {name: column[rows] for name, column in index.attributes.items()}
+        return LabelledImages(images, labels, tuple(index.identities[k] for k in kept.tolist()), attributes)
+
+
+def attribute_columns(data: LabelledImages, names: tuple[str, ...], *, manifest: str) -> torch.Tensor:
+    """(N, len(names)) float32: the named numeric columns side by side; DataFormatError when one is missing or empty."""
+    missing = [n for n in names if n not in data.attributes]
+    if missing:
+        raise DataFormatError(f"expected numeric columns {', '.join(names)}; missing {', '.join(missing)}", path=manifest)
+    table = torch.stack([data.attributes[n] for n in names], dim=1)
+    if table.isnan().any():
+        raise DataFormatError(f"empty values in columns {', '.join(names)}", path=manifest)
+    return table

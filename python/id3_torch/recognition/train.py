@@ -7,7 +7,6 @@ checkpoint every N steps from which a killed run resumes exactly (same batches, 
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -22,6 +21,7 @@ from ..data.labelled_images import LabelledImages
 from ..files import write_text_atomic
 from ..training.distributed import Distributed
 from ..training.order import rank_batches, steps_per_epoch
+from ..training.randomness import step_generator
 from ..training.schedule import step_decay
 from ..training.state import load_training_state, save_training_state
 from .checkpoints import save_safetensors
@@ -100,10 +100,8 @@ def fit_to(images: torch.Tensor, size: int) -> torch.Tensor:
 
 def flip_mask(*, seed: int, rank: int, step: int, batch_size: int) -> torch.Tensor:
     """Which images of this rank's batch are mirrored: a function of (seed, rank, step), so a
-    resumed run mirrors the same images. The three are hashed, so no two (seed, rank, step)
-    share a stream (as seed·c + step would for seed s, step t + c and seed s + 1, step t)."""
-    digest = hashlib.blake2b(f"flip/{seed}/{rank}/{step}".encode(), digest_size=8).digest()
-    generator = torch.Generator().manual_seed(int.from_bytes(digest, "little") >> 1)
+    resumed run mirrors the same images."""
+    generator = step_generator("flip", seed=seed, rank=rank, step=step)
     return torch.rand(batch_size, generator=generator) < 0.5
 
 
