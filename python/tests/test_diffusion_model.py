@@ -6,7 +6,8 @@ import torch
 from diffusion_helpers import encoder_at, random_denoiser
 from id3_torch.diffusion.ema import EMA
 from id3_torch.diffusion.loss import guidance_weight, id3_loss, identity_weight
-from id3_torch.diffusion.sampler import SamplerOptions, sample_images
+from id3_torch.diffusion.model import EpsilonPreconditioning
+from id3_torch.diffusion.sampler import SamplerOptions, sample_images, to_uint8
 from id3_torch.diffusion.schedule import DiffusionSchedule
 from id3_torch.diffusion.unet import UNetConfig
 
@@ -34,7 +35,7 @@ def _batch(encoder, seed=0):
 def test_changing_y_or_s_changes_the_output_and_dropped_rows_ignore_both(encoder):
     denoiser = random_denoiser()
     x0, y, s, g = _batch(encoder)
-    t = torch.tensor([10, 300, 600, 900])
+    t = torch.tensor([10, 100, 300, 500])  # (at large t, c_out ≈ sqrt(ᾱ_t)·σ_d scales every input's effect down)
     with torch.no_grad():
         base = denoiser(x0, t, y, s)
         other_y = denoiser(x0, t, y.roll(1, dims=0), s)
@@ -45,6 +46,19 @@ def test_changing_y_or_s_changes_the_output_and_dropped_rows_ignore_both(encoder
     per_row = lambda a, b: (a - b).abs().flatten(1).amax(dim=1)  # noqa: E731
     assert (per_row(base, other_y) > 1e-4).all() and (per_row(base, other_s) > 1e-4).all()
     assert torch.equal(null_a, null_b)
+
+
+def test_the_edm_scalings_are_the_best_linear_epsilon_and_its_residual_spread(schedule):
+    # For x0 ~ N(0, σ_d²): c_skip is the least-squares coefficient of ε on x_t, c_out the residual's std.
+    pre = EpsilonPreconditioning(schedule.alphas_cumprod, sigma_data=0.5)
+    g = torch.Generator().manual_seed(0)
+    for t in (100, 500, 999):  # (at t = 0 the coefficient, 0.04, drowns in sampling noise)
+        x0, eps = torch.randn(200_000, generator=g) * 0.5, torch.randn(200_000, generator=g)
+        x_t = schedule.q_sample(x0, torch.full((1,), t), eps)
+        fitted = float((eps * x_t).sum() / (x_t * x_t).sum())
+        assert fitted == pytest.approx(float(pre.c_skip[t]), rel=0.02), t
+        assert float((eps - fitted * x_t).std()) == pytest.approx(float(pre.c_out[t]), rel=0.02), t
+        assert float((pre.c_in[t] * x_t).std()) == pytest.approx(1.0, rel=0.02)
 
 
 def test_identity_weights_follow_the_method():
@@ -89,7 +103,8 @@ def test_the_identity_term_reaches_the_unet_and_the_encoder_never_changes(encode
 
 
 def _plain_ddim(denoiser, schedule, y, s, seeds, *, steps, drop=None):
-    """Plain conditional DDIM written out: x_T from each seed, ε_θ, DDIM step (η = 0, clipped x̂0)."""
+    """Plain conditional DDIM written out: x_T from each seed, ε_θ, DDIM step (η = 0, clipped x̂0; the step
+    itself is checked against diffusers in test_diffusion_schedule.py)."""
     x = torch.stack([torch.randn(3, 32, 32, generator=torch.Generator().manual_seed(seed)) for seed in seeds])
     stride = 1000 // steps
     with torch.no_grad():
@@ -115,7 +130,7 @@ def test_without_guidance_the_sampler_is_plain_conditional_sampling(encoder, sch
 
 
 @pytest.mark.parametrize("options", [SamplerOptions(steps=5, eta=1.0), SamplerOptions(method="ddpm"),
-                                     SamplerOptions(steps=5, guidance_scale=5.0, gradient_mode="detached")])
+                                     SamplerOptions(steps=5, guidance_scale=5.0, gradient_mode="full")])
 def test_an_image_depends_on_its_seed_and_condition_not_on_its_batch(encoder, schedule, options):
     denoiser = random_denoiser(seed=3, resolution=32)
     if options.method == "ddpm":
@@ -124,8 +139,10 @@ def test_an_image_depends_on_its_seed_and_condition_not_on_its_batch(encoder, sc
     together = sample_images(denoiser, schedule, y=y, s=s, seeds=[5, 6, 7, 8], options=options, encoder=encoder)
     alone = torch.cat([sample_images(denoiser, schedule, y=y[i:i + 1], s=s[i:i + 1], seeds=[seed], options=options,
                                      encoder=encoder) for i, seed in zip((2, 0), (7, 5))])
-    # Equal up to float rounding (a convolution's kernel choice may depend on the batch size).
-    assert torch.allclose(alone, together[[2, 0]], atol=1e-4)
+    # Equal up to float rounding (a convolution's kernel may depend on the batch size), which the chain of
+    # steps amplifies (x̂0 divides by sqrt(ᾱ_t)): at most 2e-3 here, a quarter of one uint8 level.
+    assert torch.allclose(alone, together[[2, 0]], atol=2e-3)
+    assert (to_uint8(alone).int() - to_uint8(together[[2, 0]]).int()).abs().max() <= 1
     other_seed = sample_images(denoiser, schedule, y=y[:1], s=s[:1], seeds=[99], options=options, encoder=encoder)
     assert (other_seed - together[:1]).abs().max() > 0.1
 
@@ -162,6 +179,8 @@ def test_ema_averages_with_warm_up_and_copies_buffers():
 
 def test_bad_unet_configs_name_the_problem():
     with pytest.raises(ValueError, match="not divisible by patch_size 4"):
-        UNetConfig(resolution=36, patch_size=4, channel_mults=(1, 2))
+        UNetConfig(resolution=36, patch_size=4, channels=64, channel_mults=(1, 2))
     with pytest.raises(ValueError, match="head_channels"):
         UNetConfig(resolution=32, channels=48, head_channels=32)
+    with pytest.raises(ValueError, match="must carry every pixel"):
+        UNetConfig(resolution=32, patch_size=4, channels=32, channel_mults=(1, 2))

@@ -19,6 +19,8 @@ export const DiffusionModel = z
     headChannels: positiveInt().default(64).describe('channels per attention head'),
     dropout: numberInRange(0, 0.9).default(0.1).describe('dropout inside residual blocks'),
     conditionTokens: positiveInt().default(4).describe('[ours] c is split into this many cross-attention tokens'),
+    preconditioning: z.enum(['edm', 'none']).default('edm').describe('[ours] edm: ε_θ = c_skip·x_t + c_out·F(c_in·x_t) (EDM scalings for an ε target); none: ε_θ = F(x_t)'),
+    sigmaData: numberInRange(0.01, 10).default(0.5).describe('σ_d, the data\'s standard deviation assumed by the edm scalings'),
   })
   .prefault({});
 export type DiffusionModel = z.infer<typeof DiffusionModel>;
@@ -56,6 +58,7 @@ export const DiffusionTraining = z
     gradClip: numberInRange(0, 1e6).nullable().default(1).describe('max gradient L2 norm; null = no clipping'),
     emaDecay: numberInRange(0, 0.999999).default(0.9999).describe('EMA decay (warmed up as min(decay, (1+n)/(10+n)))'),
     checkpointEvery: positiveInt().default(5000).describe('steps between resumable checkpoints'),
+    gridImages: intInRange(0, 64).default(8).describe('training images shown in train/grid.png above samples for their conditions; 0 = no grid'),
     seed: nonNegativeInt().default(0),
     processes: positiveInt().default(1).describe('processes under torchrun (one per GPU); 1 = in the bridge'),
   })
@@ -94,6 +97,9 @@ export function diffusionFitProblems(d: DiffusionConfig, resolution: number): Ar
   const halvings = 2 ** (m.channelMults.length - 1);
   if (resolution % (m.patchSize * halvings) !== 0) {
     problems.push([['model', 'patchSize'], `expected the image side ${resolution} to be divisible by patchSize ${m.patchSize} × 2^${m.channelMults.length - 1} (one halving per level after the first)`]);
+  }
+  if (m.channels < 3 * m.patchSize ** 2) {
+    problems.push([['model', 'channels'], `expected at least 3 × patchSize² = ${3 * m.patchSize ** 2}: the first level must carry every pixel of a patch, or ε cannot be predicted`]);
   }
   const width = m.channelMults.map((k) => k * m.channels).find((w) => w % m.headChannels !== 0);
   if (width !== undefined) problems.push([['model', 'headChannels'], `expected every level width (channels × channelMults) to be a multiple of headChannels ${m.headChannels}, got ${width}`]);

@@ -74,10 +74,16 @@ class DiffusionSchedule(nn.Module):
 
             x_prev = sqrt(ᾱ_prev) x̂0 + sqrt(1 - ᾱ_prev - σ²) ε + σ z,
             σ = η sqrt((1 - ᾱ_prev) / (1 - ᾱ_t)) sqrt(1 - ᾱ_t / ᾱ_prev)
+
+        With `clip`, ε is re-derived from the clipped x̂0 (diffusers' use_clipped_model_output), so
+        that both terms describe the same x0: a guided ε̃ can move x̂0 far outside [-1, 1], and the
+        unclipped ε̃ would then push x_prev against the guidance while the clip undoes its x̂0 part.
         """
         alpha_t = self.alphas_cumprod[t]
         alpha_prev = self.alphas_cumprod[t_prev] if t_prev >= 0 else torch.ones((), device=alpha_t.device)
         x0 = self.predict_x0(x_t, t, eps, clip=clip)
+        if clip:
+            eps = (x_t - alpha_t.sqrt() * x0) / (1 - alpha_t).sqrt()
         sigma = eta * ((1 - alpha_prev) / (1 - alpha_t)).sqrt() * (1 - alpha_t / alpha_prev).sqrt()
         x_prev = alpha_prev.sqrt() * x0 + (1 - alpha_prev - sigma**2).sqrt() * eps
         if eta > 0:

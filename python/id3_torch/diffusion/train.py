@@ -30,19 +30,18 @@ from ..training.state import load_training_state, save_training_state
 from .conditioning import ATTRIBUTE_NAMES
 from .ema import EMA
 from .loss import id3_loss
-from .model import EMA_WEIGHTS, Denoiser, write_model_card
+from .model import EMA_WEIGHTS, Denoiser, preconditioning_for, write_model_card
 from .sampler import SamplerOptions, sample_images, to_uint8
 from .schedule import DiffusionSchedule
 from .unet import UNetConfig
 
 CHECKPOINT = "checkpoint.safetensors"
-GRID_IMAGES = 8  # training images in grid.png, above the EMA model's samples for their conditions
 
 
 @dataclass(frozen=True)
 class DiffusionTrainingOptions:
     """Mirrors the `diffusion` section of the config schema (src/config/diffusion.ts), less the sampler."""
-    model: dict  # UNetConfig fields (camelCase) less resolution (the data's) and condition size
+    model: dict  # UNetConfig fields (camelCase) less resolution (the data's) and condition size; preconditioning
     condition_hidden: tuple[int, int]
     condition_size: int
     condition_dropout: float  # p of the learned null token
@@ -58,6 +57,7 @@ class DiffusionTrainingOptions:
     grad_clip: float | None  # max gradient L2 norm; None = no clipping
     ema_decay: float
     checkpoint_every: int  # steps
+    grid_images: int  # training images in grid.png, above the EMA model's samples for their conditions; 0 = none
     seed: int
     device: str  # auto | cpu | cuda
 
@@ -69,8 +69,15 @@ class DiffusionTrainingOptions:
             condition_dropout=c["dropout"], timesteps=sch["timesteps"], beta_start=sch["betaStart"],
             beta_end=sch["betaEnd"], w=args["loss"]["w"], steps=t["steps"], batch_size=t["batchSize"], lr=t["lr"],
             weight_decay=t["weightDecay"], warmup_steps=t["warmupSteps"], grad_clip=t.get("gradClip"),
-            ema_decay=t["emaDecay"], checkpoint_every=t["checkpointEvery"], seed=t["seed"],
+            ema_decay=t["emaDecay"], checkpoint_every=t["checkpointEvery"], grid_images=t["gridImages"], seed=t["seed"],
             device=args.get("device", "auto"))
+
+    @property
+    def preconditioning(self) -> dict | None:
+        """{"kind": "edm", "sigmaData": σ_d}, or None for a bare ε network."""
+        if self.model["preconditioning"] == "none":
+            return None
+        return {"kind": self.model["preconditioning"], "sigmaData": self.model["sigmaData"]}
 
     def unet(self, resolution: int) -> UNetConfig:
         m = self.model
@@ -99,8 +106,8 @@ def train_diffusion(args: dict, progress: Progress) -> dict:
     # The initial weights, identical on every rank; forked so the bridge's shared RNG is untouched.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(options.seed)
-        denoiser = Denoiser(unet, embedding_size=encoder.embedding_size,
-                            condition_hidden=options.condition_hidden).to(device)
+        denoiser = Denoiser(unet, embedding_size=encoder.embedding_size, condition_hidden=options.condition_hidden,
+                            preconditioning=preconditioning_for(schedule, options.preconditioning)).to(device)
     ema = EMA(denoiser, decay=options.ema_decay)
     optimizer = torch.optim.AdamW(denoiser.parameters(), lr=options.lr, weight_decay=options.weight_decay)
     modules = {"model": denoiser, "ema": ema.shadow}
@@ -151,8 +158,11 @@ def train_diffusion(args: dict, progress: Progress) -> dict:
                     "images": len(data), "seed": options.seed}
         save_safetensors(os.path.join(out_dir, EMA_WEIGHTS), ema.shadow)
         write_model_card(out_dir, unet=unet, schedule=schedule, embedding_size=encoder.embedding_size,
-                         condition_hidden=options.condition_hidden, encoder=args["encoder"], training=training)
-        _write_grid(os.path.join(out_dir, "grid.png"), ema.shadow, schedule, data, y_all, s_all, device)
+                         condition_hidden=options.condition_hidden, preconditioning=options.preconditioning,
+                         encoder=args["encoder"], training=training)
+        if options.grid_images > 0:
+            _write_grid(os.path.join(out_dir, "grid.png"), options.grid_images, ema.shadow, schedule, data, y_all, s_all,
+                        device)
     dist.barrier()
     dist.close()
     trained_steps = step - first_step
@@ -164,10 +174,10 @@ def train_diffusion(args: dict, progress: Progress) -> dict:
 
 
 @torch.no_grad()
-def _write_grid(path: str, denoiser: Denoiser, schedule: DiffusionSchedule, data: LabelledImages, y_all: torch.Tensor,
-                s_all: torch.Tensor, device: torch.device) -> None:
+def _write_grid(path: str, images: int, denoiser: Denoiser, schedule: DiffusionSchedule, data: LabelledImages,
+                y_all: torch.Tensor, s_all: torch.Tensor, device: torch.device) -> None:
     """The first training images (top row) and the EMA model's samples for their conditions (plain DDIM 50)."""
-    n = min(GRID_IMAGES, len(data))
+    n = min(images, len(data))
     samples = sample_images(denoiser, schedule, y=y_all[:n].to(device), s=s_all[:n].to(device),
                             seeds=list(range(n)), options=SamplerOptions())
     write_grid_png(path, torch.cat([data.images[:n], to_uint8(samples).cpu()]), 2, n)

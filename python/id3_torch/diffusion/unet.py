@@ -39,6 +39,9 @@ class UNetConfig:
         if self.resolution % (self.patch_size * 2 ** (len(self.channel_mults) - 1)):
             problems.append(f"resolution {self.resolution} not divisible by patch_size {self.patch_size} × "
                             f"2^{len(self.channel_mults) - 1} (one halving per level)")
+        if self.channels < 3 * self.patch_size**2:
+            problems.append(f"channels {self.channels} < 3 × patch_size² = {3 * self.patch_size**2} "
+                            "(the first level must carry every pixel of a patch, or ε cannot be predicted)")
         for mult in self.channel_mults:
             width = self.channels * mult
             if width % self.head_channels:

@@ -30,7 +30,8 @@ CARD, WEIGHTS = "attributes.json", "attributes.safetensors"
 
 
 class AttributeRegressor(nn.Module):
-    """Conv-BN-ReLU stages, each halving the side, then global pooling and a linear layer to 4 values."""
+    """Conv-BN-ReLU stages, each halving the side, then a linear layer on the whole final map to 4 values
+    (no global pooling: where a feature is, is what pose is)."""
 
     def __init__(self, *, input_size: int = 32, widths: tuple[int, ...] = (32, 64, 128, 128)) -> None:
         super().__init__()
@@ -41,7 +42,10 @@ class AttributeRegressor(nn.Module):
                        nn.Conv2d(width, width, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU()]
             channels = width
         self.features = nn.Sequential(*layers)
-        self.head = nn.Linear(channels, len(NAMES))
+        side = input_size // 2 ** len(widths)
+        if side < 1:
+            raise ValueError(f"attribute regressor: input {input_size} px cannot be halved {len(widths)} times")
+        self.head = nn.Linear(channels * side * side, len(NAMES))
         self.register_buffer("target_mean", torch.zeros(len(NAMES)))
         self.register_buffer("target_std", torch.ones(len(NAMES)))
 
@@ -49,7 +53,7 @@ class AttributeRegressor(nn.Module):
         """(B, 3, H, W) in [-1, 1] → (B, 4) standardised targets."""
         if x.shape[-1] != self.input_size:
             x = F.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear", antialias=True, align_corners=False)
-        return self.head(self.features(x).mean(dim=(2, 3)))
+        return self.head(self.features(x).flatten(1))
 
     @torch.no_grad()
     def predict(self, images: torch.Tensor, *, batch_size: int = 256) -> dict[str, torch.Tensor]:
