@@ -21,6 +21,9 @@ def job_kinds() -> dict[str, jobs.JobFunction]:
     """Every long job a stage can run, in the bridge or under torchrun (`python -m id3_torch`)."""
     # Stage modules import heavier code: loaded when jobs are first used, not with the bridge.
     from .data.convert import convert_dataset
+    from .diffusion import jobs as diffusion_jobs
+    from .diffusion.train import train_diffusion
+    from .encoders.attribute_regressor import train_attribute_regressor
     from .evaluation.evaluate import evaluate
     from .recognition.train import train_face_recognition
     from .report.plots import draw_plots
@@ -34,6 +37,10 @@ def job_kinds() -> dict[str, jobs.JobFunction]:
         "report.plots": draw_plots,
         "data.convert": convert_dataset,
         "anchors.identity-centres": anchors.identity_centres,
+        "train": train_diffusion,
+        "diffusion.sample": diffusion_jobs.sample_job,
+        "diffusion.measure": diffusion_jobs.measure_job,
+        "attributes.train": train_attribute_regressor,
     }
     if _testing:
         kinds.update(testing.JOB_KINDS)

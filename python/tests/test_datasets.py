@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from id3_torch.data.augment import AugmentOptions, _photometric, augment_batch, crop_masks, step_generator
+from id3_torch.data.augment import AugmentOptions, _photometric, augment_batch, crop_masks
+from id3_torch.training.randomness import step_generator
 from id3_torch.data.batches import EpochBatches, collate_faces, decode_all, face_loader, loading
 from id3_torch.data.datasets import FolderImages, open_face_images
 from id3_torch.data.errors import DataFormatError
@@ -130,17 +131,17 @@ def test_balanced_order_draws_identities_equally_and_cycles_their_images():
 def test_augmentation_is_a_function_of_seed_rank_and_step(faces):
     pixels = faces.float() / 255
     options = AugmentOptions(flip=True, crop=0.5, low_resolution=0.5, photometric=0.5)
-    out = augment_batch(pixels, options, step_generator(seed=1, rank=0, step=7))
-    assert torch.equal(out, augment_batch(pixels, options, step_generator(seed=1, rank=0, step=7)))
-    assert not torch.equal(out, augment_batch(pixels, options, step_generator(seed=1, rank=1, step=7)))
+    out = augment_batch(pixels, options, step_generator("flip", seed=1, rank=0, step=7))
+    assert torch.equal(out, augment_batch(pixels, options, step_generator("flip", seed=1, rank=0, step=7)))
+    assert not torch.equal(out, augment_batch(pixels, options, step_generator("flip", seed=1, rank=1, step=7)))
     assert out.shape == pixels.shape and out.min() >= 0 and out.max() <= 1
-    assert torch.equal(augment_batch(pixels, AugmentOptions(flip=False), step_generator(seed=1, rank=0, step=7)), pixels)
+    assert torch.equal(augment_batch(pixels, AugmentOptions(flip=False), step_generator("flip", seed=1, rank=0, step=7)), pixels)
 
 
 def test_flip_only_mirrors_the_images_of_the_first_draw(faces):
     pixels = faces.float() / 255
-    mirrored = torch.rand(len(pixels), generator=step_generator(seed=3, rank=0, step=2)) < 0.5
-    out = augment_batch(pixels, AugmentOptions(flip=True), step_generator(seed=3, rank=0, step=2))
+    mirrored = torch.rand(len(pixels), generator=step_generator("flip", seed=3, rank=0, step=2)) < 0.5
+    out = augment_batch(pixels, AugmentOptions(flip=True), step_generator("flip", seed=3, rank=0, step=2))
     assert 0 < int(mirrored.sum()) < len(pixels)
     assert torch.equal(out[mirrored], pixels[mirrored].flip(-1)) and torch.equal(out[~mirrored], pixels[~mirrored])
 

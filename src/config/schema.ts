@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { AnchorsConfig, anchorsAgreeWithEncoder } from './anchors.ts';
 import { RealDatasets } from './dataset.ts';
+import { DiffusionConfig, diffusionFitProblems } from './diffusion.ts';
 import { EncoderConfig } from './encoder.ts';
 import { Evaluate } from './evaluate.ts';
 import { intInRange, interval, nonNegativeInt, positiveInt } from './fields.ts';
@@ -13,6 +14,7 @@ import { TrainFr } from './train-fr.ts';
 
 export { FoldersDataset, ManifestDataset, RecordIODataset, type RealDataset } from './dataset.ts';
 export { AdaFaceEncoder, ArcFaceEncoder, DlibEncoder, EncoderConfig, FolderEncoder, Framing, TrainedEncoder } from './encoder.ts';
+export { DiffusionConfig, DiffusionSampler } from './diffusion.ts';
 export { TrainFr } from './train-fr.ts';
 export { Benchmark, Evaluate } from './evaluate.ts';
 export { AnchorsConfig, IdentityPlan, AttributeSource } from './anchors.ts';
@@ -72,6 +74,7 @@ export const Id3Config = z.strictObject({
   dataset: DatasetConfig,
   encoder: EncoderConfig.optional().describe('the frozen identity encoder f of the ID³ stages'),
   trainFr: TrainFr.optional().describe('train a face-recognition model on the prepared training split'),
+  diffusion: DiffusionConfig.optional().describe('the ID³ diffusion model, trained by the stage "train" (needs encoder)'),
   anchors: AnchorsConfig.optional().describe('identity anchors w_i for the synthetic identities (the stage "anchors")'),
   evaluate: Evaluate.describe('verification of the face-recognition models the run trains (encoder, trainFr)'),
   report: z.boolean().default(true).describe('write runs/<name>/report/report.md with its plots (stage "report")'),
@@ -84,6 +87,10 @@ export const Id3Config = z.strictObject({
   .superRefine((config, context) => {
     const dataset = config.dataset;
     const encoder = config.encoder;
+    if (config.diffusion) {
+      if (!encoder) context.addIssue({ code: 'custom', path: ['encoder'], message: 'expected an encoder section: the diffusion model conditions on f' });
+      for (const [at, message] of diffusionFitProblems(config.diffusion, dataset.resolution)) context.addIssue({ code: 'custom', path: ['diffusion', ...at], message });
+    }
     if (dataset.kind !== 'parametric' && encoder && 'framing' in encoder && encoder.framing !== dataset.framing) {
       context.addIssue({ code: 'custom', path: ['encoder', 'framing'], message: `expected the dataset's framing ${dataset.framing}: the encoder reads the prepared images` });
     }

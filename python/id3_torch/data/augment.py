@@ -16,7 +16,6 @@ with its own probability, 0.2 in their recipes):
 """
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass
 
@@ -46,14 +45,6 @@ class AugmentOptions:
                               low_resolution_scale=tuple(a.get("lowResolutionScale", (0.2, 1.0))),
                               photometric=a.get("photometric", 0.0),
                               photometric_strength=a.get("photometricStrength", 0.5))
-
-
-def step_generator(*, seed: int, rank: int, step: int) -> torch.Generator:
-    """The generator of one training step's random choices: a function of (seed, rank, step). The three
-    are hashed, so no two (seed, rank, step) share a stream (as seed·c + step would for seed s,
-    step t + c and seed s + 1, step t)."""
-    digest = hashlib.blake2b(f"flip/{seed}/{rank}/{step}".encode(), digest_size=8).digest()
-    return torch.Generator().manual_seed(int.from_bytes(digest, "little") >> 1)
 
 
 def _chosen(probability: float, n: int, generator: torch.Generator) -> torch.Tensor:

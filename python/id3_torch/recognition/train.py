@@ -22,11 +22,12 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from ..bridge.jobs import Progress
-from ..data.augment import AugmentOptions, augment_batch, step_generator
+from ..data.augment import AugmentOptions, augment_batch
 from ..data.datasets import FaceImages, open_face_images
 from ..data.feeds import LoaderOptions, open_feed
 from ..files import write_text_atomic
 from ..training.distributed import Distributed
+from ..training.randomness import step_generator
 from ..training.schedule import step_decay
 from ..training.state import load_training_state, save_training_state
 from .checkpoints import save_safetensors
@@ -140,7 +141,7 @@ def train_face_recognition(args: dict, progress: Progress) -> dict:
         epoch, index = divmod(step, per_epoch)
         for batch in feed.epoch(epoch, start=index):
             pixels = batch.images.to(device, non_blocking=True).float() / 255.0  # (B, 3, H, W) in [0, 1]
-            pixels = augment_batch(pixels, options.augment, step_generator(seed=options.seed, rank=dist.rank, step=step))
+            pixels = augment_batch(pixels, options.augment, step_generator("flip", seed=options.seed, rank=dist.rank, step=step))
             images = fit_to((pixels - 0.5) / 0.5, options.backbone.input_size)  # (B, 3, R, R): arcface_torch's scaling
             labels = batch.labels.to(device, non_blocking=True)  # (B,)
             for group in optimizer.param_groups:

@@ -15,3 +15,10 @@ def step_decay(step: int, *, base_lr: float, steps_per_epoch: int, decay_epochs:
     if step < warmup_steps:
         return base_lr * (step + 1) / warmup_steps
     return base_lr * factor ** bisect_right(decay_epochs, epoch)
+
+
+def warmup_constant(step: int, *, base_lr: float, warmup_steps: int) -> float:
+    """lr = base after a linear warm-up from 0 over `warmup_steps` (the diffusion peers' schedule)."""
+    if step < warmup_steps:
+        return base_lr * (step + 1) / warmup_steps
+    return base_lr

@@ -4,7 +4,8 @@ import { encoderStage } from './encoder.ts';
 import { evaluateStage } from './evaluate.ts';
 import { prepareStage } from './prepare.ts';
 import { reportStage } from './report.ts';
+import { trainStage } from './train.ts';
 import { trainFrStage } from './train-fr.ts';
 
 /** Every stage, in the order a run executes them. */
-export const STAGES: readonly Stage[] = [prepareStage, encoderStage, anchorsStage, trainFrStage, evaluateStage, reportStage];
+export const STAGES: readonly Stage[] = [prepareStage, encoderStage, trainStage, anchorsStage, trainFrStage, evaluateStage, reportStage];

@@ -1,0 +1,181 @@
+"""ID³ diffusion benchmarks; prints JSON. argv[1]: {"model", "conditioning", "batchSize"} of the config measured.
+
+- training: our `train` job's loop vs a bare PyTorch loop of the same model, batches, loss (with the
+  identity term), AdamW, clipping and EMA, alternated, best of two each;
+- sampling: our sampler (γ = 0) vs a bare DDIM loop over the same model and steps;
+- guidance: the sampler with γ > 0, gradient modes full and detached, against none;
+- on a GPU (when torch sees one): images/s and model FLOP utilisation of training steps at 64 and
+  112 px, bf16, channels-last, with and without torch.compile (peak FLOP/s from ID3_PEAK_TFLOPS).
+"""
+import json
+import os
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "python"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "python", "tests"))
+
+import torch  # noqa: E402
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+
+from diffusion_helpers import write_encoder, write_faces  # noqa: E402
+from id3_torch.bridge.jobs import Progress  # noqa: E402
+from id3_torch.data.labelled_images import LabelledImages, attribute_columns  # noqa: E402
+from id3_torch.diffusion.conditioning import ATTRIBUTE_NAMES  # noqa: E402
+from id3_torch.diffusion.ema import EMA  # noqa: E402
+from id3_torch.diffusion.loss import identity_weight  # noqa: E402
+from id3_torch.diffusion.model import Denoiser  # noqa: E402
+from id3_torch.diffusion.sampler import SamplerOptions, sample_images  # noqa: E402
+from id3_torch.diffusion.schedule import DiffusionSchedule  # noqa: E402
+from id3_torch.diffusion.train import DiffusionTrainingOptions, train_diffusion  # noqa: E402
+from id3_torch.encoders import embed_images, load_identity_encoder  # noqa: E402
+from id3_torch.recognition.iresnet import normalize_face_images  # noqa: E402
+from id3_torch.training.order import rank_batches  # noqa: E402
+
+STEPS, SAMPLE_STEPS, SAMPLES = 30, 25, 32
+
+
+def job_args(measured: dict, manifest: str, out_dir: str, encoder: dict) -> dict:
+    return {"manifest": manifest, "outDir": out_dir, "encoder": encoder, "device": "cpu", "model": measured["model"],
+            "conditioning": measured["conditioning"], "schedule": {"timesteps": 1000, "betaStart": 1e-4, "betaEnd": 0.02},
+            "loss": {"w": 0.5}, "training": {"steps": STEPS, "batchSize": measured["batchSize"], "lr": 1e-3,
+                                             "weightDecay": 0.0, "warmupSteps": 0, "gradClip": 1.0, "emaDecay": 0.999,
+                                             "checkpointEvery": 10**9, "gridImages": 0, "seed": 0}}
+
+
+def our_training(args: dict) -> float:
+    for name in os.listdir(args["outDir"]):  # no checkpoint to resume from: every run trains from step 0
+        os.unlink(os.path.join(args["outDir"], name))
+    return train_diffusion(args, Progress())["imagesPerSecond"]
+
+
+def bare_training(args: dict) -> float:
+    """The same model, batches, loss, optimiser, clipping and EMA, with nothing around them: images/s."""
+    options = DiffusionTrainingOptions.from_args(args)
+    data = LabelledImages.from_manifest(args["manifest"], splits=("train",))
+    s_all = attribute_columns(data, ATTRIBUTE_NAMES, manifest=args["manifest"])
+    f = load_identity_encoder(args["encoder"])
+    y_all = embed_images(f, data.images)
+    schedule = DiffusionSchedule()
+    torch.manual_seed(0)
+    model = Denoiser(options.unet(data.images.shape[-1]), embedding_size=f.embedding_size,
+                     condition_hidden=options.condition_hidden)
+    ema = EMA(model, decay=options.ema_decay)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=options.lr, weight_decay=options.weight_decay)
+    batches = rank_batches(len(data), batch_size=options.batch_size, seed=0, epoch=0)
+    started = time.perf_counter()
+    for step in range(options.steps):
+        batch = batches[step % len(batches)]
+        x0, y, s = normalize_face_images(data.images[batch]), y_all[batch], s_all[batch]
+        t = torch.randint(0, 1000, (len(batch),))
+        noise = torch.randn_like(x0)
+        drop = torch.rand(len(batch)) < options.condition_dropout
+        x_t = schedule.q_sample(x0, t, noise)
+        eps = model(x_t, t, y, s, drop)
+        x0_hat = schedule.predict_x0(x_t, t, eps, clip=True)
+        identity = 1 - (y * f(x0_hat)).sum(-1)
+        loss = ((noise - eps).square().mean(dim=(1, 2, 3)) + identity_weight(t, timesteps=1000, w=0.5) * (~drop) * identity).mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), options.grad_clip)
+        optimizer.step()
+        ema.update(model, updates=step)
+        loss.item()  # our loop logs the loss every step: the same sync here
+    return options.steps * options.batch_size / (time.perf_counter() - started)
+
+
+def bare_ddim(model, schedule, y, s, seeds, steps):
+    """Plain conditional DDIM (η = 0) written out: images/s."""
+    started = time.perf_counter()
+    x = torch.stack([torch.randn(3, model.resolution, model.resolution, generator=torch.Generator().manual_seed(k)) for k in seeds])
+    stride = 1000 // steps
+    with torch.no_grad():
+        for t in [k * stride for k in reversed(range(steps))]:
+            x = schedule.ddim_step(x, t, t - stride, model(x, torch.full((len(x),), t), y, s), None, eta=0.0, clip=True)
+    return len(seeds) / (time.perf_counter() - started)
+
+
+def ours_sampling(model, schedule, y, s, seeds, steps, encoder=None, **guidance):
+    started = time.perf_counter()
+    sample_images(model, schedule, y=y, s=s, seeds=seeds, options=SamplerOptions(steps=steps, **guidance), encoder=encoder)
+    return len(seeds) / (time.perf_counter() - started)
+
+
+def gpu_rows(measured: dict) -> list:
+    """Training images/s and MFU on CUDA at 64 and 112 px (bf16 autocast, channels-last, ± torch.compile)."""
+    peak = float(os.environ.get("ID3_PEAK_TFLOPS", "nan")) * 1e12
+    rows, device = [], torch.device("cuda")
+    for resolution in (64, 112):
+        options = DiffusionTrainingOptions.from_args({**job_args(measured, "", "", {}), "model": measured["gpuModel"]})
+        unet = options.unet(resolution)
+        for compiled in (False, True):
+            model = Denoiser(unet, embedding_size=512).to(device).to(memory_format=torch.channels_last)
+            step_model = torch.compile(model) if compiled else model
+            optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+            b = measured["gpuBatchSize"]
+            x = torch.randn(b, 3, resolution, resolution, device=device).contiguous(memory_format=torch.channels_last)
+            t, y, s = torch.randint(0, 1000, (b,), device=device), torch.randn(b, 512, device=device), torch.zeros(b, 4, device=device)
+
+            def step():
+                with torch.autocast("cuda", dtype=torch.bfloat16):
+                    loss = (step_model(x, t, y, s) - x).float().square().mean()
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+            with FlopCounterMode(display=False) as counter:
+                step()
+            for _ in range(5):
+                step()
+            torch.cuda.synchronize()
+            started, n = time.perf_counter(), 20
+            for _ in range(n):
+                step()
+            torch.cuda.synchronize()
+            seconds = (time.perf_counter() - started) / n
+            rows.append({"resolution": resolution, "compiled": compiled, "imagesPerSecond": b / seconds,
+                         "mfu": counter.get_total_flops() / seconds / peak})
+    return rows
+
+
+def main() -> None:
+    measured = json.loads(sys.argv[1])
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+    with tempfile.TemporaryDirectory() as root:
+        manifest = write_faces(os.path.join(root, "faces"), identities=16, images=8)
+        encoder = write_encoder(os.path.join(root, "encoder"))
+        out_dir = os.path.join(root, "out")
+        os.makedirs(out_dir)
+        args = job_args(measured, manifest, out_dir, encoder)
+        bare_training(args)  # warm-up
+        bare, ours = [], []
+        for _ in range(2):
+            bare.append(bare_training(args))
+            ours.append(our_training(args))
+
+        f = load_identity_encoder(encoder)
+        model = Denoiser(DiffusionTrainingOptions.from_args(args).unet(32), embedding_size=f.embedding_size,
+                         condition_hidden=tuple(measured["conditioning"]["hidden"])).eval().requires_grad_(False)
+        schedule = DiffusionSchedule()
+        g = torch.Generator().manual_seed(0)
+        y = torch.nn.functional.normalize(torch.randn(SAMPLES, f.embedding_size, generator=g), dim=-1)
+        s = torch.zeros(SAMPLES, 4)
+        seeds = list(range(SAMPLES))
+        bare_ddim(model, schedule, y, s, seeds, SAMPLE_STEPS)  # warm-up
+        bare_s, ours_s, full, detached = [], [], [], []
+        for _ in range(2):
+            bare_s.append(bare_ddim(model, schedule, y, s, seeds, SAMPLE_STEPS))
+            ours_s.append(ours_sampling(model, schedule, y, s, seeds, SAMPLE_STEPS))
+        for _ in range(2):
+            full.append(ours_sampling(model, schedule, y, s, seeds, SAMPLE_STEPS, guidance_scale=1.0,
+                                      gradient_mode="full", encoder=f))
+            detached.append(ours_sampling(model, schedule, y, s, seeds, SAMPLE_STEPS, guidance_scale=1.0,
+                                          gradient_mode="detached", encoder=f))
+    result = {"trainOurs": max(ours), "trainBare": max(bare), "sampleOurs": max(ours_s), "sampleBare": max(bare_s),
+              "sampleFull": max(full), "sampleDetached": max(detached),
+              "gpu": gpu_rows(measured) if torch.cuda.is_available() else None}
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

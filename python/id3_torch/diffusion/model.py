@@ -1,0 +1,121 @@
+"""The ID³ denoiser as one module: condition MLP + U-Net, ε_θ(x_t, t, y, s); and the trained model on disk.
+
+A `train` folder holds `model.json` (the card: architecture, schedule, encoder, attribute order)
+and `ema.safetensors` (the EMA weights the sampler uses); `load_diffusion_model(folder)` rebuilds
+both in one call for the stages that sample.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..files import write_text_atomic
+from ..recognition.checkpoints import load_safetensors
+from .conditioning import ATTRIBUTE_NAMES, ATTRIBUTE_RANGES, ConditionEncoder
+from .schedule import DiffusionSchedule
+from .unet import UNet, UNetConfig
+
+CARD_NAME, EMA_WEIGHTS = "model.json", "ema.safetensors"
+
+
+class EpsilonPreconditioning(nn.Module):
+    """ε_θ(x_t) = c_skip(t)·x_t + c_out(t)·F(c_in(t)·x_t) [ours]: EDM's preconditioning (Karras et al. 2022) for an ε target.
+
+    With data of variance σ_d² and Var(x_t) = ᾱ σ_d² + 1 - ᾱ: c_in = Var(x_t)^-½ (a unit-variance input),
+    c_skip = sqrt(1 - ᾱ) / Var(x_t) (the best linear guess of ε from x_t) and c_out = sqrt(ᾱ) σ_d Var(x_t)^-½
+    (the spread of what is left), so that F learns a unit-variance residual at every t. Without it, a
+    small network must copy x_t to its output to within 1% at large t, where x̂0 = (x_t - sqrt(1 - ᾱ) ε)/sqrt(ᾱ)
+    multiplies every error of ε by up to 1/sqrt(ᾱ_T) ≈ 160; that is what a CPU-sized U-Net cannot learn in minutes.
+    """
+
+    def __init__(self, alphas_cumprod: torch.Tensor, *, sigma_data: float) -> None:
+        super().__init__()
+        self.sigma_data = sigma_data
+        a = alphas_cumprod.double()
+        variance = a * sigma_data**2 + 1 - a  # Var(x_t)
+        for name, value in {"c_in": variance.rsqrt(), "c_skip": (1 - a).sqrt() / variance,
+                            "c_out": a.sqrt() * sigma_data * variance.rsqrt()}.items():
+            self.register_buffer(name, value.float(), persistent=False)
+
+    def forward(self, network, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        at = lambda c: c[t].view(-1, 1, 1, 1).to(x_t.dtype)  # noqa: E731
+        return at(self.c_skip) * x_t + at(self.c_out) * network(at(self.c_in) * x_t)
+
+
+class Denoiser(nn.Module):
+    """ε_θ(x_t, t, c) with c = MLP([y ; s]) (or the null token where `drop`): what DDP wraps and EMA averages."""
+
+    def __init__(self, unet: UNetConfig, *, embedding_size: int, condition_hidden: tuple[int, int] = (512, 256),
+                 preconditioning: EpsilonPreconditioning | None = None) -> None:
+        super().__init__()
+        self.condition = ConditionEncoder(embedding_size, hidden=condition_hidden, output=unet.condition_size)
+        self.unet = UNet(unet)
+        self.preconditioning = preconditioning
+
+    @property
+    def resolution(self) -> int:
+        return self.unet.config.resolution
+
+    def forward(self, x_t: torch.Tensor, t: torch.Tensor, y: torch.Tensor, s: torch.Tensor,
+                drop: torch.Tensor | None = None) -> torch.Tensor:
+        c = self.condition(y, s, drop)
+        if self.preconditioning is None:
+            return self.unet(x_t, t, c)
+        return self.preconditioning(lambda x: self.unet(x, t, c), x_t, t)
+
+
+@dataclass(frozen=True)
+class TrainedDiffusion:
+    """What sampling needs: the EMA denoiser (eval, frozen), its schedule, and the card it was built from."""
+    denoiser: Denoiser
+    schedule: DiffusionSchedule
+    card: dict
+
+    @property
+    def encoder_spec(self) -> dict:
+        """The identity encoder f it was trained with (`encoders.load_identity_encoder` takes it)."""
+        return self.card["encoder"]
+
+
+def preconditioning_for(schedule: DiffusionSchedule, spec: dict | None) -> EpsilonPreconditioning | None:
+    """The card's / config's preconditioning ({"kind": "edm", "sigmaData": σ_d} or None) on this schedule."""
+    if spec is None:
+        return None
+    if spec.get("kind") != "edm":
+        raise ValueError(f"diffusion.model.preconditioning: expected 'edm' or none, got {spec.get('kind')!r}")
+    return EpsilonPreconditioning(schedule.alphas_cumprod, sigma_data=spec["sigmaData"])
+
+
+def write_model_card(folder: str, *, unet: UNetConfig, schedule: DiffusionSchedule, embedding_size: int,
+                     condition_hidden: tuple[int, int], preconditioning: dict | None, encoder: dict,
+                     training: dict) -> None:
+    card = {"kind": "id3-diffusion", "resolution": unet.resolution, "unet": unet.to_json(),
+            "schedule": schedule.config(), "preconditioning": preconditioning, "embeddingSize": embedding_size,
+            "conditionHidden": list(condition_hidden), "encoder": encoder,
+            "attributes": list(ATTRIBUTE_NAMES), "attributeRanges": {n: list(ATTRIBUTE_RANGES[n]) for n in ATTRIBUTE_NAMES},
+            "weights": EMA_WEIGHTS, "training": training}
+    write_text_atomic(os.path.join(folder, CARD_NAME), json.dumps(card, indent=2))
+
+
+def load_diffusion_model(folder: str, *, device: torch.device | str = "cpu") -> TrainedDiffusion:
+    """The trained model in a `train` stage folder: model.json + its EMA weights."""
+    card_path = os.path.join(folder, CARD_NAME)
+    if not os.path.isfile(card_path):
+        raise FileNotFoundError(f"{folder}: no {CARD_NAME} (expected the folder of a finished train stage)")
+    with open(card_path, encoding="utf-8") as f:
+        card = json.load(f)
+    if card.get("kind") != "id3-diffusion":
+        raise ValueError(f"{card_path}: expected kind 'id3-diffusion', got {card.get('kind')!r}")
+    schedule = DiffusionSchedule(timesteps=card["schedule"]["timesteps"], beta_start=card["schedule"]["betaStart"],
+                                 beta_end=card["schedule"]["betaEnd"])
+    denoiser = Denoiser(UNetConfig.from_json(card["unet"]), embedding_size=card["embeddingSize"],
+                        condition_hidden=tuple(card["conditionHidden"]),
+                        preconditioning=preconditioning_for(schedule, card["preconditioning"]))
+    load_safetensors(os.path.join(folder, card["weights"]), denoiser)
+    denoiser.to(device).eval().requires_grad_(False)
+    schedule.to(device)
+    return TrainedDiffusion(denoiser, schedule, card)

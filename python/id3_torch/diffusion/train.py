@@ -1,0 +1,183 @@
+"""The ID³ diffusion trainer (job `train`): ε_θ learns to denoise faces conditioned on [y ; s] under the ID loss.
+
+One loop for one process or many (torchrun: DDP, gloo on CPU, nccl on CUDA); bf16 autocast on CUDA;
+AdamW with a linear warm-up; gradient clipping; EMA weights; a checkpoint (model, EMA, optimiser,
+step) every N steps from which a killed run resumes exactly. Every random number of step n (t, ε,
+condition dropout, U-Net dropout) comes from a stream keyed by (seed, rank, n), so the step is the
+whole RNG state. y = f(x0) is computed once for the training set: f is frozen.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from ..bridge.jobs import Progress
+from ..data.image_files import write_grid_png
+from ..data.labelled_images import LabelledImages, attribute_columns
+from ..encoders import embed_images, load_identity_encoder
+from ..recognition.checkpoints import save_safetensors
+from ..recognition.iresnet import normalize_face_images
+from ..training.distributed import Distributed
+from ..training.order import rank_batches, steps_per_epoch
+from ..training.randomness import step_generator, step_seed
+from ..training.schedule import warmup_constant
+from ..training.state import load_training_state, save_training_state
+from .conditioning import ATTRIBUTE_NAMES
+from .ema import EMA
+from .loss import id3_loss
+from .model import EMA_WEIGHTS, Denoiser, preconditioning_for, write_model_card
+from .sampler import SamplerOptions, sample_images, to_uint8
+from .schedule import DiffusionSchedule
+from .unet import UNetConfig
+
+CHECKPOINT = "checkpoint.safetensors"
+
+
+@dataclass(frozen=True)
+class DiffusionTrainingOptions:
+    """Mirrors the `diffusion` section of the config schema (src/config/diffusion.ts), less the sampler."""
+    model: dict  # UNetConfig fields (camelCase) less resolution (the data's) and condition size; preconditioning
+    condition_hidden: tuple[int, int]
+    condition_size: int
+    condition_dropout: float  # p of the learned null token
+    timesteps: int
+    beta_start: float
+    beta_end: float
+    w: float  # identity-loss weight of λ_t
+    steps: int
+    batch_size: int  # per process
+    lr: float
+    weight_decay: float
+    warmup_steps: int
+    grad_clip: float | None  # max gradient L2 norm; None = no clipping
+    ema_decay: float
+    checkpoint_every: int  # steps
+    grid_images: int  # training images in grid.png, above the EMA model's samples for their conditions; 0 = none
+    seed: int
+    device: str  # auto | cpu | cuda
+
+    @staticmethod
+    def from_args(args: dict) -> "DiffusionTrainingOptions":
+        c, sch, t = args["conditioning"], args["schedule"], args["training"]
+        return DiffusionTrainingOptions(
+            model=args["model"], condition_hidden=tuple(c["hidden"]), condition_size=c["size"],
+            condition_dropout=c["dropout"], timesteps=sch["timesteps"], beta_start=sch["betaStart"],
+            beta_end=sch["betaEnd"], w=args["loss"]["w"], steps=t["steps"], batch_size=t["batchSize"], lr=t["lr"],
+            weight_decay=t["weightDecay"], warmup_steps=t["warmupSteps"], grad_clip=t.get("gradClip"),
+            ema_decay=t["emaDecay"], checkpoint_every=t["checkpointEvery"], grid_images=t["gridImages"], seed=t["seed"],
+            device=args.get("device", "auto"))
+
+    @property
+    def preconditioning(self) -> dict | None:
+        """{"kind": "edm", "sigmaData": σ_d}, or None for a bare ε network."""
+        if self.model["preconditioning"] == "none":
+            return None
+        return {"kind": self.model["preconditioning"], "sigmaData": self.model["sigmaData"]}
+
+    def unet(self, resolution: int) -> UNetConfig:
+        m = self.model
+        return UNetConfig(resolution=resolution, patch_size=m["patchSize"], channels=m["channels"],
+                          channel_mults=tuple(m["channelMults"]), res_blocks=m["resBlocks"],
+                          attention_resolutions=tuple(m["attentionResolutions"]), head_channels=m["headChannels"],
+                          dropout=m["dropout"], condition_size=self.condition_size,
+                          condition_tokens=m["conditionTokens"])
+
+
+def train_diffusion(args: dict, progress: Progress) -> dict:
+    options = DiffusionTrainingOptions.from_args(args)
+    out_dir, manifest = args["outDir"], args["manifest"]
+    checkpoint = os.path.join(out_dir, CHECKPOINT)
+    dist = Distributed.from_environment(options.device)
+    device = dist.device
+
+    data = LabelledImages.from_manifest(manifest, splits=("train",))
+    s_all = attribute_columns(data, ATTRIBUTE_NAMES, manifest=manifest)  # (N, 4) years, degrees
+    resolution = data.images.shape[-1]
+    encoder = load_identity_encoder(args["encoder"], device=device)
+    y_all = embed_images(encoder, data.images, device=device)  # (N, d): y = f(x0) of the real image
+    schedule = DiffusionSchedule(timesteps=options.timesteps, beta_start=options.beta_start,
+                                 beta_end=options.beta_end).to(device)
+    unet = options.unet(resolution)
+    # The initial weights, identical on every rank; forked so the bridge's shared RNG is untouched.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(options.seed)
+        denoiser = Denoiser(unet, embedding_size=encoder.embedding_size, condition_hidden=options.condition_hidden,
+                            preconditioning=preconditioning_for(schedule, options.preconditioning)).to(device)
+    ema = EMA(denoiser, decay=options.ema_decay)
+    optimizer = torch.optim.AdamW(denoiser.parameters(), lr=options.lr, weight_decay=options.weight_decay)
+    modules = {"model": denoiser, "ema": ema.shadow}
+    step = load_training_state(checkpoint, modules=modules, optimizer=optimizer)["step"] if os.path.exists(checkpoint) else 0
+    trained = DistributedDataParallel(denoiser) if dist.enabled else denoiser
+
+    per_epoch = steps_per_epoch(len(data), batch_size=options.batch_size, world_size=dist.world_size)
+    progress.begin(options.steps, label="train", unit="step", step=step)
+    batches: list[torch.Tensor] = []
+    started, first_step = time.perf_counter(), step
+    # The global RNG (U-Net dropout) is reseeded every step from (seed, rank, step), inside a fork.
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        while step < options.steps:
+            epoch, index = divmod(step, per_epoch)
+            if index == 0 or not batches:
+                batches = rank_batches(len(data), batch_size=options.batch_size, seed=options.seed, epoch=epoch,
+                                       rank=dist.rank, world_size=dist.world_size)
+            batch = batches[index]
+            x0 = normalize_face_images(data.images[batch]).to(device, non_blocking=True)  # (B, 3, R, R) in [-1, 1]
+            generator = step_generator("diffusion", seed=options.seed, rank=dist.rank, step=step)
+            t = torch.randint(0, options.timesteps, (len(batch),), generator=generator).to(device)
+            noise = torch.randn(x0.shape, generator=generator).to(device)  # ε
+            drop = (torch.rand(len(batch), generator=generator) < options.condition_dropout).to(device)
+            torch.manual_seed(step_seed("dropout", seed=options.seed, rank=dist.rank, step=step))
+            lr = warmup_constant(step, base_lr=options.lr, warmup_steps=options.warmup_steps)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+
+            terms = id3_loss(trained, schedule, encoder, x0=x0, y=y_all[batch].to(device), s=s_all[batch].to(device),
+                             t=t, noise=noise, drop=drop, w=options.w, autocast=device.type == "cuda")
+            optimizer.zero_grad(set_to_none=True)
+            terms.loss.backward()
+            if options.grad_clip is not None:
+                nn.utils.clip_grad_norm_(denoiser.parameters(), options.grad_clip)
+            optimizer.step()
+            ema.update(denoiser, updates=step)
+            step += 1
+
+            # One all-reduce for the three logged values (a sync point: the step's work is done by now).
+            loss, denoising, identity = dist.mean(torch.stack([terms.loss.detach(), terms.denoising, terms.identity])).tolist()
+            progress.advance(1, loss=loss, denoising=denoising, identity=identity, lr=lr)
+            if dist.is_main and (step % options.checkpoint_every == 0 or step == options.steps):
+                save_training_state(checkpoint, step=step, modules=modules, optimizer=optimizer)
+    elapsed = time.perf_counter() - started
+
+    if dist.is_main:
+        training = {"steps": options.steps, "w": options.w, "conditionDropout": options.condition_dropout,
+                    "images": len(data), "seed": options.seed}
+        save_safetensors(os.path.join(out_dir, EMA_WEIGHTS), ema.shadow)
+        write_model_card(out_dir, unet=unet, schedule=schedule, embedding_size=encoder.embedding_size,
+                         condition_hidden=options.condition_hidden, preconditioning=options.preconditioning,
+                         encoder=args["encoder"], training=training)
+        if options.grid_images > 0:
+            _write_grid(os.path.join(out_dir, "grid.png"), options.grid_images, ema.shadow, schedule, data, y_all, s_all,
+                        device)
+    dist.barrier()
+    dist.close()
+    trained_steps = step - first_step
+    return {"steps": options.steps, "images": len(data), "resolution": resolution, "processes": dist.world_size,
+            "parameters": sum(p.numel() for p in denoiser.parameters()),
+            "finalLoss": progress.metrics.get("loss"), "denoising": progress.metrics.get("denoising"),
+            "identity": progress.metrics.get("identity"),
+            "imagesPerSecond": trained_steps * options.batch_size * dist.world_size / elapsed if trained_steps else None}
+
+
+@torch.no_grad()
+def _write_grid(path: str, images: int, denoiser: Denoiser, schedule: DiffusionSchedule, data: LabelledImages,
+                y_all: torch.Tensor, s_all: torch.Tensor, device: torch.device) -> None:
+    """The first training images (top row) and the EMA model's samples for their conditions (plain DDIM 50)."""
+    n = min(images, len(data))
+    samples = sample_images(denoiser, schedule, y=y_all[:n].to(device), s=s_all[:n].to(device),
+                            seeds=list(range(n)), options=SamplerOptions())
+    write_grid_png(path, torch.cat([data.images[:n], to_uint8(samples).cpu()]), 2, n)

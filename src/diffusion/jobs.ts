@@ -1,0 +1,107 @@
+/**
+ * Typed calls of the Python jobs that use a trained ID³ model (python/id3_torch/diffusion/jobs.py) and
+ * of the attribute regressor (python/id3_torch/encoders/attribute_regressor.py). Bulk inputs travel
+ * as `.npy` files (float32 (N, d) embeddings, float32 (N, 4) attributes, int64 (N,) seeds).
+ */
+import { runJob, type RunJobOptions } from '../bridge/jobs.ts';
+import type { PythonSession } from '../bridge/session.ts';
+import type { DiffusionSampler, Id3Config } from '../config/schema.ts';
+
+/** The sampler fields Python reads (`SamplerOptions.from_args`); guidanceTarget and batchSize are the caller's. */
+export type SamplerArgs = Omit<DiffusionSampler, 'guidanceTarget' | 'batchSize'>;
+
+export function samplerArgs(sampler: DiffusionSampler): SamplerArgs {
+  const { guidanceTarget: _target, batchSize: _batchSize, ...args } = sampler;
+  return args;
+}
+
+export interface SampleArgs {
+  /** A finished train stage folder (model.json + ema.safetensors). */
+  trainDir: string;
+  /** .npy float32 (N, d): the condition's identity embeddings y. */
+  embeddings: string;
+  /** .npy float32 (N, 4): age (years), yaw, pitch, roll (degrees). */
+  attributes: string;
+  /** .npy int64 (N,): image i's seed; an image depends only on its seed and condition. */
+  seeds: string;
+  /** .npy float32 (N, d): guidance targets ŷ (the anchors, for the ablation); null = the embeddings. */
+  targets?: string | null;
+  /** Where image i goes, relative to outDir; existing files are kept (resume). */
+  paths: string[];
+  outDir: string;
+  sampler: SamplerArgs;
+  batchSize: number;
+  device: Id3Config['device'];
+}
+
+export interface SampleResult {
+  images: number;
+  written: number;
+  reused: number;
+  seconds: number;
+  imagesPerSecond: number | null;
+}
+
+export const sampleImages = (session: PythonSession, args: SampleArgs, options?: RunJobOptions) =>
+  runJob<SampleResult>(session, 'diffusion.sample', args, options);
+
+export interface MeasureArgs {
+  trainDir: string;
+  manifest: string;
+  /** Held-out identities to condition on (never trained on). */
+  split: 'val' | 'test';
+  /** Conditions per identity (each identity needs one image more, for genuineCosine). */
+  perIdentity: number;
+  sampler: SamplerArgs;
+  /** Sample i has seed seed + i. */
+  seed: number;
+  batchSize: number;
+  /** A folder written by `trainAttributeRegressor`. */
+  attributeRegressor: string;
+  /** An encoder spec (`encoderSpec`) to judge with; default the model's own f. */
+  judge?: object | null;
+  /** measure.json and samples.png (real images over samples) go here. */
+  outDir?: string | null;
+  device: Id3Config['device'];
+}
+
+type AttributeErrors = Record<'age' | 'yaw' | 'pitch' | 'roll', number>;
+
+export interface MeasureResult {
+  split: string;
+  identities: number;
+  samples: number;
+  identityCosine: number;
+  impostorCosine: number;
+  rank1: number;
+  genuineCosine: number;
+  attributeError: { samples: AttributeErrors; real: AttributeErrors };
+  sampler: SamplerArgs;
+  samplingSeconds: number;
+}
+
+export const measureIdentityPreservation = (session: PythonSession, args: MeasureArgs, options?: RunJobOptions) =>
+  runJob<MeasureResult>(session, 'diffusion.measure', args, options);
+
+export interface AttributeRegressorArgs {
+  manifest: string;
+  outDir: string;
+  splits?: string[];
+  evalSplit: 'val' | 'test';
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  seed: number;
+  inputSize: number;
+  widths: number[];
+  device: Id3Config['device'];
+}
+
+export interface AttributeRegressorResult {
+  evalSplit: string;
+  evalImages: number;
+  meanAbsoluteError: AttributeErrors;
+}
+
+export const trainAttributeRegressor = (session: PythonSession, args: AttributeRegressorArgs, options?: RunJobOptions) =>
+  runJob<AttributeRegressorResult>(session, 'attributes.train', args, options);

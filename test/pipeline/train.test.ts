@@ -1,0 +1,113 @@
+/** prepare → encoder → train (the ID³ diffusion model) through the runner: in the bridge, under torchrun, killed and resumed. */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PythonSession } from '../../src/bridge/session.ts';
+import { resolveConfig } from '../../src/config/load.ts';
+import type { Id3ConfigInput } from '../../src/config/schema.ts';
+import { planRun, runPipeline } from '../../src/pipeline/runner.ts';
+import type { TrainSummary } from '../../src/pipeline/stages/train.ts';
+import { exited, runCli, spawnTs, waitUntil } from '../fixtures/processes.ts';
+
+const runsDir = mkdtempSync(path.join(tmpdir(), 'id3-train-'));
+const env = { OMP_NUM_THREADS: '1' };
+const STEPS = 60;
+
+const input = (name: string, processes = 1, diffusion: object = {}): Id3ConfigInput => ({
+  name,
+  runsDir,
+  device: 'cpu',
+  dataset: { kind: 'parametric', identities: 10, imagesPerIdentity: 4, resolution: 32, valIdentities: 1, testIdentities: 1 },
+  encoder: {
+    kind: 'train',
+    recipe: {
+      backbone: 'iresnet-small', inputSize: 32, embeddingSize: 16, widths: [8, 8, 16, 16], layers: [1, 1, 1, 1],
+      head: 'cosface', s: 16, m: 0.2, epochs: 1, decayEpochs: [1], batchSize: 8, lr: 0.05,
+    },
+  },
+  diffusion: {
+    model: { patchSize: 2, channels: 16, channelMults: [1, 2], resBlocks: 1, attentionResolutions: [8], headChannels: 16, dropout: 0.1 },
+    conditioning: { hidden: [32, 32], size: 64 },
+    training: { steps: STEPS, batchSize: 4 / processes, lr: 1e-3, warmupSteps: 5, emaDecay: 0.9, checkpointEvery: 10, gridImages: 2, processes },
+    ...diffusion,
+  },
+});
+const config = (...args: Parameters<typeof input>) => resolveConfig(input(...args), 'test');
+const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
+
+let session: PythonSession;
+beforeAll(async () => {
+  session = await PythonSession.start({ env });
+});
+afterAll(async () => {
+  await session.close();
+});
+
+describe('train (ID³ diffusion)', () => {
+  it('trains in the bridge after prepare and encoder, and writes what load_diffusion_model reads', async () => {
+    const result = await runPipeline(config('bridge'), { session });
+    expect(Object.keys(result.stages)).toEqual(['prepare', 'encoder', 'train']);
+    const summary = result.stages.train!.record.summary as TrainSummary;
+    expect(summary).toMatchObject({ steps: STEPS, images: 32, resolution: 32, processes: 1, model: 'train', grid: 'train/grid.png' });
+    expect(summary.denoising).toBeGreaterThan(0);
+    expect(summary.identity).toBeGreaterThanOrEqual(0);
+    const card = JSON.parse(readFileSync(path.join(result.dir, 'train', 'model.json'), 'utf8'));
+    expect(card).toMatchObject({ kind: 'id3-diffusion', resolution: 32, weights: 'ema.safetensors', embeddingSize: 16 });
+    expect(card.encoder).toEqual({ kind: 'folder', path: path.join(result.dir, 'encoder') });
+    const events = readFileSync(path.join(result.dir, 'train', 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(events.at(-1)).toMatchObject({ step: STEPS, total: STEPS, unit: 'step' });
+    expect(Object.keys(events.at(-1).metrics).sort()).toEqual(['denoising', 'identity', 'loss', 'lr']);
+  });
+
+  it('keys: the sampler and checkpointEvery stay out of the train key; w is in it', () => {
+    const base = config('bridge');
+    expect(planRun(base).map((p) => p.action)).toEqual(['reuse', 'reuse', 'reuse']);
+    const sampler = resolveConfig({ ...input('bridge'), diffusion: { ...input('bridge').diffusion, sampler: { guidanceScale: 3 } } }, 'test');
+    expect(planRun(sampler).map((p) => p.action)).toEqual(['reuse', 'reuse', 'reuse']);
+    const baseline = config('bridge', 1, { loss: { w: 0 } });
+    expect(planRun(baseline).map((p) => p.action)).toEqual(['reuse', 'reuse', 'run']);
+  });
+
+  it('a run killed during train resumes from its checkpoint to the same weights as the uninterrupted run', async () => {
+    const configFile = path.join(runsDir, 'killed.ts');
+    writeFileSync(configFile, `export default ${JSON.stringify({ ...input('killed'), name: undefined })};\n`);
+    const trainDir = path.join(runsDir, 'killed', 'train');
+    const first = spawnTs('bin/id3.js', ['run', configFile, '--json'], env);
+    await first.waitFor(/"event":"progress","stage":"train"/, 120_000);
+    await waitUntil(() => existsSync(path.join(trainDir, 'checkpoint.safetensors')), 60_000);
+    first.child.kill('SIGKILL');
+    await exited(first.child);
+    expect(JSON.parse(readFileSync(path.join(trainDir, 'stage.json'), 'utf8')).status).toBe('running');
+    expect(existsSync(path.join(trainDir, 'ema.safetensors'))).toBe(false);
+
+    const second = await runCli(['run', configFile, '--json'], { env });
+    expect(second.code).toBe(0);
+    // events.jsonl holds both runs: the second begins where the first's steps fall back, at a checkpoint.
+    const steps = readFileSync(path.join(trainDir, 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).step as number);
+    const restart = steps.findIndex((step, i) => i > 0 && step <= steps[i - 1]!);
+    expect(restart).toBeGreaterThan(0);
+    expect(steps[restart]! % 10).toBe(0);
+    expect(steps[restart]).toBeGreaterThanOrEqual(10);
+    // Tolerance: none. The same config trained straight through (the first test) has the same bytes.
+    for (const file of ['ema.safetensors', 'checkpoint.safetensors']) {
+      expect(sha(path.join(trainDir, file))).toBe(sha(path.join(runsDir, 'bridge', 'train', file)));
+    }
+  });
+
+  it('trains under torchrun with two processes (gloo)', async () => {
+    const result = await runPipeline(config('torchrun', 2), { session });
+    const summary = result.stages.train!.record.summary as TrainSummary;
+    expect(summary).toMatchObject({ steps: STEPS, processes: 2 });
+    const events = readFileSync(path.join(result.dir, 'train', 'events.jsonl'), 'utf8').trim().split('\n');
+    expect(JSON.parse(events.at(-1)!)).toMatchObject({ step: STEPS, total: STEPS });
+    expect(existsSync(path.join(result.dir, 'train', 'ema.safetensors'))).toBe(true);
+  });
+
+  it('refuses a diffusion section without an encoder, and a U-Net that does not fit the image side', () => {
+    const { encoder: _encoder, ...noEncoder } = input('x');
+    expect(() => resolveConfig(noEncoder, 'test')).toThrow(/encoder: expected an encoder section/);
+    expect(() => resolveConfig(input('x', 1, { model: { patchSize: 3 } }), 'test')).toThrow(/diffusion\.model\.patchSize: expected the image side 32/);
+  });
+});
