@@ -27,7 +27,7 @@ def job_kinds() -> dict[str, jobs.JobFunction]:
     from .evaluation.evaluate import evaluate
     from .recognition.train import train_face_recognition
     from .report.plots import draw_plots
-    from .stages import anchors, prepare, prepare_real
+    from .stages import anchors, generate, prepare, prepare_real
 
     kinds: dict[str, jobs.JobFunction] = {
         "prepare.parametric": prepare.parametric_faces,
@@ -37,6 +37,7 @@ def job_kinds() -> dict[str, jobs.JobFunction]:
         "report.plots": draw_plots,
         "data.convert": convert_dataset,
         "anchors.identity-centres": anchors.identity_centres,
+        "generate": generate.generate,
         "train": train_diffusion,
         "diffusion.sample": diffusion_jobs.sample_job,
         "diffusion.measure": diffusion_jobs.measure_job,

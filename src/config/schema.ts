@@ -8,6 +8,7 @@ import { AnchorsConfig, anchorsAgreeWithEncoder } from './anchors.ts';
 import { RealDatasets } from './dataset.ts';
 import { DiffusionConfig, diffusionFitProblems } from './diffusion.ts';
 import { EncoderConfig } from './encoder.ts';
+import { GenerateConfig } from './generate.ts';
 import { Evaluate } from './evaluate.ts';
 import { intInRange, interval, nonNegativeInt, positiveInt } from './fields.ts';
 import { TrainFr } from './train-fr.ts';
@@ -17,6 +18,7 @@ export { AdaFaceEncoder, ArcFaceEncoder, DlibEncoder, EncoderConfig, FolderEncod
 export { DiffusionConfig, DiffusionSampler } from './diffusion.ts';
 export { TrainFr } from './train-fr.ts';
 export { Benchmark, Evaluate } from './evaluate.ts';
+export { AttributeRegressorRecipe, GenerateConfig } from './generate.ts';
 export { AnchorsConfig, IdentityPlan, AttributeSource } from './anchors.ts';
 
 /** Ground-truth nuisance ranges of the parametric face set (degrees, years). */
@@ -76,6 +78,7 @@ export const Id3Config = z.strictObject({
   trainFr: TrainFr.optional().describe('train a face-recognition model on the prepared training split'),
   diffusion: DiffusionConfig.optional().describe('the ID³ diffusion model, trained by the stage "train" (needs encoder)'),
   anchors: AnchorsConfig.optional().describe('identity anchors w_i for the synthetic identities (the stage "anchors")'),
+  generate: GenerateConfig.optional().describe('the synthetic dataset: the per-image plan, sampled by the trained model (needs diffusion and anchors)'),
   evaluate: Evaluate.describe('verification of the face-recognition models the run trains (encoder, trainFr)'),
   report: z.boolean().default(true).describe('write runs/<name>/report/report.md with its plots (stage "report")'),
   variants: z
@@ -87,6 +90,14 @@ export const Id3Config = z.strictObject({
   .superRefine((config, context) => {
     const dataset = config.dataset;
     const encoder = config.encoder;
+    if (config.generate) {
+      for (const needed of ['diffusion', 'anchors'] as const) {
+        if (!config[needed]) context.addIssue({ code: 'custom', path: [needed], message: `expected a ${needed} section: generate samples the trained model at the anchors` });
+      }
+    }
+    if (config.trainFr?.data === 'synthetic' && !config.generate) {
+      context.addIssue({ code: 'custom', path: ['trainFr', 'data'], message: "expected a generate section: 'synthetic' trains on the generated set" });
+    }
     if (config.diffusion) {
       if (!encoder) context.addIssue({ code: 'custom', path: ['encoder'], message: 'expected an encoder section: the diffusion model conditions on f' });
       for (const [at, message] of diffusionFitProblems(config.diffusion, dataset.resolution)) context.addIssue({ code: 'custom', path: ['diffusion', ...at], message });

@@ -31,6 +31,10 @@ export type FrAugment = z.infer<typeof FrAugment>;
 /** Face-recognition training (the recipe of ../shared/id3-method.md by default). */
 export const TrainFr = z
   .strictObject({
+    data: z
+      .enum(['real', 'synthetic'])
+      .optional()
+      .describe("what it trains on: the prepared training split, or the generated set; default: synthetic when there is a generate section"),
     backbone: z.enum(['iresnet18', 'iresnet34', 'iresnet50', 'iresnet100', 'iresnet-small']).default('iresnet50'),
     inputSize: intInRange(32, 224).default(112).describe('backbone input side; images are resized to it'),
     embeddingSize: positiveInt().default(512),

@@ -49,7 +49,7 @@ interface CentresResult {
 }
 
 /** 'cpu' or 'cuda' for the run's device setting. */
-async function tensorDevice({ config, session }: StageContext): Promise<string> {
+export async function tensorDevice({ config, session }: StageContext): Promise<string> {
   if (config.device !== 'auto') return config.device;
   return (await session.call<{ cudaAvailable: boolean }>('system.info')).cudaAvailable ? 'cuda' : 'cpu';
 }

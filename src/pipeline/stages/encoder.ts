@@ -94,6 +94,7 @@ export const encoderStage: Stage<TrainFrSummary> = {
   run: (context) =>
     trainFaceRecognition(trainedRecipe(context.config), context, {
       manifest: path.join(context.runDir, 'prepare', 'manifest.csv'),
+      splits: ['train'],
       label: 'encoder',
     }),
 };

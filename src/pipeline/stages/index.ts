@@ -1,11 +1,15 @@
 import type { Stage } from '../stage.ts';
 import { anchorsStage } from './anchors.ts';
+import { attributesStage } from './attributes.ts';
 import { encoderStage } from './encoder.ts';
 import { evaluateStage } from './evaluate.ts';
+import { generateStage } from './generate.ts';
 import { prepareStage } from './prepare.ts';
 import { reportStage } from './report.ts';
 import { trainStage } from './train.ts';
 import { trainFrStage } from './train-fr.ts';
 
 /** Every stage, in the order a run executes them. */
-export const STAGES: readonly Stage[] = [prepareStage, encoderStage, trainStage, anchorsStage, trainFrStage, evaluateStage, reportStage];
+export const STAGES: readonly Stage[] = [
+  prepareStage, encoderStage, attributesStage, trainStage, anchorsStage, generateStage, trainFrStage, evaluateStage, reportStage,
+];

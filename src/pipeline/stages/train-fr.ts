@@ -32,25 +32,25 @@ const trainFrOf = (config: Id3Config): TrainFr => {
 };
 
 /** The job's arguments (python/id3_torch/recognition/train.py `FrTrainingOptions.from_args`). */
-export function trainFrJobArgs(recipe: TrainFr, device: Id3Config['device'], manifest: string, outDir: string): object {
-  const { backbone, inputSize, embeddingSize, widths, layers, processes: _processes, ...rest } = recipe;
+export function trainFrJobArgs(recipe: TrainFr, device: Id3Config['device'], manifest: string, outDir: string, splits: string[] | null): object {
+  const { backbone, inputSize, embeddingSize, widths, layers, processes: _processes, data: _data, ...rest } = recipe;
   return {
     ...rest,
     backbone: { name: backbone, inputSize, embeddingSize, widths: widths ?? null, layers: layers ?? null },
     data: manifest,
     outDir,
-    splits: ['train'],
+    splits,
     device,
   };
 }
 
-/** Train a recipe on a manifest's training split, in the bridge or under torchrun. */
+/** Train a recipe on a manifest (its `splits`, or all of it), in the bridge or under torchrun. */
 export async function trainFaceRecognition(
   recipe: TrainFr,
   { config, runDir, dir, session, reporter, signal }: StageContext,
-  { manifest, label }: { manifest: string; label: string },
+  { manifest, splits, label }: { manifest: string; splits: string[] | null; label: string },
 ): Promise<TrainFrSummary> {
-  const args = trainFrJobArgs(recipe, config.device, manifest, dir);
+  const args = trainFrJobArgs(recipe, config.device, manifest, dir, splits);
   const onProgress = (p: Parameters<typeof reporter.progress>[1]) => reporter.progress(label, p);
   const result =
     recipe.processes > 1
@@ -81,17 +81,24 @@ export function summarizeTraining(s: TrainFrSummary): string {
   );
 }
 
+/** What train-fr trains on: the prepared training split (real), or the generated set (synthetic). */
+export function trainingData(config: Id3Config): 'real' | 'synthetic' {
+  return trainFrOf(config).data ?? (config.generate ? 'synthetic' : 'real');
+}
+
 export const trainFrStage: Stage<TrainFrSummary> = {
   name: 'train-fr',
   version: 1,
-  after: ['prepare'],
+  after: ['prepare', 'generate'],
   enabled: (config) => config.trainFr !== undefined,
-  slice: (config) => recipeSlice(trainFrOf(config)),
-  describe: (config) => describeRecipe(trainFrOf(config)),
+  slice: (config) => ({ ...recipeSlice(trainFrOf(config)), data: trainingData(config) }),
+  describe: (config) => `${describeRecipe(trainFrOf(config))}, on the ${trainingData(config) === 'real' ? 'prepared training split' : 'generated set'}`,
   summarize: summarizeTraining,
   run: (context) =>
     trainFaceRecognition(trainFrOf(context.config), context, {
-      manifest: path.join(context.runDir, 'prepare', 'manifest.csv'),
+      ...(trainingData(context.config) === 'real'
+        ? { manifest: path.join(context.runDir, 'prepare', 'manifest.csv'), splits: ['train'] }
+        : { manifest: path.join(context.runDir, 'generate', 'dataset', 'manifest.csv'), splits: null }),
       label: 'train-fr',
     }),
 };

@@ -1,0 +1,145 @@
+"""generate, Python half: the synthetic dataset. Every image of the per-image plan (written by the
+TypeScript side before sampling: y_ij, s_ij, seeds) is sampled with the ID-preserving sampler from
+the trained model and written through the sharded writer; then the finished set is measured with f
+for its card (identity consistency, separation, attribute spread, leakage).
+
+Resumable by shard (a shard is written whole or redone), and under torchrun each rank samples its
+own shards (s ≡ rank mod world size); rank 0 joins them and measures. An image depends only on its
+seed and condition, so a resumed or distributed run writes the bytes an unbroken one would.
+"""
+from __future__ import annotations
+
+import csv
+import os
+import time
+
+import numpy as np
+import torch
+
+from ..bridge.jobs import Progress
+from ..data.datasets import open_face_images
+from ..data.image_files import write_grid_png
+from ..data.synthetic import SyntheticDatasetWriter, SyntheticLayout
+from ..diffusion.conditioning import ATTRIBUTE_NAMES
+from ..diffusion.model import load_diffusion_model
+from ..diffusion.sampler import SamplerOptions, sample_images, to_uint8
+from ..encoders import load_identity_encoder
+from ..encoders.attribute_regressor import load_attribute_regressor
+from ..evaluation.synthetic import embed_dataset, synthetic_statistics
+from ..training.distributed import Distributed
+
+
+class Plan:
+    """The per-image plan of src/anchors/plan.ts: plan.csv rows ↔ embeddings.npy and attributes.npy
+    rows; anchors.npy row i is identity i's anchor."""
+
+    def __init__(self, folder: str) -> None:
+        self.folder = folder
+        self.embeddings = np.load(os.path.join(folder, "embeddings.npy"), allow_pickle=False)  # (N·m, d)
+        self.attributes = np.load(os.path.join(folder, "attributes.npy"), allow_pickle=False)  # (N·m, 4)
+        self.anchors = np.load(os.path.join(folder, "anchors.npy"), allow_pickle=False)  # (N, d)
+        with open(os.path.join(folder, "plan.csv"), newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        identity = np.array([int(r["identity"]) for r in rows])
+        image = np.array([int(r["image"]) for r in rows])
+        self.seeds = np.array([int(r["seed"]) for r in rows], dtype=np.int64)
+        self.identities, self.images_per_identity = len(self.anchors), int(image.max()) + 1
+        # row_of[i, j]: the plan row of identity i's image j
+        self.row_of = np.full((self.identities, self.images_per_identity), -1, dtype=np.int64)
+        self.row_of[identity, image] = np.arange(len(rows))
+        if (self.row_of < 0).any() or len(rows) != len(self.embeddings) or len(rows) != len(self.attributes):
+            raise ValueError(f"{folder}: plan.csv, embeddings.npy and attributes.npy do not describe "
+                             f"{self.identities} identities × {self.images_per_identity} images")
+
+    def rows(self, identities: range) -> np.ndarray:
+        """Plan rows of these identities, identity-major (the order the writer takes them in)."""
+        return self.row_of[identities.start:identities.stop].reshape(-1)
+
+
+def _sample_shards(writer: SyntheticDatasetWriter, plan: Plan, shards: list[int], *, model, encoder, options: SamplerOptions,
+                   target: str, batch_size: int, device: torch.device, progress: Progress) -> None:
+    m = plan.images_per_identity
+    for shard in shards:
+        rows = plan.rows(writer.layout.shard_identities(shard))
+        with writer.open_shard(shard) as out:
+            for start in range(0, len(rows), batch_size):
+                batch = rows[start:start + batch_size]
+                position = start + np.arange(len(batch))  # identity-major within the shard
+                identity, image = writer.layout.shard_identities(shard).start + position // m, position % m
+                y = torch.from_numpy(plan.embeddings[batch].astype(np.float32)).to(device)
+                s = torch.from_numpy(plan.attributes[batch].astype(np.float32)).to(device)
+                goal = torch.from_numpy(plan.anchors[identity].astype(np.float32)).to(device) if target == "anchor" else y
+                x = sample_images(model.denoiser, model.schedule, y=y, s=s, target=goal, seeds=plan.seeds[batch].tolist(),
+                                  options=options, encoder=encoder)
+                out.add(identity=identity, image=image, images=to_uint8(x).cpu(), anchor=identity,
+                        embedding=plan.embeddings[batch], attributes=plan.attributes[batch], seed=plan.seeds[batch])
+                progress.advance(len(batch))
+
+
+def _write_grid(root: str, path: str, layout: SyntheticLayout, rows: int, cols: int) -> None:
+    """The first identities as rows, their first images as columns."""
+    dataset = open_face_images(root)
+    rows, cols = min(rows, layout.identities), min(cols, layout.images_per_identity)
+    images = torch.stack([dataset.image(i * layout.images_per_identity + j) for i in range(rows) for j in range(cols)])
+    write_grid_png(path, images, rows, cols)
+
+
+def _attribute_predictor(spec: dict | None, device: torch.device):
+    """uint8 images → {age, yaw, pitch, roll} tensors: the parametric set's trained regressor, or
+    face-api's age net and landmark pose for real faces; None: attributes are not measured."""
+    if spec is None:
+        return None
+    if spec["kind"] == "regressor":
+        return load_attribute_regressor(spec["path"], device=device).predict
+    if spec["kind"] == "face-api":
+        from ..encoders.attributes import AttributePredictor
+
+        predict = AttributePredictor.from_package(device=device)
+        return lambda images: {k: torch.as_tensor(np.asarray(v), dtype=torch.float32) for k, v in predict(images).items()}
+    raise ValueError(f"attributes.kind: expected 'regressor' or 'face-api', got {spec['kind']!r}")
+
+
+def generate(args: dict, progress: Progress) -> dict:
+    dist = Distributed.from_environment(args.get("device", "auto"))
+    device = dist.device
+    plan = Plan(args["plan"])
+    model = load_diffusion_model(args["trainDir"], device=device)
+    encoder = load_identity_encoder(model.encoder_spec, device=device)
+    options = SamplerOptions.from_args(args["sampler"])
+    layout = SyntheticLayout(identities=plan.identities, images_per_identity=plan.images_per_identity,
+                             identities_per_shard=args["identitiesPerShard"], formats=tuple(args["formats"]),
+                             image_format=args["imageFormat"], jpeg_quality=args["jpegQuality"],
+                             embedding_size=plan.embeddings.shape[1], attribute_names=ATTRIBUTE_NAMES)
+    root = os.path.join(args["outDir"], "dataset")
+    writer = SyntheticDatasetWriter(root, layout)
+
+    mine = [s for s in range(layout.shards) if s % dist.world_size == dist.rank]
+    pending = writer.pending_shards(rank=dist.rank, world_size=dist.world_size)
+    images_of = lambda shards: sum(len(layout.shard_identities(s)) for s in shards) * layout.images_per_identity  # noqa: E731
+    sampled = images_of(writer.pending_shards())  # every rank's pending images, counted before anyone writes
+    dist.barrier()
+    progress.begin(images_of(mine), label="generate", unit="img", step=images_of(mine) - images_of(pending))
+    started = time.perf_counter()
+    _sample_shards(writer, plan, pending, model=model, encoder=encoder if options.guidance_scale > 0 else None,
+                   options=options, target=args["sampler"]["guidanceTarget"], batch_size=args["batchSize"],
+                   device=device, progress=progress)
+    seconds = time.perf_counter() - started
+    dist.barrier()
+    result = {"identities": layout.identities, "imagesPerIdentity": layout.images_per_identity, "images": layout.images,
+              "sampled": sampled, "reused": layout.images - sampled, "processes": dist.world_size,
+              "samplingSeconds": seconds, "imagesPerSecond": sampled / seconds if sampled and seconds > 0 else None}
+    if dist.is_main:
+        writer.finalize()
+        embeddings, labels, predicted = embed_dataset(root, encoder, device=device, batch_size=args["batchSize"],
+                                                      predictor=_attribute_predictor(args.get("attributes"), device))
+        order = plan.rows(range(layout.identities))  # the dataset's manifest rows, as plan rows
+        centres = np.load(args["centres"], allow_pickle=False) if args.get("centres") else None
+        statistics, histograms = synthetic_statistics(
+            embeddings, labels, conditions=plan.embeddings[order], anchors=plan.anchors, attributes=plan.attributes[order],
+            attribute_names=ATTRIBUTE_NAMES, predicted=predicted, training_centres=centres)
+        writer.write_card(statistics=statistics, histograms=histograms)
+        _write_grid(root, os.path.join(args["outDir"], "grid.png"), layout, args["gridIdentities"], args["gridImages"])
+        result["statistics"] = statistics
+    dist.barrier()
+    dist.close()
+    return result
