@@ -1,0 +1,112 @@
+/**
+ * The ID³ pipeline at toy size: prepare → encoder → attributes → train → anchors → generate →
+ * train-fr on the generated set → evaluate → report; and generate killed under torchrun, resumed,
+ * ending with the bytes of an unbroken run in the bridge.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PythonSession } from '../../src/bridge/session.ts';
+import { resolveConfig } from '../../src/config/load.ts';
+import type { Id3ConfigInput } from '../../src/config/schema.ts';
+import { runPipeline } from '../../src/pipeline/runner.ts';
+import type { GenerateSummary } from '../../src/pipeline/stages/generate.ts';
+import type { TrainFrSummary } from '../../src/pipeline/stages/train-fr.ts';
+import { exited, runCli, spawnTs } from '../fixtures/processes.ts';
+
+const runsDir = mkdtempSync(path.join(tmpdir(), 'id3-generate-'));
+const fr: NonNullable<Id3ConfigInput['trainFr']> = { backbone: 'iresnet-small', inputSize: 32, embeddingSize: 16, widths: [8, 8, 8, 8], layers: [1, 1, 1, 1], head: 'cosface', s: 16, m: 0.2, epochs: 1, decayEpochs: [1], batchSize: 8, lr: 0.05 };
+const base: Id3ConfigInput = {
+  name: 'toy',
+  runsDir,
+  device: 'cpu',
+  dataset: { kind: 'parametric', identities: 40, imagesPerIdentity: 4, resolution: 32, valIdentities: 2, testIdentities: 20 },
+  encoder: { kind: 'train', recipe: fr },
+  diffusion: {
+    model: { patchSize: 2, channels: 16, channelMults: [1, 2], resBlocks: 1, attentionResolutions: [8], headChannels: 16, dropout: 0 },
+    training: { steps: 6, batchSize: 8, warmupSteps: 2, emaDecay: 0.9, checkpointEvery: 3, gridImages: 2 },
+    sampler: { steps: 3, guidanceScale: 2, batchSize: 3 }, // one identity a batch: the same batches at any shard size
+  },
+  anchors: { count: 8, steps: 5 },
+  generate: { imagesPerIdentity: 3, identitiesPerShard: 4, attributeRegressor: { epochs: 1 } },
+  trainFr: fr,
+  evaluate: { pairs: 100 },
+};
+const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
+/** Every file of a generated dataset, by relative path → sha256; but its card (it names its folder) and its layout (the shard size). */
+function datasetBytes(root: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const file = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(file);
+      else if (!/^(card|layout\.json|dataset\.json)/.test(path.relative(root, file))) out[path.relative(root, file)] = sha(file);
+    }
+  };
+  walk(root);
+  return out;
+}
+
+let session: PythonSession;
+beforeAll(async () => {
+  session = await PythonSession.start({ env: { OMP_NUM_THREADS: '1' } });
+});
+afterAll(async () => {
+  await session.close();
+});
+
+describe('generate', () => {
+  it('samples the plan into a dataset with its card, and train-fr learns its identities', async () => {
+    const result = await runPipeline(resolveConfig(base, 'test'), { session });
+    expect(Object.keys(result.stages)).toEqual(['prepare', 'encoder', 'attributes', 'train', 'anchors', 'generate', 'train-fr', 'evaluate', 'report']);
+    const g = result.stages.generate!.record.summary as GenerateSummary;
+    expect(g).toMatchObject({ identities: 8, imagesPerIdentity: 3, images: 24, sampled: 24, reused: 0 });
+    expect(g.cosines.min).toBeGreaterThanOrEqual(0.7 - 1e-6);
+    expect(g.cosines.max).toBeLessThanOrEqual(0.9 + 1e-6);
+    expect(g.cosines.maxError).toBeLessThan(1e-5);
+
+    const root = path.join(result.dir, g.dataset);
+    const manifest = readFileSync(path.join(root, 'manifest.csv'), 'utf8').trim().split('\n');
+    expect(manifest).toHaveLength(1 + 24);
+    const card = JSON.parse(readFileSync(path.join(root, 'card.json'), 'utf8'));
+    expect(card.statistics).toEqual(JSON.parse(JSON.stringify(g.statistics)));
+    const s = g.statistics;
+    for (const v of [s.identityConsistency.meanCosineToCentre, s.identityConsistency.meanCosineToCondition, s.separation.maxCentreCosine!, s.leakage!.closestCosine]) {
+      expect(v).toBeGreaterThanOrEqual(-1);
+      expect(v).toBeLessThanOrEqual(1 + 1e-6);
+    }
+    expect(s.separation.maxCentreCosine!).toBeGreaterThanOrEqual(s.separation.meanCentreCosine!);
+    expect(s.leakage!.trainingIdentities).toBe(18);
+    expect(Object.keys(s.attributes.error)).toEqual(['age', 'yaw', 'pitch', 'roll']);
+    expect(statSync(path.join(result.dir, g.grid)).size).toBeGreaterThan(100);
+
+    const trained = result.stages['train-fr']!.record.summary as TrainFrSummary;
+    expect(trained).toMatchObject({ classes: 8, images: 24 });
+    expect(readFileSync(path.join(result.dir, 'report', 'report.md'), 'utf8')).toContain('## Synthetic dataset');
+  });
+
+  it('killed under torchrun and resumed, it ends with the bytes of the unbroken run', async () => {
+    // Another shard size is another key (a new folder) but the same images: they depend on their seeds
+    // and conditions (and, in the last bits, on their batch: batches of one identity are the same here).
+    const file = path.join(runsDir, 'killed.ts');
+    const killed = { ...base, name: 'killed', generate: { ...base.generate, identitiesPerShard: 1, processes: 2 }, trainFr: undefined, report: false };
+    writeFileSync(file, `export default ${JSON.stringify(killed)};\n`);
+    const run = spawnTs('bin/id3.js', ['run', file, '--json'], { OMP_NUM_THREADS: '1' });
+    await run.waitFor(/"event":"progress","stage":"generate","step":([3-9]|1\d)\b/, 120_000);
+    run.child.kill('SIGKILL');
+    await exited(run.child);
+    const folder = path.join(runsDir, 'killed', 'generate');
+    expect(JSON.parse(readFileSync(path.join(folder, 'stage.json'), 'utf8')).status).toBe('running');
+    expect(existsSync(path.join(folder, 'dataset', 'dataset.json'))).toBe(false);
+
+    const again = await runCli(['run', file, '--json'], { env: { OMP_NUM_THREADS: '1' } });
+    expect(again.code).toBe(0);
+    const summary = JSON.parse(readFileSync(path.join(folder, 'stage.json'), 'utf8')).summary as GenerateSummary;
+    expect(summary.processes).toBe(2);
+    expect(summary.reused).toBeGreaterThan(0);
+    expect(summary.sampled + summary.reused).toBe(24);
+    expect(datasetBytes(path.join(folder, 'dataset'))).toEqual(datasetBytes(path.join(runsDir, 'toy', 'generate', 'dataset')));
+  });
+});
