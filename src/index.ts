@@ -5,6 +5,12 @@ export { defineConfig, ConfigError, loadConfigFile, resolveConfig } from './conf
 export type { Id3Config, Id3ConfigInput, ConfigPatch, DatasetConfig, ParametricDataset, EncoderConfig } from './config/index.ts';
 export { run } from './pipeline/run.ts';
 export { openRun, RunHandle } from './pipeline/open.ts';
+export { sampleIdentities, type SampleIdentitiesOptions } from './pipeline/preview.ts';
+export type { EvaluateSummary, VerificationRow } from './pipeline/stages/evaluate.ts';
+export type { GenerateSummary, SyntheticStatistics } from './pipeline/stages/generate.ts';
+export type { TrainSummary } from './pipeline/stages/train.ts';
+export type { TrainFrSummary } from './pipeline/stages/train-fr.ts';
+export type { PrepareSummary } from './pipeline/stages/prepare.ts';
 export { sweep, runMetrics, type SweepResult, type SweepRow } from './pipeline/sweep.ts';
 export { applyPatch, expandVariants, type Variant } from './config/variants.ts';
 export { planRun, runPipeline, stageKeys, StageSelectionError, type PlannedStage, type RunOptions, type RunResult, type StageRecord, type StageSelection } from './pipeline/runner.ts';

@@ -38,6 +38,7 @@ def job_kinds() -> dict[str, jobs.JobFunction]:
         "data.convert": convert_dataset,
         "anchors.identity-centres": anchors.identity_centres,
         "generate": generate.generate,
+        "generate.preview": generate.preview,
         "train": train_diffusion,
         "diffusion.sample": diffusion_jobs.sample_job,
         "diffusion.measure": diffusion_jobs.measure_job,

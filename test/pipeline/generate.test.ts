@@ -15,25 +15,10 @@ import { runPipeline } from '../../src/pipeline/runner.ts';
 import type { GenerateSummary } from '../../src/pipeline/stages/generate.ts';
 import type { TrainFrSummary } from '../../src/pipeline/stages/train-fr.ts';
 import { exited, runCli, spawnTs } from '../fixtures/processes.ts';
+import { toyId3Config } from '../fixtures/toy-id3.ts';
 
 const runsDir = mkdtempSync(path.join(tmpdir(), 'id3-generate-'));
-const fr: NonNullable<Id3ConfigInput['trainFr']> = { backbone: 'iresnet-small', inputSize: 32, embeddingSize: 16, widths: [8, 8, 8, 8], layers: [1, 1, 1, 1], head: 'cosface', s: 16, m: 0.2, epochs: 1, decayEpochs: [1], batchSize: 8, lr: 0.05 };
-const base: Id3ConfigInput = {
-  name: 'toy',
-  runsDir,
-  device: 'cpu',
-  dataset: { kind: 'parametric', identities: 40, imagesPerIdentity: 4, resolution: 32, valIdentities: 2, testIdentities: 20 },
-  encoder: { kind: 'train', recipe: fr },
-  diffusion: {
-    model: { patchSize: 2, channels: 16, channelMults: [1, 2], resBlocks: 1, attentionResolutions: [8], headChannels: 16, dropout: 0 },
-    training: { steps: 6, batchSize: 8, warmupSteps: 2, emaDecay: 0.9, checkpointEvery: 3, gridImages: 2 },
-    sampler: { steps: 3, guidanceScale: 2, batchSize: 3 }, // one identity a batch: the same batches at any shard size
-  },
-  anchors: { count: 8, steps: 5 },
-  generate: { imagesPerIdentity: 3, identitiesPerShard: 4, attributeRegressor: { epochs: 1 } },
-  trainFr: fr,
-  evaluate: { pairs: 100 },
-};
+const base = toyId3Config(runsDir);
 const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 /** Every file of a generated dataset, by relative path → sha256; but its card (it names its folder) and its layout (the shard size). */
 function datasetBytes(root: string): Record<string, string> {

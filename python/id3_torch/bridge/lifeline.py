@@ -4,10 +4,16 @@ Node can die in ways that run none of its handlers (SIGKILL, OOM): the kernel's 
 signal ends us at once, and a watchdog thread covers a parent that died before we set it.
 Terminal Ctrl-C reaches the whole process group: Node decides what it means (cancel a job,
 then shut us down), so this process ignores SIGINT.
+
+Where Node gives pythonia no IPC channel (Deno's Node layer does not), pythonia's reader thread
+blocks in `sys.stdin.readline()` holding the stream's lock for good; a forked child (a DataLoader
+worker) starts by closing `sys.stdin` and would wait on that lock forever. pythonia keeps its own
+reference to the stream, so this process drops `sys.stdin` and forked children skip the close.
 """
 import ctypes
 import os
 import signal
+import sys
 import threading
 import time
 
@@ -21,6 +27,8 @@ def attach(parent_pid: int, poll_seconds: float = 0.5) -> None:
                            f"is pid {os.getppid()}: ID3_PYTHON must name a Python executable (or a script that "
                            f"`exec`s one), not a wrapper that stays in between")
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if "NODE_CHANNEL_FD" not in os.environ:  # pythonia reads its requests from stdin
+        sys.stdin = None
     _die_with_parent()
     _watch(lambda: os.getppid() != parent_pid, poll_seconds)
 

@@ -143,3 +143,27 @@ def generate(args: dict, progress: Progress) -> dict:
     dist.barrier()
     dist.close()
     return result
+
+
+def preview(args: dict, progress: Progress) -> dict:
+    """Job `generate.preview`: every image of a (small) plan, sampled as generate would, shown as a grid
+    (identities as rows, their images as columns); no dataset is written."""
+    device = Distributed.from_environment(args.get("device", "auto")).device
+    plan = Plan(args["plan"])
+    model = load_diffusion_model(args["trainDir"], device=device)
+    options = SamplerOptions.from_args(args["sampler"])
+    encoder = load_identity_encoder(model.encoder_spec, device=device) if options.guidance_scale > 0 else None
+    rows = plan.rows(range(plan.identities))
+    progress.begin(len(rows), label="preview", unit="img")
+    images = []
+    for start in range(0, len(rows), args["batchSize"]):
+        batch = rows[start:start + args["batchSize"]]
+        identity = (start + np.arange(len(batch))) // plan.images_per_identity
+        y = torch.from_numpy(plan.embeddings[batch].astype(np.float32)).to(device)
+        goal = torch.from_numpy(plan.anchors[identity].astype(np.float32)).to(device) if args["sampler"]["guidanceTarget"] == "anchor" else y
+        x = sample_images(model.denoiser, model.schedule, y=y, s=torch.from_numpy(plan.attributes[batch].astype(np.float32)).to(device),
+                          target=goal, seeds=plan.seeds[batch].tolist(), options=options, encoder=encoder)
+        images.append(to_uint8(x).cpu())
+        progress.advance(len(batch))
+    write_grid_png(args["out"], torch.cat(images), plan.identities, plan.images_per_identity)
+    return {"grid": args["out"], "images": len(rows)}
