@@ -2,6 +2,7 @@
 import { stringify } from 'csv-stringify/sync';
 import { closeSession } from '../src/bridge/index.ts';
 import { benchBridge, type BenchRow } from './bridge.ts';
+import { benchDiffusion } from './diffusion.ts';
 import { benchFr } from './fr.ts';
 import { benchParametric } from './parametric.ts';
 
@@ -9,6 +10,7 @@ const suites: Array<[string, () => Promise<BenchRow[]>]> = [
   ['bridge', benchBridge],
   ['parametric', benchParametric],
   ['fr', benchFr],
+  ['diffusion', benchDiffusion],
 ];
 
 const rows: Array<BenchRow & { suite: string }> = [];
