@@ -82,7 +82,7 @@ writeFileAtomic(out, stringify(rows, { header: true }));
 writeFileAtomic(path.join(runDir(id3), 'proof.json'), JSON.stringify({ regressor, results }, null, 2));
 const n = (x: number) => x.toFixed(3);
 console.log(`identity preservation on ${results[0]!.identities} held-out identities (${out}):`);
-console.log('model           guidance            cos f   cos judge  rank-1 f  rank-1 judge  age°/yaw°/pitch°/roll° error');
+console.log('model           guidance            cos f   cos judge  rank-1 f  rank-1 judge  error: age y / yaw° / pitch° / roll°');
 for (const r of rows) {
   console.log(
     `${r.model.padEnd(15)} ${r.guidance.padEnd(18)} ${n(r.cosF)}   ${n(r.cosJudge)}      ${n(r.rank1F)}     ${n(r.rank1Judge)}         ` +
