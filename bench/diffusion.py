@@ -33,7 +33,7 @@ from id3_torch.encoders import embed_images, load_identity_encoder  # noqa: E402
 from id3_torch.recognition.iresnet import normalize_face_images  # noqa: E402
 from id3_torch.training.order import rank_batches  # noqa: E402
 
-STEPS, SAMPLE_STEPS, SAMPLES = 30, 25, 32
+STEPS, SAMPLE_STEPS, SAMPLES = 60, 25, 32
 
 
 def job_args(measured: dict, manifest: str, out_dir: str, encoder: dict) -> dict:

@@ -5,6 +5,7 @@ import { benchAnchors } from './anchors.ts';
 import { benchBridge, type BenchRow } from './bridge.ts';
 import { benchEncoders } from './encoders.ts';
 import { benchData } from './data.ts';
+import { benchDiffusion } from './diffusion.ts';
 import { benchFr } from './fr.ts';
 import { benchParametric } from './parametric.ts';
 
@@ -15,6 +16,7 @@ const suites: Array<[string, () => Promise<BenchRow[]>]> = [
   ['encoders', benchEncoders],
   ['data', benchData],
   ['anchors', benchAnchors],
+  ['diffusion', benchDiffusion],
 ];
 
 const rows: Array<BenchRow & { suite: string }> = [];

@@ -32,13 +32,14 @@ def encoder(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def memorised(tmp_path_factory, encoder):
-    """A tiny model trained to memorise MEMORISED faces at 16 px (one per identity)."""
+    """A tiny model trained to memorise MEMORISED faces at 16 px (one per identity), with the plain loss (w = 0:
+    the identity term has its own tests, and f's backward would double the cost of the suite's longest fixture)."""
     root = tmp_path_factory.mktemp("memorised")
     manifest = write_faces(root / "faces", identities=MEMORISED, images=1, resolution=16, copies=4)
     out = root / "train"
     out.mkdir()
-    args = training_args(manifest, out, encoder, model={"patchSize": 2, "attentionResolutions": [4]},
-                         conditioning={"dropout": 0.0},
+    args = training_args(manifest, out, encoder, model={"patchSize": 1, "attentionResolutions": [8]},
+                         conditioning={"dropout": 0.0}, loss={"w": 0.0},
                          training={"steps": 400, "batchSize": 16, "lr": 3e-3, "warmupSteps": 20, "emaDecay": 0.9,
                                    "checkpointEvery": 10**6, "gridImages": 4})
     summary = train_diffusion(args, Progress())
@@ -172,3 +173,24 @@ def test_the_attribute_regressor_fits_its_faces_in_years_and_degrees(tmp_path):
     assert result["evalImages"] == 96
     assert all(errors[name] < 0.5 * float(constant[k]) for k, name in enumerate(ATTRIBUTE_NAMES)), (errors, constant)
     assert train_attribute_regressor(args, Progress())["meanAbsoluteError"] == errors  # a finished folder is reused
+
+
+def test_the_measure_job_scores_a_model_that_reproduces_its_conditions(memorised, tmp_path):
+    # The memorised faces as held-out identities (each listed 4 times): a sample that reproduces its
+    # face must score near the genuine cosine (here 1: the partner is the same file) and rank 1.
+    manifest, train_dir, _ = memorised
+    regressor = tmp_path / "attributes"
+    regressor.mkdir()
+    train_attribute_regressor({"manifest": manifest, "outDir": str(regressor), "evalSplit": "train", "epochs": 1,
+                               "batchSize": 8, "lr": 1e-3, "seed": 0, "inputSize": 16, "widths": [8, 8], "device": "cpu"},
+                              Progress())
+    from id3_torch.diffusion.jobs import measure_job
+    result = measure_job({"trainDir": str(train_dir), "manifest": manifest, "split": "train", "perIdentity": 1, "seed": 0,
+                          "batchSize": 4, "attributeRegressor": str(regressor), "outDir": str(tmp_path / "measure"),
+                          "device": "cpu", "sampler": {"method": "ddim", "steps": 20, "eta": 0.0, "guidanceScale": 0.0,
+                                                       "gradientMode": "detached", "cfgScale": 1.0, "clip": True}},
+                         Progress())
+    scores = result["identity"]["f"]
+    assert result["samples"] == MEMORISED and scores["genuineCosine"] == pytest.approx(1.0, abs=1e-6)
+    assert scores["identityCosine"] > 0.9 and scores["rank1"] == 1.0, scores
+    assert json.loads((tmp_path / "measure" / "measure.json").read_text())["identity"]["f"] == scores

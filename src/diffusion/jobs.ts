@@ -58,8 +58,8 @@ export interface MeasureArgs {
   batchSize: number;
   /** A folder written by `trainAttributeRegressor`. */
   attributeRegressor: string;
-  /** An encoder spec (`encoderSpec`) to judge with; default the model's own f. */
-  judge?: object | null;
+  /** Independent encoders to judge with, by name (encoder specs, see `encoderSpec`); the model's own f is judge "f". */
+  judges?: Record<string, object> | null;
   /** measure.json and samples.png (real images over samples) go here. */
   outDir?: string | null;
   device: Id3Config['device'];
@@ -67,14 +67,19 @@ export interface MeasureArgs {
 
 type AttributeErrors = Record<'age' | 'yaw' | 'pitch' | 'roll', number>;
 
-export interface MeasureResult {
-  split: string;
-  identities: number;
-  samples: number;
+/** How one judge scores the samples (python/id3_torch/diffusion/measure.py). */
+export interface IdentityScores {
   identityCosine: number;
   impostorCosine: number;
   rank1: number;
   genuineCosine: number;
+}
+
+export interface MeasureResult {
+  split: string;
+  identities: number;
+  samples: number;
+  identity: Record<string, IdentityScores>;
   attributeError: { samples: AttributeErrors; real: AttributeErrors };
   sampler: SamplerArgs;
   samplingSeconds: number;

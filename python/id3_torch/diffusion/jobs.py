@@ -38,7 +38,7 @@ def _array(args: dict, field: str, *, dtype: type, columns: int | None, rows: in
     kind_ok = np.issubdtype(array.dtype, dtype)
     if not shape_ok or not kind_ok or (rows is not None and len(array) != rows):
         want = f"({rows if rows is not None else 'N'}{'' if columns is None else f', {columns}'})"
-        raise ValueError(f"{field}: {path} holds {array.dtype} {array.shape}; expected {np.dtype(dtype).name} {want}")
+        raise ValueError(f"{field}: {path} holds {array.dtype} {array.shape}; expected {dtype.__name__} {want}")
     return array
 
 
@@ -83,12 +83,14 @@ def measure_job(args: dict, progress: Progress) -> dict:
     """Job `diffusion.measure`: identity preservation and attribute error of samples for held-out identities.
 
     args {trainDir, manifest, split, perIdentity, sampler, seed, batchSize, attributeRegressor,
-    judge? (an encoder spec; default the model's own f), outDir?, device}.
+    judges? ({name: encoder spec}; the model's own f is always judge "f"), outDir?, device}. The
+    samples are drawn once and scored by every judge: an independent encoder tells identity carried
+    by the image from identity that only fools the f the model was trained against.
     """
     device = Distributed.from_environment(args.get("device", "auto")).device
     model = load_diffusion_model(args["trainDir"], device=device)
     encoder = load_identity_encoder(model.encoder_spec, device=device)
-    judge = load_identity_encoder(args["judge"], device=device) if args.get("judge") else encoder
+    judges = {"f": encoder, **{name: load_identity_encoder(spec, device=device) for name, spec in (args.get("judges") or {}).items()}}
     data = LabelledImages.from_manifest(args["manifest"], splits=(args["split"],))
     s_all = attribute_columns(data, ATTRIBUTE_NAMES, manifest=args["manifest"])
     conditions = held_out_conditions(data, per_identity=args["perIdentity"])
@@ -110,7 +112,8 @@ def measure_job(args: dict, progress: Progress) -> dict:
     seconds = time.perf_counter() - started
     samples_t = torch.cat(samples)
     result = {"split": args["split"], "identities": int(conditions.labels.unique().numel()), "samples": n,
-              **identity_scores(judge, samples_t, real, data.images[conditions.partner], conditions.labels),
+              "identity": {name: identity_scores(judge, samples_t, real, data.images[conditions.partner], conditions.labels)
+                           for name, judge in judges.items()},
               "attributeError": attribute_scores(load_attribute_regressor(args["attributeRegressor"], device=device),
                                                  samples_t, real, s),
               "sampler": args["sampler"], "samplingSeconds": seconds}

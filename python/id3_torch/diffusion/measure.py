@@ -3,6 +3,7 @@
 For held-out identities (never seen in training), each real image x gives a condition: its
 embedding y = f(x) and its ground-truth attributes s. One sample per condition, then:
 
+Each judge f_j (the model's own f, and any independent encoder) scores:
 - identityCosine: mean cos(f_j(sample), f_j(x)) — with the judge f_j = f, that is ⟨f(sample), y⟩;
 - impostorCosine: the same against the conditions of the other identities (what "no identity" scores);
 - rank1: how often the sample's nearest identity centre (mean judge embedding of an identity's

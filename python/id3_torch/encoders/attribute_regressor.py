@@ -90,6 +90,7 @@ def train_attribute_regressor(args: dict, progress: Progress) -> dict:
     out_dir, manifest = args["outDir"], args["manifest"]
     device = Distributed.from_environment(args.get("device", "auto")).device
     held_out = LabelledImages.from_manifest(manifest, splits=(args["evalSplit"],))
+    os.makedirs(out_dir, exist_ok=True)
     if not os.path.isfile(os.path.join(out_dir, CARD)):
         data = LabelledImages.from_manifest(manifest, splits=tuple(args.get("splits", ["train"])))
         targets = attribute_columns(data, NAMES, manifest=manifest)  # (N, 4)

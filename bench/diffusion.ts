@@ -1,0 +1,48 @@
+/**
+ * The ID³ diffusion loops: training step and sampling against bare PyTorch loops of the same model, the
+ * cost of identity guidance, and (on a GPU) images/s and model FLOP utilisation at 64 and 112 px.
+ * The CPU model is configs/diffusion-proof.ts's; the GPU model configs/diffusion-gpu.ts's.
+ */
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { projectRoot, pythonExecutable } from '../src/bridge/python-env.ts';
+import { loadConfigFile } from '../src/config/load.ts';
+import type { BenchRow } from './bridge.ts';
+
+interface Measured {
+  trainOurs: number;
+  trainBare: number;
+  sampleOurs: number;
+  sampleBare: number;
+  sampleFull: number;
+  sampleDetached: number;
+  gpu: Array<{ resolution: number; compiled: boolean; imagesPerSecond: number; mfu: number }> | null;
+}
+
+export async function benchDiffusion(): Promise<BenchRow[]> {
+  const cpu = (await loadConfigFile(path.join(projectRoot, 'configs', 'diffusion-proof.ts'))).config.diffusion!;
+  const gpu = (await loadConfigFile(path.join(projectRoot, 'configs', 'diffusion-gpu.ts'))).config.diffusion!;
+  const measuredArgs = { model: cpu.model, conditioning: cpu.conditioning, batchSize: cpu.training.batchSize, gpuModel: gpu.model, gpuBatchSize: gpu.training.batchSize };
+  const r = JSON.parse(
+    execFileSync(pythonExecutable(), [path.join(projectRoot, 'bench', 'diffusion.py'), JSON.stringify(measuredArgs)], { encoding: 'utf8' }),
+  ) as Measured;
+  const round = (x: number) => Number(x.toPrecision(4));
+  const trainRatio = r.trainBare / r.trainOurs;
+  const sampleRatio = r.sampleBare / r.sampleOurs;
+  const rows: BenchRow[] = [
+    { name: `train loop, proof U-Net 32 px, batch ${cpu.training.batchSize}, ID loss`, value: round(r.trainOurs), unit: 'img/s', target: '(figure)', pass: true },
+    { name: 'bare PyTorch loop, same model/batches/loss/EMA', value: round(r.trainBare), unit: 'img/s', target: '(figure)', pass: true },
+    { name: 'train time ÷ bare loop time', value: round(trainRatio), unit: '×', target: '≤ 1.05', pass: trainRatio <= 1.05 },
+    { name: 'sampler, DDIM 25, no guidance', value: round(r.sampleOurs), unit: 'img/s', target: '(figure)', pass: true },
+    { name: 'sampler time ÷ bare DDIM loop time', value: round(sampleRatio), unit: '×', target: '≤ 1.05', pass: sampleRatio <= 1.05 },
+    { name: 'guidance full: time ÷ no guidance', value: round(r.sampleOurs / r.sampleFull), unit: '×', target: '(figure)', pass: true },
+    { name: 'guidance detached: time ÷ no guidance', value: round(r.sampleOurs / r.sampleDetached), unit: '×', target: '(figure)', pass: true },
+  ];
+  for (const g of r.gpu ?? []) {
+    const label = `GPU train ${g.resolution} px bf16 channels-last${g.compiled ? ' compiled' : ''}`;
+    rows.push({ name: label, value: round(g.imagesPerSecond), unit: 'img/s', target: '(figure)', pass: true });
+    rows.push({ name: `${label}: MFU`, value: round(g.mfu), unit: '', target: '(figure; ID3_PEAK_TFLOPS)', pass: true });
+  }
+  if (!r.gpu) rows.push({ name: 'GPU rows (64/112 px, bf16, compile)', value: 0, unit: '', target: 'no CUDA device here', pass: true });
+  return rows;
+}
