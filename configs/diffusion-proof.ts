@@ -8,11 +8,12 @@
  */
 import { defineConfig } from 'id3';
 import demo from './demo.ts';
+import { proofEncoder } from './diffusion-demo.ts';
 
 export default defineConfig({
   name: 'diffusion-proof',
   dataset: demo.dataset,
-  encoder: { kind: 'train', recipe: demo.trainFr! },
+  encoder: proofEncoder,
   diffusion: {
     model: {
       patchSize: 2, channels: 32, channelMults: [1, 2, 2], resBlocks: 1, attentionResolutions: [8, 4], headChannels: 32,
@@ -23,4 +24,5 @@ export default defineConfig({
     // γ: the largest of {0, 0.5, 1, 2} that did not lower an independent judge's rank-1 on the val split.
     sampler: { steps: 25, guidanceScale: 1, gradientMode: 'detached' },
   },
+  evaluate: demo.evaluate,
 });

@@ -6,10 +6,9 @@
  * use on this set.
  */
 import { defineConfig } from 'id3';
-import demo from './demo.ts';
+import { faceRecognition } from './demo.ts';
 
 export default defineConfig({
-  ...demo,
   name: 'parametric-fr',
   dataset: {
     kind: 'parametric',
@@ -19,6 +18,6 @@ export default defineConfig({
     valIdentities: 100,
     testIdentities: 200,
   },
-  trainFr: { ...demo.trainFr, epochs: 16, decayEpochs: [11, 14] },
+  trainFr: { ...faceRecognition, epochs: 16, decayEpochs: [11, 14] },
   evaluate: { pairs: 6000 },
 });

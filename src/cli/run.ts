@@ -74,6 +74,10 @@ function printSweep(result: SweepResult): void {
   const here = (p: string) => path.relative(process.cwd(), p) || '.';
   console.log(`\n${result.rows.length} variants (${here(result.csv)}, ${here(result.markdown)}):\n`);
   console.log(markdownTable(result.columns, result.rows));
+  if (result.verification) {
+    console.log('\nverification accuracy, % (the encoder is trained on the real faces; train-fr on each variant\'s data):\n');
+    console.log(markdownTable(result.verification.columns, result.verification.rows));
+  }
 }
 
 function printWhereThingsWent(result: RunResult): void {

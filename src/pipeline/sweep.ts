@@ -12,6 +12,7 @@ import { expandVariants, patchPaths, valueAtPath } from '../config/variants.ts';
 import { markdownTable, type Cell } from '../report/markdown.ts';
 import { writeFileAtomic } from '../util/files.ts';
 import { runPipeline, type RunOptions, type RunResult } from './runner.ts';
+import { paperTable, type EvaluateSummary, type VerificationRow } from './stages/evaluate.ts';
 import { STAGES } from './stages/index.ts';
 
 export type SweepRow = Record<string, Cell> & { variant: string };
@@ -21,6 +22,8 @@ export interface SweepResult {
   /** The columns of `rows`, in order: variant, swept fields, metrics. */
   columns: string[];
   runs: Record<string, RunResult>;
+  /** Rows: every model the variants evaluated; columns: pair sets (sweepVerificationTable). */
+  verification: { columns: string[]; rows: Record<string, Cell>[] } | null;
   /** Absolute paths of the tables. */
   csv: string;
   markdown: string;
@@ -61,8 +64,29 @@ export async function sweep(
   const csv = path.join(dir, 'sweep.csv');
   const markdown = path.join(dir, 'sweep.md');
   writeFileAtomic(csv, stringify(rows, { header: true, columns }));
-  writeFileAtomic(markdown, `# Sweep ${config.name}\n\n${markdownTable(columns, rows)}`);
-  return { rows, columns, runs, csv, markdown };
+  const verification = sweepVerificationTable(runs);
+  const verificationMarkdown = verification
+    ? `\n## Verification accuracy (%)\n\n${markdownTable(verification.columns, verification.rows)}`
+    : '';
+  writeFileAtomic(markdown, `# Sweep ${config.name}\n\n${markdownTable(columns, rows)}${verificationMarkdown}`);
+  return { rows, columns, runs, verification, csv, markdown };
+}
+
+/**
+ * The sweep's verification table as papers print it, a row per training set: a model whose row is the
+ * same in every variant (the encoder stage's, trained on the real faces; raw pixels) once, and each
+ * variant's train-fr model, trained on that variant's data, as `<model> on <variant>`.
+ */
+export function sweepVerificationTable(runs: Record<string, RunResult>): SweepResult['verification'] {
+  const rows: VerificationRow[] = [];
+  for (const [variant, run] of Object.entries(runs)) {
+    const summary = run.stages.evaluate?.record.summary as EvaluateSummary | undefined;
+    for (const row of summary?.rows ?? []) {
+      const model = row.model.endsWith('(train-fr)') ? `${row.model} on ${variant}` : row.model;
+      if (!rows.some((r) => r.model === model && r.benchmark === row.benchmark)) rows.push({ ...row, model });
+    }
+  }
+  return rows.length > 0 ? paperTable(rows) : null;
 }
 
 function cell(value: unknown): Cell {

@@ -1,9 +1,10 @@
 /** Config files: defaults, and one clear line per problem naming the path, expected and found. */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfigFile, resolveConfig } from '../../src/config/load.ts';
+import { expandVariants } from '../../src/config/variants.ts';
 
 function problems(input: unknown): string[] {
   try {
@@ -89,6 +90,12 @@ describe('loadConfigFile', () => {
     expect(source).toBe(path.resolve('configs/demo.ts'));
     expect(config.name).toBe('demo');
     expect(config.dataset.kind).toBe('parametric');
+  });
+
+  it.each(readdirSync('configs').filter((f) => f.endsWith('.ts')))('configs/%s loads, and so does each of its variants', async (file) => {
+    const { config, source } = await loadConfigFile(path.join('configs', file));
+    expect(config.name).toBe(file.replace(/\.ts$/, ''));
+    for (const v of config.variants ? expandVariants(config, source) : []) expect(v.config.name).toBe(`${config.name}-${v.variant}`);
   });
 
   it.each([

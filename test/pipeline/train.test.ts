@@ -37,6 +37,8 @@ const input = (name: string, processes = 1, diffusion: object = {}, encoder: Id3
     training: { steps: STEPS, batchSize: 4 / processes, lr: 1e-3, warmupSteps: 5, emaDecay: 0.9, checkpointEvery: 10, gridImages: 2, processes },
     ...diffusion,
   },
+  evaluate: { split: null }, // these tests are about train alone
+  report: false,
 });
 const config = (...args: Parameters<typeof input>) => resolveConfig(input(...args), 'test');
 const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
