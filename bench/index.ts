@@ -7,6 +7,7 @@ import { benchEncoders } from './encoders.ts';
 import { benchData } from './data.ts';
 import { benchDiffusion } from './diffusion.ts';
 import { benchFr } from './fr.ts';
+import { benchOrchestration } from './orchestration.ts';
 import { benchParametric } from './parametric.ts';
 
 const suites: Array<[string, () => Promise<BenchRow[]>]> = [
@@ -17,10 +18,16 @@ const suites: Array<[string, () => Promise<BenchRow[]>]> = [
   ['data', benchData],
   ['anchors', benchAnchors],
   ['diffusion', benchDiffusion],
+  ['orchestration', benchOrchestration],
 ];
 
+// `npm run bench -- fr diffusion`: only the suites named.
+const chosen = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const unknown = chosen.filter((name) => !suites.some(([suite]) => suite === name));
+if (unknown.length) throw new Error(`unknown benchmark suite ${unknown.join(', ')}; known: ${suites.map(([s]) => s).join(', ')}`);
+
 const rows: Array<BenchRow & { suite: string }> = [];
-for (const [suite, bench] of suites) {
+for (const [suite, bench] of suites.filter(([name]) => chosen.length === 0 || chosen.includes(name))) {
   console.error(`running ${suite} …`);
   for (const row of await bench()) rows.push({ suite, ...row });
 }

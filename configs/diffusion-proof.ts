@@ -7,12 +7,12 @@
  * identities (docs/diffusion.md has the numbers).
  */
 import { defineConfig } from 'id3';
-import demo from './demo.ts';
+import demo, { parametricFaces } from './demo.ts';
 import { proofEncoder } from './diffusion-demo.ts';
 
 export default defineConfig({
   name: 'diffusion-proof',
-  dataset: demo.dataset,
+  dataset: { ...parametricFaces, identities: 1200 }, // 1,050 training identities, as docs/diffusion.md measured
   encoder: proofEncoder,
   diffusion: {
     model: {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PythonSession } from '../src/bridge/session.ts';
+import type { StageName } from '../src/pipeline/stage.ts';
 import { ablation, variants } from '../examples/ablation.ts';
 import { toyId3Config } from './fixtures/toy-id3.ts';
 
@@ -19,7 +20,7 @@ describe('examples/ablation.ts', () => {
     const result = await ablation(toyId3Config(runsDir), { session });
     expect(result.rows.map((r) => r.variant)).toEqual(Object.keys(variants));
 
-    const made = (stage: string) => Object.keys(variants).filter((v) => result.runs[v]!.stages[stage]?.outcome === 'done');
+    const made = (stage: StageName) => Object.keys(variants).filter((v) => result.runs[v]!.stages[stage]?.outcome === 'done');
     expect(made('prepare')).toEqual(['id3']);
     expect(made('train')).toEqual(['id3', 'no-id-loss']); // only the ID loss is a training setting
     expect(made('anchors')).toEqual(['id3', 'random-anchors']);

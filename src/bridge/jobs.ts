@@ -18,7 +18,7 @@ export interface JobProgress {
 
 type PollReply =
   | { state: 'running' | 'cancelled'; progress: JobProgress }
-  | { state: 'done'; progress: JobProgress; result: unknown }
+  | { state: 'done'; progress: JobProgress; result: unknown; seconds: number }
   | { state: 'failed'; progress: JobProgress; error: { type: string; message: string; traceback: string } };
 
 export interface RunJobOptions {
@@ -34,6 +34,7 @@ export interface RunJobOptions {
 export async function runJob<T>(session: PythonSession, kind: string, args: object, options: RunJobOptions = {}): Promise<T> {
   const { onProgress, signal, eventsPath, pollMs = 50 } = options;
   signal?.throwIfAborted();
+  const started = performance.now();
   const id = await session.call<number>('job.start', { kind, args, eventsPath: eventsPath ?? null });
   let finished = false;
   const cancel = () => {
@@ -51,6 +52,7 @@ export async function runJob<T>(session: PythonSession, kind: string, args: obje
       onProgress?.(reply.progress);
       switch (reply.state) {
         case 'done':
+          session.finishedJobs.push({ kind, args, seconds: (performance.now() - started) / 1000, pythonSeconds: reply.seconds });
           return reply.result as T;
         case 'failed':
           throw new PythonError(reply.error.type, reply.error.message, reply.error.traceback);

@@ -52,6 +52,15 @@ type Reply = { ok: unknown } | ErrorReply;
 
 const live = new Set<PythonSession>();
 
+export interface FinishedJob {
+  kind: string;
+  args: object;
+  /** Seconds from the start request to the result, as this side saw them. */
+  seconds: number;
+  /** Seconds the job function itself ran, as Python measured them. */
+  pythonSeconds: number;
+}
+
 export class PythonSession {
   private closed = false;
   private death: PythonDiedError | null = null;
@@ -63,6 +72,8 @@ export class PythonSession {
   interrupted = new AbortController();
   /** Jobs in flight (kept by jobs.ts): Ctrl-C cancels them rather than exiting at once. */
   runningJobs = 0;
+  /** Every job this session finished, in order (kept by jobs.ts): what ran, with what, how long. */
+  readonly finishedJobs: FinishedJob[] = [];
 
   private constructor(
     private readonly com: PythoniaCom,

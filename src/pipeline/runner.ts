@@ -149,7 +149,8 @@ export function planRun(config: Id3Config, selection: StageSelection = {}): Plan
           `--only ${[...only].join(' ')}: stage ${stage.name} before it is not made with this config; run without --only first`,
         );
       }
-      action = 'skip';
+      // A made stage before the selection is reused (linked into the run folder: the selected stages read it there).
+      if (index > lastOnly) action = 'skip';
     }
     return { stage, key, action, folder, previous };
   });

@@ -105,14 +105,17 @@ describe('stage selections', () => {
     expect(actions({})).toEqual(['prepare:reuse', 'train-fr:reuse', 'evaluate:reuse']);
     expect(actions({ from: 'train-fr' })).toEqual(['prepare:reuse', 'train-fr:run', 'evaluate:run']);
     expect(actions({ force: ['prepare'] })).toEqual(['prepare:run', 'train-fr:run', 'evaluate:run']);
-    expect(actions({ only: ['evaluate'] })).toEqual(['prepare:skip', 'train-fr:skip', 'evaluate:reuse']);
-    expect(actions({ only: ['train-fr'], force: ['train-fr'] })).toEqual(['prepare:skip', 'train-fr:run', 'evaluate:skip']);
+    expect(actions({ only: ['evaluate'] })).toEqual(['prepare:reuse', 'train-fr:reuse', 'evaluate:reuse']);
+    expect(actions({ only: ['train-fr'], force: ['train-fr'] })).toEqual(['prepare:reuse', 'train-fr:run', 'evaluate:skip']);
   });
 
   it('--only runs nothing else, and refuses when a stage before it is not made', async () => {
     const result = await runPipeline(withFr('fr'), { session, only: ['evaluate'], force: ['evaluate'] });
-    expect(Object.keys(result.stages)).toEqual(['evaluate']);
-    expect(result.stages.evaluate?.outcome).toBe('done');
+    expect(Object.fromEntries(Object.entries(result.stages).map(([name, s]) => [name, s.outcome]))).toEqual({ prepare: 'cached', 'train-fr': 'cached', evaluate: 'done' });
+    // A new run: the stages before the selection are linked into its folder, where the selected ones read them.
+    await runPipeline(withFr('only-fr'), { session, only: ['evaluate'], force: ['evaluate'] });
+    expect(linkOf('only-fr', 'prepare')).toBe(linkOf('fr', 'prepare'));
+    expect(linkOf('only-fr', 'train-fr')).toBe(linkOf('fr', 'train-fr'));
     expect(() => planRun(withFr('fresh-fr'), { only: ['prepare', 'evaluate'] })).not.toThrow(); // made by run "fr"
     const other = resolveConfig({ ...withFr('other'), trainFr: { ...withFr('other').trainFr!, epochs: 2, decayEpochs: [2] } }, 'test');
     expect(() => planRun(other, { only: ['evaluate'] })).toThrow(/--only evaluate: stage train-fr before it is not made with this config/);

@@ -80,6 +80,7 @@ class Job:
     state: str = "running"  # running | done | failed | cancelled
     result: Any = None
     error: dict | None = None
+    seconds: float = 0.0  # the job function's wall time, once it has returned
     thread: threading.Thread | None = field(default=None, repr=False)
 
 
@@ -104,8 +105,10 @@ class JobRunner:
         return job.id
 
     def _run(self, job: Job, args: dict) -> None:
+        started = time.monotonic()
         try:
             job.result = self.kinds[job.kind](args, job.progress)
+            job.seconds = time.monotonic() - started
             job.state = "done"
         except Cancelled:
             job.state = "cancelled"
@@ -118,7 +121,7 @@ class JobRunner:
         job = self._job(job_id)
         report = {"state": job.state, "progress": job.progress.snapshot()}
         if job.state == "done":
-            report["result"] = job.result
+            report["result"], report["seconds"] = job.result, job.seconds
         elif job.state == "failed":
             report["error"] = job.error
         if job.state != "running":
