@@ -13,7 +13,7 @@
  * test/examples.test.ts runs the same sweep at toy size.
  */
 import { pathToFileURL } from 'node:url';
-import { closeSession, sweep, type ConfigPatch, type Id3ConfigInput, type RunOptions } from 'id3';
+import { closeSession, createReporter, sweep, type ConfigPatch, type Id3ConfigInput, type RunOptions } from 'id3';
 import demo from '../configs/demo.ts';
 
 export const variants: Record<string, ConfigPatch> = {
@@ -41,6 +41,11 @@ export async function ablation(base: Id3ConfigInput, options: RunOptions = {}) {
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const { variants: _demoVariants, ...base } = demo;
-  await ablation({ ...base, name: 'ablation' });
-  await closeSession();
+  const reporter = createReporter('bars');
+  try {
+    await ablation({ ...base, name: 'ablation' }, { reporter });
+  } finally {
+    reporter.close();
+    await closeSession();
+  }
 }

@@ -8,6 +8,7 @@ through pythonia's exception path.
 import os
 
 from .bridge import jobs, jsonio, lifeline, system, tensors
+from .bridge.compute import on_compute_thread
 from .data import ops as data_ops
 from .evaluation import ops as evaluation_ops
 from .stages import anchors as anchors_stage
@@ -72,11 +73,12 @@ OPS = {
     "job.start": lambda kind, args, eventsPath=None: _jobs().start(kind, args, eventsPath),
     "job.poll": lambda id: _jobs().poll(id),
     "job.cancel": lambda id: _jobs().cancel(id),
-    **tensors.OPS,
-    **evaluation_ops.OPS,
-    "encoders.encode": lambda **args: _encoder_ops().encode_images(**args),
-    **data_ops.OPS,
-    **anchors_stage.OPS,
+    # Ops that compute with torch run on the compute thread, as jobs do (bridge/compute.py says why).
+    **{name: (op if name == "tensor.free" else on_compute_thread(op)) for name, op in tensors.OPS.items()},
+    **{name: on_compute_thread(op) for name, op in evaluation_ops.OPS.items()},
+    "encoders.encode": on_compute_thread(lambda **args: _encoder_ops().encode_images(**args)),
+    **{name: on_compute_thread(op) for name, op in data_ops.OPS.items()},
+    **{name: on_compute_thread(op) for name, op in anchors_stage.OPS.items()},
     **(testing.OPS if _testing else {}),
 }
 

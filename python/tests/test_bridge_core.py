@@ -76,4 +76,20 @@ def test_job_failure_is_reported_not_raised():
     assert report["error"]["type"] == "ZeroDivisionError" and "on purpose" in report["error"]["traceback"]
     with pytest.raises(KeyError, match="unknown job kind 'nope'"):
         runner.start("nope", {})
-    assert not [t for t in threading.enumerate() if t.name.startswith("id3-job-")]  # the job's thread has ended
+
+
+def test_jobs_and_torch_ops_run_on_one_compute_thread_and_ops_never_wait_for_a_job():
+    from id3_torch.bridge.compute import on_compute_thread
+
+    def where(args, progress):
+        time.sleep(args["sleep"])
+        return threading.current_thread().name
+
+    runner = jobs.JobRunner({"where": where})
+    assert _wait(runner, runner.start("where", {"sleep": 0}))["result"] == "id3-compute"
+    op = on_compute_thread(lambda: threading.current_thread().name)
+    assert op() == "id3-compute"  # one OpenMP team in the process (compute.py)
+    busy = runner.start("where", {"sleep": 0.5})
+    started = time.monotonic()
+    assert op() == threading.current_thread().name and time.monotonic() - started < 0.4  # inline while a job runs
+    assert _wait(runner, busy)["result"] == "id3-compute"

@@ -1,7 +1,8 @@
 """Long work as jobs: start -> poll -> result, with cooperative cancellation.
 
-A bridge call must return quickly (pythonia serves one request at a time), so a job runs in
-a thread of its own and the TypeScript side polls it. The job function receives a `Progress`
+A bridge call must return quickly (pythonia serves one request at a time), so a job runs on the
+bridge's compute thread (`compute.py`: jobs run one after another, in the order started) and the
+TypeScript side polls it. The job function receives a `Progress`
 that it advances as it goes; `advance` is also where a cancellation request takes effect.
 Progress is mirrored to `events.jsonl` when the caller names one, so that a stage reports
 the same way whether it runs here or under torchrun.
@@ -12,10 +13,11 @@ import itertools
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from . import jsonio
+from .compute import compute_thread
 
 
 class Cancelled(Exception):
@@ -81,7 +83,6 @@ class Job:
     result: Any = None
     error: dict | None = None
     seconds: float = 0.0  # the job function's wall time, once it has returned
-    thread: threading.Thread | None = field(default=None, repr=False)
 
 
 def describe_exception(exc: BaseException) -> dict[str, str]:
@@ -99,9 +100,8 @@ class JobRunner:
         if kind not in self.kinds:
             raise KeyError(f"unknown job kind {kind!r}; known: {', '.join(sorted(self.kinds))}")
         job = Job(next(self._ids), kind, Progress(events_path))
-        job.thread = threading.Thread(target=self._run, args=(job, args), name=f"id3-job-{job.id}", daemon=True)
         self.jobs[job.id] = job
-        job.thread.start()
+        compute_thread().submit(lambda: self._run(job, args))
         return job.id
 
     def _run(self, job: Job, args: dict) -> None:
