@@ -19,15 +19,14 @@ T = TypeVar("T")
 class ComputeThread:
     def __init__(self) -> None:
         self._tasks: queue.SimpleQueue[tuple[Callable[[], object], Future]] = queue.SimpleQueue()
-        self._idle = threading.Event()
-        self._idle.set()
+        self._pending = 0  # tasks submitted and not finished
+        self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._loop, name="id3-compute", daemon=True)
         self._thread.start()
 
     def _loop(self) -> None:
         while True:
             fn, future = self._tasks.get()
-            self._idle.clear()
             try:
                 if future.set_running_or_notify_cancel():
                     try:
@@ -35,20 +34,23 @@ class ComputeThread:
                     except BaseException as exc:  # the caller gets it
                         future.set_exception(exc)
             finally:
-                if self._tasks.empty():
-                    self._idle.set()
+                with self._lock:
+                    self._pending -= 1
 
     def submit(self, fn: Callable[[], T]) -> Future:
         """Run `fn` after the work queued before it (jobs: one at a time, in the order started)."""
         future: Future = Future()
-        self._idle.clear()
-        self._tasks.put((fn, future))
+        with self._lock:
+            self._pending += 1
+            self._tasks.put((fn, future))
         return future
 
     def call(self, fn: Callable[[], T]) -> T:
         """`fn()` on this thread, waited for; inline when a job holds the thread, so that a tensor op
         never waits for a job to end (nor do the polls queued behind it on pythonia's thread)."""
-        if threading.current_thread() is self._thread or not self._idle.is_set():
+        with self._lock:
+            busy = self._pending > 0
+        if busy or threading.current_thread() is self._thread:
             return fn()
         return self.submit(fn).result()
 
