@@ -1,6 +1,5 @@
 """anchors, Python half: training identity centres (job) and a split's attribute table (op)."""
 import csv
-import json
 import os
 
 import numpy as np
@@ -14,9 +13,9 @@ from id3_torch.data import image_files, parametric
 from id3_torch.data.errors import DataFormatError
 from id3_torch.data.labelled_images import LabelledImages
 from id3_torch.encoders import embed_images, load_identity_encoder
-from id3_torch.recognition.checkpoints import save_safetensors
-from id3_torch.recognition.iresnet import build_backbone
 from id3_torch.stages.anchors import identity_centres, training_attributes
+
+from diffusion_helpers import write_encoder
 
 IDENTITIES, IMAGES = 6, 3
 SPLITS = ["train"] * 4 + ["test"] * 2  # by identity
@@ -24,14 +23,7 @@ SPLITS = ["train"] * 4 + ["test"] * 2  # by identity
 
 @pytest.fixture(scope="module")
 def encoder_spec(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("encoder")
-    torch.manual_seed(0)
-    backbone = build_backbone("iresnet-small", input_size=32, embedding_size=16, widths=(4, 4, 8, 8), layers=(1, 1, 1, 1))
-    save_safetensors(folder / "backbone.safetensors", backbone.eval())
-    (folder / "encoder.json").write_text(json.dumps({
-        "kind": "iresnet", "backbone": "iresnet-small", "inputSize": 32, "embeddingSize": 16, "widths": [4, 4, 8, 8],
-        "layers": [1, 1, 1, 1], "weights": "backbone.safetensors"}))
-    return {"kind": "folder", "path": str(folder)}
+    return write_encoder(tmp_path_factory.mktemp("encoder"))
 
 
 @pytest.fixture(scope="module")

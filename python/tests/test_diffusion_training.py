@@ -20,6 +20,7 @@ from id3_torch.diffusion.train import train_diffusion
 from id3_torch.encoders import embed_images, load_identity_encoder
 from id3_torch.encoders.attribute_regressor import train_attribute_regressor
 from id3_torch.recognition.iresnet import normalize_face_images
+from progress_helpers import CancelAfter
 
 MEMORISED = 4  # faces the overfit model learns
 
@@ -63,17 +64,6 @@ def test_a_tiny_model_memorises_a_handful_of_faces(memorised, encoder):
     assert (out / "grid.png").exists()
     card = json.loads((out / "model.json").read_text())
     assert card["kind"] == "id3-diffusion" and card["resolution"] == 16 and card["encoder"] == encoder
-
-
-class CancelAfter(Progress):
-    def __init__(self, steps):
-        super().__init__()
-        self.allowed = steps
-
-    def advance(self, n=1, **metrics):
-        if self.step >= self.allowed:
-            self.cancel_requested.set()
-        super().advance(n, **metrics)
 
 
 def test_a_killed_run_resumes_to_the_same_weights(tmp_path, encoder):

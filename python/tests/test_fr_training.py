@@ -16,6 +16,7 @@ from id3_torch.data.datasets import open_face_images
 from id3_torch.data.recordio import RecordIOWriter
 from id3_torch.recognition.train import train_face_recognition
 from child_processes import children_left
+from progress_helpers import CancelAfter
 
 IDENTITIES, IMAGES = 6, 6
 
@@ -46,17 +47,6 @@ def _args(manifest, out_dir, **overrides):
             "weightDecay": 5e-4, "decayEpochs": [3], "warmupEpochs": 0, "flip": True, "gradClip": 5.0,
             "checkpointEvery": 4, "seed": 3}
     return {**args, **overrides}
-
-
-class CancelAfter(Progress):
-    def __init__(self, steps):
-        super().__init__()
-        self.allowed = steps
-
-    def advance(self, n=1, **metrics):
-        if self.step >= self.allowed:
-            self.cancel_requested.set()
-        super().advance(n, **metrics)
 
 
 def test_learns_and_writes_an_encoder(manifest, tmp_path):

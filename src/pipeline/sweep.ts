@@ -12,10 +12,15 @@ import { expandVariants, patchPaths, valueAtPath } from '../config/variants.ts';
 import { markdownTable, type Cell } from '../report/markdown.ts';
 import { writeFileAtomic } from '../util/files.ts';
 import { runPipeline, type RunOptions, type RunResult } from './runner.ts';
-import { paperTable, type EvaluateSummary, type VerificationRow } from './stages/evaluate.ts';
+import { paperTable, trainFrModelName, type EvaluateSummary, type VerificationRow } from './stages/evaluate.ts';
 import { STAGES } from './stages/index.ts';
 
 export type SweepRow = Record<string, Cell> & { variant: string };
+
+interface VariantRun {
+  config: Id3Config;
+  run: RunResult;
+}
 
 export interface SweepResult {
   rows: SweepRow[];
@@ -51,11 +56,13 @@ export async function sweep(
   const expanded = expandVariants(config, '(sweep)', variants);
   const swept = [...new Set(Object.values(variants).flatMap((patch) => patchPaths(patch)))];
   const runs: Record<string, RunResult> = {};
+  const variantRuns: Record<string, VariantRun> = {};
   const rows: SweepRow[] = [];
   for (const { variant, config: variantConfig } of expanded) {
     options.reporter?.info(`variant ${variant} (run ${variantConfig.name})`);
     const result = await runPipeline(variantConfig, options);
     runs[variant] = result;
+    variantRuns[variant] = { config: variantConfig, run: result };
     const fields = Object.fromEntries(swept.map((field) => [field, cell(valueAtPath(variantConfig, field))]));
     rows.push({ variant, ...fields, ...runMetrics(result) });
   }
@@ -64,7 +71,7 @@ export async function sweep(
   const csv = path.join(dir, 'sweep.csv');
   const markdown = path.join(dir, 'sweep.md');
   writeFileAtomic(csv, stringify(rows, { header: true, columns }));
-  const verification = sweepVerificationTable(runs);
+  const verification = sweepVerificationTable(variantRuns);
   const verificationMarkdown = verification
     ? `\n## Verification accuracy (%)\n\n${markdownTable(verification.columns, verification.rows)}`
     : '';
@@ -77,12 +84,13 @@ export async function sweep(
  * same in every variant (the encoder stage's, trained on the real faces; raw pixels) once, and each
  * variant's train-fr model, trained on that variant's data, as `<model> on <variant>`.
  */
-export function sweepVerificationTable(runs: Record<string, RunResult>): SweepResult['verification'] {
+export function sweepVerificationTable(variants: Record<string, VariantRun>): SweepResult['verification'] {
   const rows: VerificationRow[] = [];
-  for (const [variant, run] of Object.entries(runs)) {
+  for (const [variant, { config, run }] of Object.entries(variants)) {
     const summary = run.stages.evaluate?.record.summary as EvaluateSummary | undefined;
+    const trainFr = config.trainFr ? trainFrModelName(config.trainFr.backbone) : null;
     for (const row of summary?.rows ?? []) {
-      const model = row.model.endsWith('(train-fr)') ? `${row.model} on ${variant}` : row.model;
+      const model = row.model === trainFr ? `${row.model} on ${variant}` : row.model;
       if (!rows.some((r) => r.model === model && r.benchmark === row.benchmark)) rows.push({ ...row, model });
     }
   }

@@ -39,6 +39,9 @@ export interface EvaluateSummary {
   pairsFile: string | null;
 }
 
+/** The row of the train-fr stage's model: trained on the run's training set (synthetic, when generated). */
+export const trainFrModelName = (backbone: string) => `${backbone} (train-fr)`;
+
 interface EvaluatedModel {
   name: string;
   /** For python/id3_torch/encoders load_identity_encoder. */
@@ -52,7 +55,7 @@ function modelsOf(config: Id3Config, runDir: string): EvaluatedModel[] {
     models.push({ name: `${config.encoder.recipe.backbone} (encoder)`, encoder: { kind: 'folder', path: path.join(runDir, 'encoder') } });
   }
   if (config.trainFr) {
-    models.push({ name: `${config.trainFr.backbone} (train-fr)`, encoder: { kind: 'folder', path: path.join(runDir, 'train-fr') } });
+    models.push({ name: trainFrModelName(config.trainFr.backbone), encoder: { kind: 'folder', path: path.join(runDir, 'train-fr') } });
   }
   return models;
 }
