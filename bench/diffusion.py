@@ -1,7 +1,7 @@
 """ID³ diffusion benchmarks; prints JSON. argv[1]: {"model", "conditioning", "batchSize"} of the config measured.
 
-- training: our `train` job's loop vs a bare PyTorch loop of the same model, batches, loss (with the
-  identity term), AdamW, clipping and EMA, alternated, best of two each;
+- training: the median step time of our `train` job's loop vs a bare PyTorch loop of the same model,
+  batches, loss (with the identity term), AdamW, clipping and EMA, in alternating rounds (timing.py);
 - sampling: our sampler (γ = 0) vs a bare DDIM loop over the same model and steps;
 - guidance: the sampler with γ > 0, gradient modes full and detached, against none;
 - on a GPU (when torch sees one): images/s and model FLOP utilisation of training steps at 64 and
@@ -20,38 +20,41 @@ import torch  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 from diffusion_helpers import write_encoder, write_faces  # noqa: E402
-from id3_torch.bridge.jobs import Progress  # noqa: E402
 from id3_torch.data.labelled_images import LabelledImages, attribute_columns  # noqa: E402
 from id3_torch.diffusion.conditioning import ATTRIBUTE_NAMES  # noqa: E402
 from id3_torch.diffusion.ema import EMA  # noqa: E402
 from id3_torch.diffusion.loss import identity_weight  # noqa: E402
-from id3_torch.diffusion.model import Denoiser  # noqa: E402
+from id3_torch.diffusion.model import Denoiser, preconditioning_for  # noqa: E402
 from id3_torch.diffusion.sampler import SamplerOptions, sample_images  # noqa: E402
 from id3_torch.diffusion.schedule import DiffusionSchedule  # noqa: E402
 from id3_torch.diffusion.train import DiffusionTrainingOptions, train_diffusion  # noqa: E402
 from id3_torch.encoders import embed_images, load_identity_encoder  # noqa: E402
 from id3_torch.recognition.iresnet import normalize_face_images  # noqa: E402
 from id3_torch.training.order import rank_batches  # noqa: E402
+from timing import StepClock, clock, compare, seconds_of, step_times  # noqa: E402
 
-STEPS, SAMPLE_STEPS, SAMPLES = 60, 25, 32
+TRAIN_ROUNDS, ROUND_STEPS, SAMPLE_ROUNDS, SAMPLE_STEPS, SAMPLES = 10, 16, 4, 25, 32
 
 
 def job_args(measured: dict, manifest: str, out_dir: str, encoder: dict) -> dict:
     return {"manifest": manifest, "outDir": out_dir, "encoder": encoder, "device": "cpu", "model": measured["model"],
             "conditioning": measured["conditioning"], "schedule": {"timesteps": 1000, "betaStart": 1e-4, "betaEnd": 0.02},
-            "loss": {"w": 0.5}, "training": {"steps": STEPS, "batchSize": measured["batchSize"], "lr": 1e-3,
+            "loss": {"w": 0.5}, "training": {"steps": ROUND_STEPS, "batchSize": measured["batchSize"], "lr": 1e-3,
                                              "weightDecay": 0.0, "warmupSteps": 0, "gradClip": 1.0, "emaDecay": 0.999,
                                              "checkpointEvery": 10**9, "gridImages": 0, "seed": 0}}
 
 
-def our_training(args: dict) -> float:
-    for name in os.listdir(args["outDir"]):  # no checkpoint to resume from: every run trains from step 0
+def our_training(args: dict) -> dict:
+    """Our train job from step 0: median step times (its setup and final checkpoint are not steps)."""
+    for name in os.listdir(args["outDir"]):  # no checkpoint to resume from
         os.unlink(os.path.join(args["outDir"], name))
-    return train_diffusion(args, Progress())["imagesPerSecond"]
+    progress = StepClock()
+    train_diffusion(args, progress)
+    return step_times(progress.stamps)
 
 
-def bare_training(args: dict) -> float:
-    """The same model, batches, loss, optimiser, clipping and EMA, with nothing around them: images/s."""
+def bare_training(args: dict) -> dict:
+    """The same model, batches, loss, optimiser, clipping and EMA, with nothing around them: median step times."""
     options = DiffusionTrainingOptions.from_args(args)
     data = LabelledImages.from_manifest(args["manifest"], splits=("train",))
     s_all = attribute_columns(data, ATTRIBUTE_NAMES, manifest=args["manifest"])
@@ -60,11 +63,12 @@ def bare_training(args: dict) -> float:
     schedule = DiffusionSchedule()
     torch.manual_seed(0)
     model = Denoiser(options.unet(data.images.shape[-1]), embedding_size=f.embedding_size,
-                     condition_hidden=options.condition_hidden)
+                     condition_hidden=options.condition_hidden,
+                     preconditioning=preconditioning_for(schedule, options.preconditioning))
     ema = EMA(model, decay=options.ema_decay)
     optimizer = torch.optim.AdamW(model.parameters(), lr=options.lr, weight_decay=options.weight_decay)
     batches = rank_batches(len(data), batch_size=options.batch_size, seed=0, epoch=0)
-    started = time.perf_counter()
+    stamps = [clock()]
     for step in range(options.steps):
         batch = batches[step % len(batches)]
         x0, y, s = normalize_face_images(data.images[batch]), y_all[batch], s_all[batch]
@@ -82,24 +86,17 @@ def bare_training(args: dict) -> float:
         optimizer.step()
         ema.update(model, updates=step)
         loss.item()  # our loop logs the loss every step: the same sync here
-    return options.steps * options.batch_size / (time.perf_counter() - started)
+        stamps.append(clock())
+    return step_times(stamps)
 
 
-def bare_ddim(model, schedule, y, s, seeds, steps):
-    """Plain conditional DDIM (η = 0) written out: images/s."""
-    started = time.perf_counter()
+def bare_ddim(model, schedule, y, s, seeds, steps) -> None:
+    """Plain conditional DDIM (η = 0) written out."""
     x = torch.stack([torch.randn(3, model.resolution, model.resolution, generator=torch.Generator().manual_seed(k)) for k in seeds])
     stride = 1000 // steps
     with torch.no_grad():
         for t in [k * stride for k in reversed(range(steps))]:
             x = schedule.ddim_step(x, t, t - stride, model(x, torch.full((len(x),), t), y, s), None, eta=0.0, clip=True)
-    return len(seeds) / (time.perf_counter() - started)
-
-
-def ours_sampling(model, schedule, y, s, seeds, steps, encoder=None, **guidance):
-    started = time.perf_counter()
-    sample_images(model, schedule, y=y, s=s, seeds=seeds, options=SamplerOptions(steps=steps, **guidance), encoder=encoder)
-    return len(seeds) / (time.perf_counter() - started)
 
 
 def gpu_rows(measured: dict) -> list:
@@ -147,33 +144,27 @@ def main() -> None:
         out_dir = os.path.join(root, "out")
         os.makedirs(out_dir)
         args = job_args(measured, manifest, out_dir, encoder)
-        bare_training(args)  # warm-up
-        bare, ours = [], []
-        for _ in range(2):
-            bare.append(bare_training(args))
-            ours.append(our_training(args))
+        training = compare(lambda: our_training(args), lambda: bare_training(args), TRAIN_ROUNDS)
 
         f = load_identity_encoder(encoder)
-        model = Denoiser(DiffusionTrainingOptions.from_args(args).unet(32), embedding_size=f.embedding_size,
-                         condition_hidden=tuple(measured["conditioning"]["hidden"])).eval().requires_grad_(False)
+        options = DiffusionTrainingOptions.from_args(args)
         schedule = DiffusionSchedule()
+        model = Denoiser(options.unet(32), embedding_size=f.embedding_size, condition_hidden=options.condition_hidden,
+                         preconditioning=preconditioning_for(schedule, options.preconditioning)).eval().requires_grad_(False)
         g = torch.Generator().manual_seed(0)
         y = torch.nn.functional.normalize(torch.randn(SAMPLES, f.embedding_size, generator=g), dim=-1)
         s = torch.zeros(SAMPLES, 4)
         seeds = list(range(SAMPLES))
-        bare_ddim(model, schedule, y, s, seeds, SAMPLE_STEPS)  # warm-up
-        bare_s, ours_s, full, detached = [], [], [], []
-        for _ in range(2):
-            bare_s.append(bare_ddim(model, schedule, y, s, seeds, SAMPLE_STEPS))
-            ours_s.append(ours_sampling(model, schedule, y, s, seeds, SAMPLE_STEPS))
-        for _ in range(2):
-            full.append(ours_sampling(model, schedule, y, s, seeds, SAMPLE_STEPS, guidance_scale=1.0,
-                                      gradient_mode="full", encoder=f))
-            detached.append(ours_sampling(model, schedule, y, s, seeds, SAMPLE_STEPS, guidance_scale=1.0,
-                                          gradient_mode="detached", encoder=f))
-    result = {"trainOurs": max(ours), "trainBare": max(bare), "sampleOurs": max(ours_s), "sampleBare": max(bare_s),
-              "sampleFull": max(full), "sampleDetached": max(detached),
-              "gpu": gpu_rows(measured) if torch.cuda.is_available() else None}
+
+        def ours(**guidance):
+            return lambda: seconds_of(lambda: sample_images(model, schedule, y=y, s=s, seeds=seeds, encoder=f,
+                                                            options=SamplerOptions(steps=SAMPLE_STEPS, **guidance)))
+        sampling = compare(ours(), lambda: seconds_of(lambda: bare_ddim(model, schedule, y, s, seeds, SAMPLE_STEPS)),
+                           SAMPLE_ROUNDS)
+        guidance = {mode: compare(ours(guidance_scale=1.0, gradient_mode=mode), ours(), SAMPLE_ROUNDS // 2)
+                    for mode in ("full", "detached")}
+    result = {"batchSize": measured["batchSize"], "samples": SAMPLES, "training": training, "sampling": sampling,
+              "guidance": guidance, "gpu": gpu_rows(measured) if torch.cuda.is_available() else None}
     print(json.dumps(result))
 
 

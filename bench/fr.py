@@ -1,5 +1,6 @@
 """Face-recognition training: our loop (train-fr's job function) vs a bare PyTorch loop over the
-same model, data, batches and optimiser; and the verification protocol's speed. Prints JSON."""
+same model, data, batches and optimiser, median step times in alternating rounds (timing.py); and
+the verification protocol's speed. Prints JSON."""
 import csv
 import json
 import os
@@ -12,15 +13,15 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "python"))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from id3_torch.bridge.jobs import Progress  # noqa: E402
 from id3_torch.data import image_files, parametric  # noqa: E402
 from id3_torch.data.labelled_images import LabelledImages  # noqa: E402
 from id3_torch.evaluation import verify_pairs  # noqa: E402
 from id3_torch.recognition.iresnet import normalize_face_images  # noqa: E402
 from id3_torch.recognition.train import HEADS, FaceRecognitionModel, FrTrainingOptions, train_face_recognition  # noqa: E402
 from id3_torch.training.order import rank_batches  # noqa: E402
+from timing import StepClock, clock, compare, step_times  # noqa: E402
 
-IDENTITIES, IMAGES, RESOLUTION, EPOCHS = 32, 16, 32, 2
+IDENTITIES, IMAGES, RESOLUTION, EPOCHS, ROUNDS = 32, 16, 32, 2, 10
 ARGS = {"device": "cpu", "splits": ["train"],
         "backbone": {"name": "iresnet-small", "inputSize": RESOLUTION, "embeddingSize": 128},
         "head": "cosface", "s": 30.0, "m": 0.3, "epochs": EPOCHS, "batchSize": 64, "lr": 0.1, "momentum": 0.9,
@@ -42,8 +43,8 @@ def write_set(root: str) -> str:
     return os.path.join(root, "manifest.csv")
 
 
-def bare_loop(manifest: str) -> float:
-    """The same model, head, optimiser and batches, with nothing around them: images/s."""
+def bare_loop(manifest: str) -> dict:
+    """The same model, head, optimiser and batches, with nothing around them: median step times."""
     options = FrTrainingOptions.from_args({**ARGS, "data": manifest, "outDir": ""})
     data = LabelledImages.from_manifest(manifest, splits=("train",))
     torch.manual_seed(options.seed)
@@ -51,22 +52,25 @@ def bare_loop(manifest: str) -> float:
     model = FaceRecognitionModel(options.backbone.build(), head)
     optimizer = torch.optim.SGD(model.parameters(), lr=options.lr, momentum=options.momentum,
                                 weight_decay=options.weight_decay)
-    started, seen = time.perf_counter(), 0
+    stamps = [clock()]
     for epoch in range(options.epochs):
         for batch in rank_batches(len(data), batch_size=options.batch_size, seed=options.seed, epoch=epoch):
             loss = model(normalize_face_images(data.images[batch]), data.labels[batch])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            seen += len(batch)
-    return seen / (time.perf_counter() - started)
+            stamps.append(clock())
+    return step_times(stamps)
 
 
-def our_loop(manifest: str, out_dir: str) -> float:
-    for name in os.listdir(out_dir):  # no checkpoint to resume from: every run trains from step 0
+def our_loop(manifest: str, out_dir: str) -> dict:
+    """train-fr's job from step 0: median step times."""
+    for name in os.listdir(out_dir):  # no checkpoint to resume from
         if name.endswith(".safetensors"):
             os.unlink(os.path.join(out_dir, name))
-    return train_face_recognition({**ARGS, "data": manifest, "outDir": out_dir}, Progress())["imagesPerSecond"]
+    progress = StepClock()
+    train_face_recognition({**ARGS, "data": manifest, "outDir": out_dir}, progress)
+    return step_times(progress.stamps)
 
 
 def main() -> None:
@@ -74,20 +78,14 @@ def main() -> None:
         manifest = write_set(root)
         out_dir = os.path.join(root, "out")
         os.makedirs(out_dir)
-        # Alternated, after a warm-up, best of two each: neither loop gets the cold start.
-        bare_loop(manifest)
-        bare, ours = [], []
-        for _ in range(2):
-            bare.append(bare_loop(manifest))
-            ours.append(our_loop(manifest, out_dir))
-        bare, ours = max(bare), max(ours)
+        training = compare(lambda: our_loop(manifest, out_dir), lambda: bare_loop(manifest), ROUNDS)
     rng = np.random.default_rng(0)
     e1, e2 = rng.normal(size=(2, 6000, 512))
     same = rng.random(6000) < 0.5
     started = time.perf_counter()
     verify_pairs(e1, e2, same)
     pairs_per_second = 6000 / (time.perf_counter() - started)
-    print(json.dumps({"ours": ours, "bare": bare, "pairsPerSecond": pairs_per_second}))
+    print(json.dumps({"batchSize": ARGS["batchSize"], "training": training, "pairsPerSecond": pairs_per_second}))
 
 
 if __name__ == "__main__":
