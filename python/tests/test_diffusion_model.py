@@ -102,6 +102,28 @@ def test_the_identity_term_reaches_the_unet_and_the_encoder_never_changes(encode
     assert terms.denoising > 0 and 0 <= terms.identity <= 2
 
 
+def test_the_bf16_autocast_path_gives_the_float32_loss_and_gradients_to_bf16_precision(encoder, schedule):
+    # The trainer autocasts on CUDA only; CPU autocast runs the same casts, so the mixed-precision path
+    # (bf16 ε_θ and f, float32 loss terms) is checked here rather than first on a user's GPU.
+    denoiser = random_denoiser().train()
+    x0, y, s, g = _batch(encoder, seed=2)
+    t, noise, kept = torch.tensor([5, 50, 200, 400]), torch.randn(x0.shape, generator=g), torch.zeros(B, dtype=torch.bool)
+
+    def loss_and_gradient(autocast):
+        denoiser.zero_grad()
+        terms = id3_loss(denoiser, schedule, encoder, x0=x0, y=y, s=s, t=t, noise=noise, drop=kept, w=0.5,
+                         autocast=autocast)
+        terms.loss.backward()
+        return terms, torch.cat([p.grad.flatten() for p in denoiser.parameters() if p.grad is not None])
+
+    (exact, exact_grad), (mixed, mixed_grad) = loss_and_gradient(False), loss_and_gradient(True)
+    assert all(v.dtype == torch.float32 for v in (mixed.loss, mixed.denoising, mixed.identity))
+    assert mixed.loss.item() == pytest.approx(exact.loss.item(), rel=2e-2)
+    assert float(mixed.identity) == pytest.approx(float(exact.identity), abs=2e-2)
+    assert torch.nn.functional.cosine_similarity(mixed_grad, exact_grad, dim=0) > 0.98
+    assert not torch.equal(mixed_grad, exact_grad)  # bf16 did run
+
+
 def _plain_ddim(denoiser, schedule, y, s, seeds, *, steps, drop=None):
     """Plain conditional DDIM written out: x_T from each seed, ε_θ, DDIM step (η = 0, clipped x̂0; the step
     itself is checked against diffusers in test_diffusion_schedule.py)."""

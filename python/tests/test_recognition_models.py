@@ -126,6 +126,23 @@ def test_small_backbone_sizes_fc_from_the_input(input_size: int, final_side: int
         model(torch.zeros(1, 3, input_size + 16, input_size + 16))
 
 
+def test_under_bf16_autocast_only_the_trunk_is_mixed_and_the_embedding_stays_float32() -> None:
+    # train-fr autocasts on CUDA; CPU autocast makes the same casts, so the rule is checked here.
+    torch.manual_seed(0)
+    model = build_backbone("iresnet-small", input_size=32, embedding_size=128).eval()
+    images = torch.rand(4, 3, 32, 32) * 2 - 1
+    trunk_dtypes = []
+    model.layer4.register_forward_hook(lambda _m, _i, out: trunk_dtypes.append(out.dtype))
+    with torch.no_grad():
+        exact = model(images)
+        with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+            mixed = model(images)
+    assert trunk_dtypes == [torch.float32, torch.bfloat16]
+    assert mixed.dtype == torch.float32
+    assert torch.nn.functional.cosine_similarity(mixed, exact).min() > 0.99
+    assert not torch.equal(mixed, exact)
+
+
 def test_small_backbone_takes_widths_and_layers() -> None:
     model = build_backbone("iresnet-small", input_size=32, widths=(8, 8, 16, 16), layers=(1, 2, 1, 1))
     assert [len(getattr(model, f"layer{i}")) for i in range(1, 5)] == [1, 2, 1, 1]
