@@ -4,8 +4,9 @@
   batches, loss (with the identity term), AdamW, clipping and EMA, in alternating rounds (timing.py);
 - sampling: our sampler (γ = 0) vs a bare DDIM loop over the same model and steps;
 - guidance: the sampler with γ > 0, gradient modes full and detached, against none;
-- on a GPU (when torch sees one): images/s and model FLOP utilisation of training steps at 64 and
-  112 px, bf16, channels-last, with and without torch.compile (peak FLOP/s from ID3_PEAK_TFLOPS).
+- on a GPU (when torch sees one; `gpu_measurements`): images/s and model FLOP utilisation of the model's
+  training steps at 64 and 112 px, bf16, channels-last, with and without torch.compile (peak FLOP/s
+  from ID3_PEAK_TFLOPS); our train job against the bare loop on CUDA; the sampler at 112 px.
 """
 import json
 import os
@@ -34,14 +35,18 @@ from id3_torch.training.order import rank_batches  # noqa: E402
 from timing import StepClock, clock, compare, seconds_of, step_times  # noqa: E402
 
 TRAIN_ROUNDS, ROUND_STEPS, SAMPLE_ROUNDS, SAMPLE_STEPS, SAMPLES = 10, 16, 4, 25, 32
+GPU_ROUNDS, GPU_ROUND_STEPS, GPU_SAMPLES = 6, 40, 64
 
 
-def job_args(measured: dict, manifest: str, out_dir: str, encoder: dict) -> dict:
-    return {"manifest": manifest, "outDir": out_dir, "encoder": encoder, "device": "cpu", "model": measured["model"],
-            "conditioning": measured["conditioning"], "schedule": {"timesteps": 1000, "betaStart": 1e-4, "betaEnd": 0.02},
-            "loss": {"w": 0.5}, "training": {"steps": ROUND_STEPS, "batchSize": measured["batchSize"], "lr": 1e-3,
-                                             "weightDecay": 0.0, "warmupSteps": 0, "gradClip": 1.0, "emaDecay": 0.999,
-                                             "checkpointEvery": 10**9, "gridImages": 0, "seed": 0}}
+def job_args(measured: dict, manifest: str, out_dir: str, encoder: dict, *, device: str = "cpu",
+             model: dict | None = None, batch_size: int | None = None, steps: int = ROUND_STEPS) -> dict:
+    """The `train` job's arguments for the measured config's model (or `model`) and batch size."""
+    return {"manifest": manifest, "outDir": out_dir, "encoder": encoder, "device": device,
+            "model": model or measured["model"], "conditioning": measured["conditioning"],
+            "schedule": {"timesteps": 1000, "betaStart": 1e-4, "betaEnd": 0.02}, "loss": {"w": 0.5},
+            "training": {"steps": steps, "batchSize": batch_size or measured["batchSize"], "lr": 1e-3,
+                         "weightDecay": 0.0, "warmupSteps": 0, "gradClip": 1.0, "emaDecay": 0.999,
+                         "checkpointEvery": 10**9, "gridImages": 0, "seed": 0}}
 
 
 def our_training(args: dict) -> dict:
@@ -54,38 +59,43 @@ def our_training(args: dict) -> dict:
 
 
 def bare_training(args: dict) -> dict:
-    """The same model, batches, loss, optimiser, clipping and EMA, with nothing around them: median step times."""
+    """The same model, batches, loss, optimiser, clipping, EMA and (on CUDA) bf16 autocast, with nothing
+    around them; its random numbers drawn where the model runs: median step times."""
     options = DiffusionTrainingOptions.from_args(args)
+    device = torch.device(options.device)
     data = LabelledImages.from_manifest(args["manifest"], splits=("train",))
-    s_all = attribute_columns(data, ATTRIBUTE_NAMES, manifest=args["manifest"])
-    f = load_identity_encoder(args["encoder"])
-    y_all = embed_images(f, data.images)
-    schedule = DiffusionSchedule()
+    s_all = attribute_columns(data, ATTRIBUTE_NAMES, manifest=args["manifest"]).to(device)
+    f = load_identity_encoder(args["encoder"], device=device)
+    y_all = embed_images(f, data.images, device=device).to(device)
+    schedule = DiffusionSchedule().to(device)
     torch.manual_seed(0)
     model = Denoiser(options.unet(data.images.shape[-1]), embedding_size=f.embedding_size,
                      condition_hidden=options.condition_hidden,
-                     preconditioning=preconditioning_for(schedule, options.preconditioning))
+                     preconditioning=preconditioning_for(schedule, options.preconditioning)).to(device)
     ema = EMA(model, decay=options.ema_decay)
     optimizer = torch.optim.AdamW(model.parameters(), lr=options.lr, weight_decay=options.weight_decay)
     batches = rank_batches(len(data), batch_size=options.batch_size, seed=0, epoch=0)
+    mixed = device.type == "cuda"
     stamps = [clock()]
     for step in range(options.steps):
         batch = batches[step % len(batches)]
-        x0, y, s = normalize_face_images(data.images[batch]), y_all[batch], s_all[batch]
-        t = torch.randint(0, 1000, (len(batch),))
+        x0, y, s = normalize_face_images(data.images[batch]).to(device), y_all[batch], s_all[batch]
+        t = torch.randint(0, 1000, (len(batch),), device=device)
         noise = torch.randn_like(x0)
-        drop = torch.rand(len(batch)) < options.condition_dropout
+        drop = torch.rand(len(batch), device=device) < options.condition_dropout
         x_t = schedule.q_sample(x0, t, noise)
-        eps = model(x_t, t, y, s, drop)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=mixed):
+            eps = model(x_t, t, y, s, drop).float()
         x0_hat = schedule.predict_x0(x_t, t, eps, clip=True)
-        identity = 1 - (y * f(x0_hat)).sum(-1)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=mixed):
+            identity = 1 - (y * f(x0_hat)).sum(-1)
         loss = ((noise - eps).square().mean(dim=(1, 2, 3)) + identity_weight(t, timesteps=1000, w=0.5) * (~drop) * identity).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), options.grad_clip)
         optimizer.step()
         ema.update(model, updates=step)
-        loss.item()  # our loop logs the loss every step: the same sync here
+        loss.item()  # our loop logs the loss every step: the same sync here (and the step is done on CUDA)
         stamps.append(clock())
     return step_times(stamps)
 
@@ -99,13 +109,12 @@ def bare_ddim(model, schedule, y, s, seeds, steps) -> None:
             x = schedule.ddim_step(x, t, t - stride, model(x, torch.full((len(x),), t), y, s), None, eta=0.0, clip=True)
 
 
-def gpu_rows(measured: dict) -> list:
-    """Training images/s and MFU on CUDA at 64 and 112 px (bf16 autocast, channels-last, ± torch.compile)."""
+def model_rows(measured: dict, device: torch.device) -> list:
+    """Training images/s and MFU of the model alone at 64 and 112 px (bf16 autocast, channels-last, ± torch.compile)."""
     peak = float(os.environ.get("ID3_PEAK_TFLOPS", "nan")) * 1e12
-    rows, device = [], torch.device("cuda")
+    rows = []
     for resolution in (64, 112):
-        options = DiffusionTrainingOptions.from_args({**job_args(measured, "", "", {}), "model": measured["gpuModel"]})
-        unet = options.unet(resolution)
+        unet = DiffusionTrainingOptions.from_args(job_args(measured, "", "", {}, model=measured["gpuModel"])).unet(resolution)
         for compiled in (False, True):
             model = Denoiser(unet, embedding_size=512).to(device).to(memory_format=torch.channels_last)
             step_model = torch.compile(model) if compiled else model
@@ -115,7 +124,7 @@ def gpu_rows(measured: dict) -> list:
             t, y, s = torch.randint(0, 1000, (b,), device=device), torch.randn(b, 512, device=device), torch.zeros(b, 4, device=device)
 
             def step():
-                with torch.autocast("cuda", dtype=torch.bfloat16):
+                with torch.autocast(device.type, dtype=torch.bfloat16):
                     loss = (step_model(x, t, y, s) - x).float().square().mean()
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -124,48 +133,97 @@ def gpu_rows(measured: dict) -> list:
                 step()
             for _ in range(5):
                 step()
-            torch.cuda.synchronize()
-            started, n = time.perf_counter(), 20
-            for _ in range(n):
-                step()
-            torch.cuda.synchronize()
-            seconds = (time.perf_counter() - started) / n
+            n = 20
+
+            def steps():
+                for _ in range(n):
+                    step()
+                synchronize(device)
+            seconds = seconds_of(steps)["wall"] / n
             rows.append({"resolution": resolution, "compiled": compiled, "imagesPerSecond": b / seconds,
                          "mfu": counter.get_total_flops() / seconds / peak})
     return rows
 
 
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def gpu_measurements(measured: dict, root: str, device: torch.device) -> dict:
+    """On the GPU: the model alone (model_rows); our train job against the bare loop at 64 px with the GPU
+    config's model and batch (where per-step host work and syncs weigh far more than on a CPU); and the
+    sampler's images/s at 112 px (the 112-px model of configs/ffhq.ts), DDIM 50, without and with
+    detached guidance (f: the benchmark's small encoder, so guidance's cost is the U-Net's backward)."""
+    manifest = write_faces(os.path.join(root, "faces-64"), identities=16, images=8, resolution=64)
+    encoder = write_encoder(os.path.join(root, "encoder-gpu"))
+    out_dir = os.path.join(root, "out-gpu")
+    os.makedirs(out_dir)
+    args = job_args(measured, manifest, out_dir, encoder, device=device.type, model=measured["gpuModel"],
+                    batch_size=measured["gpuBatchSize"], steps=GPU_ROUND_STEPS)
+    loop = compare(lambda: our_training(args), lambda: bare_training(args), GPU_ROUNDS)
+
+    f = load_identity_encoder(encoder, device=device)
+    options = DiffusionTrainingOptions.from_args(job_args(measured, "", "", {}, model=measured["gpuModel112"]))
+    schedule = DiffusionSchedule().to(device)
+    model = Denoiser(options.unet(112), embedding_size=f.embedding_size, condition_hidden=options.condition_hidden,
+                     preconditioning=preconditioning_for(schedule, options.preconditioning)).to(device).eval().requires_grad_(False)
+    g = torch.Generator().manual_seed(0)
+    y = torch.nn.functional.normalize(torch.randn(GPU_SAMPLES, f.embedding_size, generator=g), dim=-1).to(device)
+    s = torch.zeros(GPU_SAMPLES, 4, device=device)
+
+    def images_per_second(**guidance) -> float:
+        def run():
+            sample_images(model, schedule, y=y, s=s, seeds=list(range(GPU_SAMPLES)), encoder=f,
+                          options=SamplerOptions(steps=50, **guidance))
+            synchronize(device)
+        run()  # warm-up
+        return GPU_SAMPLES / seconds_of(run)["wall"]
+    sampling = {"unguided": images_per_second(), "detached": images_per_second(guidance_scale=1.0, gradient_mode="detached")}
+    return {"model": model_rows(measured, device), "loop": loop, "sampling112": sampling, "samples": GPU_SAMPLES,
+            "batchSize": measured["gpuBatchSize"]}
+
+
 def main() -> None:
+    """argv: the measured config's JSON, then `--gpu-only` to skip the CPU comparisons (scripts/gpu-check.sh)."""
     measured = json.loads(sys.argv[1])
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     with tempfile.TemporaryDirectory() as root:
-        manifest = write_faces(os.path.join(root, "faces"), identities=16, images=8)
-        encoder = write_encoder(os.path.join(root, "encoder"))
-        out_dir = os.path.join(root, "out")
-        os.makedirs(out_dir)
-        args = job_args(measured, manifest, out_dir, encoder)
-        training = compare(lambda: our_training(args), lambda: bare_training(args), TRAIN_ROUNDS)
+        gpu = gpu_measurements(measured, root, torch.device("cuda")) if torch.cuda.is_available() else None
+        if "--gpu-only" in sys.argv[2:]:
+            print(json.dumps({"gpu": gpu}))
+            return
+        print(json.dumps({**cpu_measurements(measured, root), "gpu": gpu}))
 
-        f = load_identity_encoder(encoder)
-        options = DiffusionTrainingOptions.from_args(args)
-        schedule = DiffusionSchedule()
-        model = Denoiser(options.unet(32), embedding_size=f.embedding_size, condition_hidden=options.condition_hidden,
-                         preconditioning=preconditioning_for(schedule, options.preconditioning)).eval().requires_grad_(False)
-        g = torch.Generator().manual_seed(0)
-        y = torch.nn.functional.normalize(torch.randn(SAMPLES, f.embedding_size, generator=g), dim=-1)
-        s = torch.zeros(SAMPLES, 4)
-        seeds = list(range(SAMPLES))
 
-        def ours(**guidance):
-            return lambda: seconds_of(lambda: sample_images(model, schedule, y=y, s=s, seeds=seeds, encoder=f,
-                                                            options=SamplerOptions(steps=SAMPLE_STEPS, **guidance)))
-        sampling = compare(ours(), lambda: seconds_of(lambda: bare_ddim(model, schedule, y, s, seeds, SAMPLE_STEPS)),
-                           SAMPLE_ROUNDS)
-        guidance = {mode: compare(ours(guidance_scale=1.0, gradient_mode=mode), ours(), SAMPLE_ROUNDS // 2)
-                    for mode in ("full", "detached")}
-    result = {"batchSize": measured["batchSize"], "samples": SAMPLES, "training": training, "sampling": sampling,
-              "guidance": guidance, "gpu": gpu_rows(measured) if torch.cuda.is_available() else None}
-    print(json.dumps(result))
+def cpu_measurements(measured: dict, root: str) -> dict:
+    """Our train loop and sampler against bare loops on the CPU, and the cost of guidance."""
+    manifest = write_faces(os.path.join(root, "faces"), identities=16, images=8)
+    encoder = write_encoder(os.path.join(root, "encoder"))
+    out_dir = os.path.join(root, "out")
+    os.makedirs(out_dir)
+    args = job_args(measured, manifest, out_dir, encoder)
+    training = compare(lambda: our_training(args), lambda: bare_training(args), TRAIN_ROUNDS)
+
+    f = load_identity_encoder(encoder)
+    options = DiffusionTrainingOptions.from_args(args)
+    schedule = DiffusionSchedule()
+    model = Denoiser(options.unet(32), embedding_size=f.embedding_size, condition_hidden=options.condition_hidden,
+                     preconditioning=preconditioning_for(schedule, options.preconditioning)).eval().requires_grad_(False)
+    g = torch.Generator().manual_seed(0)
+    y = torch.nn.functional.normalize(torch.randn(SAMPLES, f.embedding_size, generator=g), dim=-1)
+    s = torch.zeros(SAMPLES, 4)
+    seeds = list(range(SAMPLES))
+
+    def ours(**guidance):
+        return lambda: seconds_of(lambda: sample_images(model, schedule, y=y, s=s, seeds=seeds, encoder=f,
+                                                        options=SamplerOptions(steps=SAMPLE_STEPS, **guidance)))
+    sampling = compare(ours(), lambda: seconds_of(lambda: bare_ddim(model, schedule, y, s, seeds, SAMPLE_STEPS)),
+                       SAMPLE_ROUNDS)
+    guidance = {mode: compare(ours(guidance_scale=1.0, gradient_mode=mode), ours(), SAMPLE_ROUNDS // 2)
+                for mode in ("full", "detached")}
+    return {"batchSize": measured["batchSize"], "samples": SAMPLES, "training": training, "sampling": sampling,
+            "guidance": guidance}
 
 
 if __name__ == "__main__":
