@@ -3,8 +3,8 @@
 One loop for one process or many (torchrun: DDP, gloo on CPU, nccl on CUDA); bf16 autocast on CUDA;
 AdamW with a linear warm-up; gradient clipping; EMA weights; a checkpoint (model, EMA, optimiser,
 step) every N steps from which a killed run resumes exactly. Every random number of step n (t, ε,
-condition dropout, U-Net dropout) comes from a stream keyed by (seed, rank, n), so the step is the
-whole RNG state. y = f(x0) is computed once for the training set: f is frozen.
+condition dropout, U-Net dropout) comes from a stream keyed by (seed, rank, n) on the training
+device, so the step is the whole RNG state. y = f(x0) is computed once for the training set: f is frozen.
 """
 from __future__ import annotations
 
@@ -127,10 +127,10 @@ def train_diffusion(args: dict, progress: Progress) -> dict:
                                        rank=dist.rank, world_size=dist.world_size)
             batch = batches[index]
             x0 = normalize_face_images(data.images[batch]).to(device, non_blocking=True)  # (B, 3, R, R) in [-1, 1]
-            generator = step_generator("diffusion", seed=options.seed, rank=dist.rank, step=step)
-            t = torch.randint(0, options.timesteps, (len(batch),), generator=generator).to(device)
-            noise = torch.randn(x0.shape, generator=generator).to(device)  # ε
-            drop = (torch.rand(len(batch), generator=generator) < options.condition_dropout).to(device)
+            generator = step_generator("diffusion", seed=options.seed, rank=dist.rank, step=step, device=device)
+            t = torch.randint(0, options.timesteps, (len(batch),), generator=generator, device=device)
+            noise = torch.randn(x0.shape, generator=generator, device=device)  # ε
+            drop = torch.rand(len(batch), generator=generator, device=device) < options.condition_dropout
             torch.manual_seed(step_seed("dropout", seed=options.seed, rank=dist.rank, step=step))
             lr = warmup_constant(step, base_lr=options.lr, warmup_steps=options.warmup_steps)
             for group in optimizer.param_groups:

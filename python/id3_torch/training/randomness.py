@@ -16,6 +16,9 @@ def step_seed(purpose: str, *, seed: int, rank: int, step: int) -> int:
     return int.from_bytes(digest, "little") >> 1  # 63 bits: a valid manual_seed
 
 
-def step_generator(purpose: str, *, seed: int, rank: int, step: int) -> torch.Generator:
-    """A CPU generator for this step (CPU, so that a run draws the same numbers on any device)."""
-    return torch.Generator().manual_seed(step_seed(purpose, seed=seed, rank=rank, step=step))
+def step_generator(purpose: str, *, seed: int, rank: int, step: int,
+                   device: torch.device | str = "cpu") -> torch.Generator:
+    """A generator for this step on `device`, where its numbers are used: drawn on the host, a step's
+    noise for the GPU config (64 × 3 × 64 × 64) takes 5.8 ms of one core, time in which the GPU waits.
+    CPU and CUDA streams differ, so a run resumes exactly on the kind of device it started on."""
+    return torch.Generator(device=device).manual_seed(step_seed(purpose, seed=seed, rank=rank, step=step))
