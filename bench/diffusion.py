@@ -4,15 +4,15 @@
   batches, loss (with the identity term), AdamW, clipping and EMA, in alternating rounds (timing.py);
 - sampling: our sampler (γ = 0) vs a bare DDIM loop over the same model and steps;
 - guidance: the sampler with γ > 0, gradient modes full and detached, against none;
-- on a GPU (when torch sees one; `gpu_measurements`): images/s and model FLOP utilisation of the model's
-  training steps at 64 and 112 px, bf16, channels-last, with and without torch.compile (peak FLOP/s
-  from ID3_PEAK_TFLOPS); our train job against the bare loop on CUDA; the sampler at 112 px.
+- on a GPU (when torch sees one; `gpu_measurements`): images/s and model FLOP utilisation of the U-Net's
+  training steps alone at 64 and 112 px, bf16, channels-last, with and without torch.compile (peak
+  FLOP/s from ID3_PEAK_TFLOPS); our train job against the bare loop on CUDA; the sampler at 112 px.
+  Each GPU section is also written to stderr as it ends, so that a run cut short keeps what it measured.
 """
 import json
 import os
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "python"))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "python", "tests"))
@@ -25,7 +25,6 @@ from id3_torch.data.labelled_images import LabelledImages, attribute_columns  # 
 from id3_torch.diffusion.conditioning import ATTRIBUTE_NAMES  # noqa: E402
 from id3_torch.diffusion.ema import EMA  # noqa: E402
 from id3_torch.diffusion.loss import identity_weight  # noqa: E402
-from id3_torch.diffusion.model import Denoiser, preconditioning_for  # noqa: E402
 from id3_torch.diffusion.sampler import SamplerOptions, sample_images  # noqa: E402
 from id3_torch.diffusion.schedule import DiffusionSchedule  # noqa: E402
 from id3_torch.diffusion.train import DiffusionTrainingOptions, train_diffusion  # noqa: E402
@@ -49,6 +48,28 @@ def job_args(measured: dict, manifest: str, out_dir: str, encoder: dict, *, devi
                          "checkpointEvery": 10**9, "gridImages": 0, "seed": 0}}
 
 
+def options_for(measured: dict, model: dict | None = None) -> DiffusionTrainingOptions:
+    """The measured config's options with `model` for its U-Net: what builds a denoiser outside a job."""
+    return DiffusionTrainingOptions.from_args(job_args(measured, "", "", {}, model=model))
+
+
+def frozen_denoiser(options: DiffusionTrainingOptions, resolution: int, embedding_size: int,
+                    schedule: DiffusionSchedule, device: torch.device) -> torch.nn.Module:
+    torch.manual_seed(0)
+    return options.denoiser(resolution, embedding_size=embedding_size, schedule=schedule).to(device).eval().requires_grad_(False)
+
+
+def conditions(n: int, embedding_size: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
+    """n random unit identities y, neutral attributes s, seeds 0..n-1."""
+    y = torch.nn.functional.normalize(torch.randn(n, embedding_size, generator=torch.Generator().manual_seed(0)), dim=-1)
+    return y.to(device), torch.zeros(n, 4, device=device), list(range(n))
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
 def our_training(args: dict) -> dict:
     """Our train job from step 0: median step times (its setup and final checkpoint are not steps)."""
     for name in os.listdir(args["outDir"]):  # no checkpoint to resume from
@@ -69,9 +90,7 @@ def bare_training(args: dict) -> dict:
     y_all = embed_images(f, data.images, device=device).to(device)
     schedule = DiffusionSchedule().to(device)
     torch.manual_seed(0)
-    model = Denoiser(options.unet(data.images.shape[-1]), embedding_size=f.embedding_size,
-                     condition_hidden=options.condition_hidden,
-                     preconditioning=preconditioning_for(schedule, options.preconditioning)).to(device)
+    model = options.denoiser(data.images.shape[-1], embedding_size=f.embedding_size, schedule=schedule).to(device)
     ema = EMA(model, decay=options.ema_decay)
     optimizer = torch.optim.AdamW(model.parameters(), lr=options.lr, weight_decay=options.weight_decay)
     batches = rank_batches(len(data), batch_size=options.batch_size, seed=0, epoch=0)
@@ -109,14 +128,43 @@ def bare_ddim(model, schedule, y, s, seeds, steps) -> None:
             x = schedule.ddim_step(x, t, t - stride, model(x, torch.full((len(x),), t), y, s), None, eta=0.0, clip=True)
 
 
+def cpu_measurements(measured: dict, root: str) -> dict:
+    """Our train loop and sampler against bare loops on the CPU, and the cost of guidance."""
+    manifest = write_faces(os.path.join(root, "faces"), identities=16, images=8)
+    encoder = write_encoder(os.path.join(root, "encoder"))
+    out_dir = os.path.join(root, "out")
+    os.makedirs(out_dir)
+    args = job_args(measured, manifest, out_dir, encoder)
+    training = compare(lambda: our_training(args), lambda: bare_training(args), TRAIN_ROUNDS)
+
+    cpu = torch.device("cpu")
+    f = load_identity_encoder(encoder)
+    schedule = DiffusionSchedule()
+    model = frozen_denoiser(options_for(measured), 32, f.embedding_size, schedule, cpu)
+    y, s, seeds = conditions(SAMPLES, f.embedding_size, cpu)
+
+    def our_sampler(**guidance):
+        return lambda: seconds_of(lambda: sample_images(model, schedule, y=y, s=s, seeds=seeds, encoder=f,
+                                                        options=SamplerOptions(steps=SAMPLE_STEPS, **guidance)))
+    sampling = compare(our_sampler(), lambda: seconds_of(lambda: bare_ddim(model, schedule, y, s, seeds, SAMPLE_STEPS)),
+                       SAMPLE_ROUNDS)
+    guidance = {mode: compare(our_sampler(guidance_scale=1.0, gradient_mode=mode), our_sampler(), SAMPLE_ROUNDS // 2)
+                for mode in ("full", "detached")}
+    return {"batchSize": measured["batchSize"], "samples": SAMPLES, "training": training, "sampling": sampling,
+            "guidance": guidance}
+
+
 def model_rows(measured: dict, device: torch.device) -> list:
-    """Training images/s and MFU of the model alone at 64 and 112 px (bf16 autocast, channels-last, ± torch.compile)."""
+    """Training images/s and MFU of the U-Net alone (plain ε loss, no f) at 64 px (configs/diffusion-gpu.ts's
+    model) and 112 px (configs/ffhq.ts's): bf16 autocast, channels-last, ± torch.compile."""
     peak = float(os.environ.get("ID3_PEAK_TFLOPS", "nan")) * 1e12
+    schedule = DiffusionSchedule().to(device)
     rows = []
-    for resolution in (64, 112):
-        unet = DiffusionTrainingOptions.from_args(job_args(measured, "", "", {}, model=measured["gpuModel"])).unet(resolution)
+    for resolution, model_config in ((64, measured["gpuModel"]), (112, measured["gpuModel112"])):
         for compiled in (False, True):
-            model = Denoiser(unet, embedding_size=512).to(device).to(memory_format=torch.channels_last)
+            torch.manual_seed(0)
+            model = options_for(measured, model_config).denoiser(resolution, embedding_size=512, schedule=schedule)
+            model = model.to(device).to(memory_format=torch.channels_last)
             step_model = torch.compile(model) if compiled else model
             optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
             b = measured["gpuBatchSize"]
@@ -133,6 +181,7 @@ def model_rows(measured: dict, device: torch.device) -> list:
                 step()
             for _ in range(5):
                 step()
+            synchronize(device)  # the warm-up's queued work is not the timed steps'
             n = 20
 
             def steps():
@@ -145,42 +194,39 @@ def model_rows(measured: dict, device: torch.device) -> list:
     return rows
 
 
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
 def gpu_measurements(measured: dict, root: str, device: torch.device) -> dict:
-    """On the GPU: the model alone (model_rows); our train job against the bare loop at 64 px with the GPU
-    config's model and batch (where per-step host work and syncs weigh far more than on a CPU); and the
-    sampler's images/s at 112 px (the 112-px model of configs/ffhq.ts), DDIM 50, without and with
-    detached guidance (f: the benchmark's small encoder, so guidance's cost is the U-Net's backward)."""
+    """On the GPU: the U-Net alone (model_rows); our train job against the bare loop at 64 px with
+    configs/diffusion-gpu.ts's model and batch (the host's per-step work weighs far more there than on
+    a CPU); the sampler's images/s at 112 px with configs/ffhq.ts's model, DDIM 50, unguided and with
+    detached guidance through an iResNet-50 at 112 px (random weights: what guidance costs, not what it does)."""
+    def done(name: str, value):
+        print(json.dumps({name: value}), file=sys.stderr, flush=True)
+        return value
+
+    model = done("model", model_rows(measured, device))
     manifest = write_faces(os.path.join(root, "faces-64"), identities=16, images=8, resolution=64)
-    encoder = write_encoder(os.path.join(root, "encoder-gpu"))
     out_dir = os.path.join(root, "out-gpu")
     os.makedirs(out_dir)
-    args = job_args(measured, manifest, out_dir, encoder, device=device.type, model=measured["gpuModel"],
-                    batch_size=measured["gpuBatchSize"], steps=GPU_ROUND_STEPS)
-    loop = compare(lambda: our_training(args), lambda: bare_training(args), GPU_ROUNDS)
+    args = job_args(measured, manifest, out_dir, write_encoder(os.path.join(root, "encoder-small")),
+                    device=device.type, model=measured["gpuModel"], batch_size=measured["gpuBatchSize"],
+                    steps=GPU_ROUND_STEPS)
+    loop = done("loop", compare(lambda: our_training(args), lambda: bare_training(args), GPU_ROUNDS))
 
-    f = load_identity_encoder(encoder, device=device)
-    options = DiffusionTrainingOptions.from_args(job_args(measured, "", "", {}, model=measured["gpuModel112"]))
+    f = load_identity_encoder(write_encoder(os.path.join(root, "encoder-iresnet50"), backbone="iresnet50",
+                                            input_size=112, embedding_size=512, widths=None, layers=None), device=device)
     schedule = DiffusionSchedule().to(device)
-    model = Denoiser(options.unet(112), embedding_size=f.embedding_size, condition_hidden=options.condition_hidden,
-                     preconditioning=preconditioning_for(schedule, options.preconditioning)).to(device).eval().requires_grad_(False)
-    g = torch.Generator().manual_seed(0)
-    y = torch.nn.functional.normalize(torch.randn(GPU_SAMPLES, f.embedding_size, generator=g), dim=-1).to(device)
-    s = torch.zeros(GPU_SAMPLES, 4, device=device)
+    denoiser = frozen_denoiser(options_for(measured, measured["gpuModel112"]), 112, f.embedding_size, schedule, device)
+    y, s, seeds = conditions(GPU_SAMPLES, f.embedding_size, device)
 
     def images_per_second(**guidance) -> float:
         def run():
-            sample_images(model, schedule, y=y, s=s, seeds=list(range(GPU_SAMPLES)), encoder=f,
-                          options=SamplerOptions(steps=50, **guidance))
+            sample_images(denoiser, schedule, y=y, s=s, seeds=seeds, encoder=f, options=SamplerOptions(steps=50, **guidance))
             synchronize(device)
         run()  # warm-up
         return GPU_SAMPLES / seconds_of(run)["wall"]
-    sampling = {"unguided": images_per_second(), "detached": images_per_second(guidance_scale=1.0, gradient_mode="detached")}
-    return {"model": model_rows(measured, device), "loop": loop, "sampling112": sampling, "samples": GPU_SAMPLES,
+    sampling = done("sampling112", {"unguided": images_per_second(),
+                                    "detached": images_per_second(guidance_scale=1.0, gradient_mode="detached")})
+    return {"model": model, "loop": loop, "sampling112": sampling, "samples": GPU_SAMPLES,
             "batchSize": measured["gpuBatchSize"]}
 
 
@@ -194,36 +240,6 @@ def main() -> None:
             print(json.dumps({"gpu": gpu}))
             return
         print(json.dumps({**cpu_measurements(measured, root), "gpu": gpu}))
-
-
-def cpu_measurements(measured: dict, root: str) -> dict:
-    """Our train loop and sampler against bare loops on the CPU, and the cost of guidance."""
-    manifest = write_faces(os.path.join(root, "faces"), identities=16, images=8)
-    encoder = write_encoder(os.path.join(root, "encoder"))
-    out_dir = os.path.join(root, "out")
-    os.makedirs(out_dir)
-    args = job_args(measured, manifest, out_dir, encoder)
-    training = compare(lambda: our_training(args), lambda: bare_training(args), TRAIN_ROUNDS)
-
-    f = load_identity_encoder(encoder)
-    options = DiffusionTrainingOptions.from_args(args)
-    schedule = DiffusionSchedule()
-    model = Denoiser(options.unet(32), embedding_size=f.embedding_size, condition_hidden=options.condition_hidden,
-                     preconditioning=preconditioning_for(schedule, options.preconditioning)).eval().requires_grad_(False)
-    g = torch.Generator().manual_seed(0)
-    y = torch.nn.functional.normalize(torch.randn(SAMPLES, f.embedding_size, generator=g), dim=-1)
-    s = torch.zeros(SAMPLES, 4)
-    seeds = list(range(SAMPLES))
-
-    def ours(**guidance):
-        return lambda: seconds_of(lambda: sample_images(model, schedule, y=y, s=s, seeds=seeds, encoder=f,
-                                                        options=SamplerOptions(steps=SAMPLE_STEPS, **guidance)))
-    sampling = compare(ours(), lambda: seconds_of(lambda: bare_ddim(model, schedule, y, s, seeds, SAMPLE_STEPS)),
-                       SAMPLE_ROUNDS)
-    guidance = {mode: compare(ours(guidance_scale=1.0, gradient_mode=mode), ours(), SAMPLE_ROUNDS // 2)
-                for mode in ("full", "detached")}
-    return {"batchSize": measured["batchSize"], "samples": SAMPLES, "training": training, "sampling": sampling,
-            "guidance": guidance}
 
 
 if __name__ == "__main__":

@@ -40,16 +40,21 @@ def write_faces(root, *, identities, images, splits=None, seed=0, resolution=32,
     return os.path.join(root, "manifest.csv")
 
 
-def write_encoder(folder, *, seed=0):
-    """An untrained small iResNet as a train-fr folder: a frozen, differentiable f with 16-d embeddings."""
+def write_encoder(folder, *, seed=0, backbone="iresnet-small", input_size=32, embedding_size=EMBEDDING,
+                  widths=(8, 8, 16, 16), layers=(1, 1, 1, 1)):
+    """An untrained iResNet as a train-fr folder: a frozen, differentiable f (by default a small one with
+    16-d embeddings; `widths`/`layers` None for the named backbone's own)."""
     os.makedirs(folder, exist_ok=True)
     torch.manual_seed(seed)
-    backbone = build_backbone("iresnet-small", input_size=32, embedding_size=EMBEDDING, widths=(8, 8, 16, 16),
-                              layers=(1, 1, 1, 1))
-    save_safetensors(os.path.join(folder, "backbone.safetensors"), backbone.eval())
+    network = build_backbone(backbone, input_size=input_size, embedding_size=embedding_size, widths=widths,
+                             layers=layers)
+    save_safetensors(os.path.join(folder, "backbone.safetensors"), network.eval())
+    card = {"kind": "iresnet", "backbone": backbone, "inputSize": input_size, "embeddingSize": embedding_size,
+            "weights": "backbone.safetensors"}
+    if widths is not None:
+        card |= {"widths": list(widths), "layers": list(layers)}
     with open(os.path.join(folder, "encoder.json"), "w") as f:
-        json.dump({"kind": "iresnet", "backbone": "iresnet-small", "inputSize": 32, "embeddingSize": EMBEDDING,
-                   "widths": [8, 8, 16, 16], "layers": [1, 1, 1, 1], "weights": "backbone.safetensors"}, f)
+        json.dump(card, f)
     return {"kind": "folder", "path": str(folder)}
 
 

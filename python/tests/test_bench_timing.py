@@ -1,13 +1,15 @@
 """bench/timing.py: the alternating-rounds comparison the loop benchmarks' targets rest on."""
+import importlib.util
 import os
 import statistics
-import sys
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "bench"))
-
-from timing import StepClock, compare, step_times  # noqa: E402
+# Loaded by path: putting bench/ on sys.path would let its modules (data, fr, diffusion…) shadow others.
+_spec = importlib.util.spec_from_file_location("bench_timing", os.path.join(os.path.dirname(__file__), "..", "..", "bench", "timing.py"))
+timing = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(timing)
+StepClock, compare, step_times = timing.StepClock, timing.compare, timing.step_times
 
 
 def test_compare_alternates_the_order_and_takes_the_median_of_the_rounds_ratios():

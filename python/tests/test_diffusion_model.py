@@ -107,11 +107,11 @@ def test_the_bf16_autocast_path_gives_the_float32_loss_and_gradients_to_bf16_pre
     # (bf16 ε_θ and f, float32 loss terms) is checked here rather than first on a user's GPU.
     denoiser = random_denoiser().train()
     x0, y, s, g = _batch(encoder, seed=2)
-    t, noise, kept = torch.tensor([5, 50, 200, 400]), torch.randn(x0.shape, generator=g), torch.zeros(B, dtype=torch.bool)
+    t, noise, none_dropped = torch.tensor([5, 50, 200, 400]), torch.randn(x0.shape, generator=g), torch.zeros(B, dtype=torch.bool)
 
     def loss_and_gradient(autocast):
         denoiser.zero_grad()
-        terms = id3_loss(denoiser, schedule, encoder, x0=x0, y=y, s=s, t=t, noise=noise, drop=kept, w=0.5,
+        terms = id3_loss(denoiser, schedule, encoder, x0=x0, y=y, s=s, t=t, noise=noise, drop=none_dropped, w=0.5,
                          autocast=autocast)
         terms.loss.backward()
         return terms, torch.cat([p.grad.flatten() for p in denoiser.parameters() if p.grad is not None])

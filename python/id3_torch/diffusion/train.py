@@ -79,6 +79,11 @@ class DiffusionTrainingOptions:
             return None
         return {"kind": self.model["preconditioning"], "sigmaData": self.model["sigmaData"]}
 
+    def denoiser(self, resolution: int, *, embedding_size: int, schedule: DiffusionSchedule) -> Denoiser:
+        """ε_θ as configured, freshly initialised from the global RNG (what the job and the benchmarks train)."""
+        return Denoiser(self.unet(resolution), embedding_size=embedding_size, condition_hidden=self.condition_hidden,
+                        preconditioning=preconditioning_for(schedule, self.preconditioning))
+
     def unet(self, resolution: int) -> UNetConfig:
         m = self.model
         return UNetConfig(resolution=resolution, patch_size=m["patchSize"], channels=m["channels"],
@@ -106,8 +111,7 @@ def train_diffusion(args: dict, progress: Progress) -> dict:
     # The initial weights, identical on every rank; forked so the bridge's shared RNG is untouched.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(options.seed)
-        denoiser = Denoiser(unet, embedding_size=encoder.embedding_size, condition_hidden=options.condition_hidden,
-                            preconditioning=preconditioning_for(schedule, options.preconditioning)).to(device)
+        denoiser = options.denoiser(resolution, embedding_size=encoder.embedding_size, schedule=schedule).to(device)
     ema = EMA(denoiser, decay=options.ema_decay)
     optimizer = torch.optim.AdamW(denoiser.parameters(), lr=options.lr, weight_decay=options.weight_decay)
     modules = {"model": denoiser, "ema": ema.shadow}
