@@ -1,4 +1,5 @@
-"""ID³ diffusion benchmarks; prints JSON. argv[1]: {"model", "conditioning", "batchSize"} of the config measured.
+"""ID³ diffusion benchmarks; prints JSON. argv[1]: bench/diffusion.ts's `diffusionBenchArgs()` (the CPU config's
+"model", "conditioning", "batchSize"; the GPU configs' "gpuModel", "gpuBatchSize", "gpuModel112").
 
 - training: the median step time of our `train` job's loop vs a bare PyTorch loop of the same model,
   batches, loss (with the identity term), AdamW, clipping and EMA, in alternating rounds (timing.py);
@@ -20,7 +21,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "python", "test
 import torch  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
-from diffusion_helpers import write_encoder, write_faces  # noqa: E402
+from diffusion_helpers import training_args, write_encoder, write_faces  # noqa: E402
 from id3_torch.data.labelled_images import LabelledImages, attribute_columns  # noqa: E402
 from id3_torch.diffusion.conditioning import ATTRIBUTE_NAMES  # noqa: E402
 from id3_torch.diffusion.ema import EMA  # noqa: E402
@@ -40,12 +41,10 @@ GPU_ROUNDS, GPU_ROUND_STEPS, GPU_SAMPLES = 6, 40, 64
 def job_args(measured: dict, manifest: str, out_dir: str, encoder: dict, *, device: str = "cpu",
              model: dict | None = None, batch_size: int | None = None, steps: int = ROUND_STEPS) -> dict:
     """The `train` job's arguments for the measured config's model (or `model`) and batch size."""
-    return {"manifest": manifest, "outDir": out_dir, "encoder": encoder, "device": device,
-            "model": model or measured["model"], "conditioning": measured["conditioning"],
-            "schedule": {"timesteps": 1000, "betaStart": 1e-4, "betaEnd": 0.02}, "loss": {"w": 0.5},
-            "training": {"steps": steps, "batchSize": batch_size or measured["batchSize"], "lr": 1e-3,
-                         "weightDecay": 0.0, "warmupSteps": 0, "gradClip": 1.0, "emaDecay": 0.999,
-                         "checkpointEvery": 10**9, "gridImages": 0, "seed": 0}}
+    return training_args(manifest, out_dir, encoder, device=device, model=model or measured["model"],
+                         conditioning=measured["conditioning"],
+                         training={"steps": steps, "batchSize": batch_size or measured["batchSize"], "warmupSteps": 0,
+                                   "emaDecay": 0.999, "checkpointEvery": 10**9})
 
 
 def options_for(measured: dict, model: dict | None = None) -> DiffusionTrainingOptions:
@@ -88,7 +87,7 @@ def bare_training(args: dict) -> dict:
     s_all = attribute_columns(data, ATTRIBUTE_NAMES, manifest=args["manifest"]).to(device)
     f = load_identity_encoder(args["encoder"], device=device)
     y_all = embed_images(f, data.images, device=device).to(device)
-    schedule = DiffusionSchedule().to(device)
+    schedule = options.schedule().to(device)
     torch.manual_seed(0)
     model = options.denoiser(data.images.shape[-1], embedding_size=f.embedding_size, schedule=schedule).to(device)
     ema = EMA(model, decay=options.ema_decay)
@@ -99,7 +98,7 @@ def bare_training(args: dict) -> dict:
     for step in range(options.steps):
         batch = batches[step % len(batches)]
         x0, y, s = normalize_face_images(data.images[batch]).to(device), y_all[batch], s_all[batch]
-        t = torch.randint(0, 1000, (len(batch),), device=device)
+        t = torch.randint(0, options.timesteps, (len(batch),), device=device)
         noise = torch.randn_like(x0)
         drop = torch.rand(len(batch), device=device) < options.condition_dropout
         x_t = schedule.q_sample(x0, t, noise)
@@ -108,7 +107,8 @@ def bare_training(args: dict) -> dict:
         x0_hat = schedule.predict_x0(x_t, t, eps, clip=True)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=mixed):
             identity = 1 - (y * f(x0_hat)).sum(-1)
-        loss = ((noise - eps).square().mean(dim=(1, 2, 3)) + identity_weight(t, timesteps=1000, w=0.5) * (~drop) * identity).mean()
+        weight = identity_weight(t, timesteps=options.timesteps, w=options.w)
+        loss = ((noise - eps).square().mean(dim=(1, 2, 3)) + weight * (~drop) * identity).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), options.grad_clip)
@@ -122,7 +122,7 @@ def bare_training(args: dict) -> dict:
 def bare_ddim(model, schedule, y, s, seeds, steps) -> None:
     """Plain conditional DDIM (η = 0) written out."""
     x = torch.stack([torch.randn(3, model.resolution, model.resolution, generator=torch.Generator().manual_seed(k)) for k in seeds])
-    stride = 1000 // steps
+    stride = schedule.timesteps // steps
     with torch.no_grad():
         for t in [k * stride for k in reversed(range(steps))]:
             x = schedule.ddim_step(x, t, t - stride, model(x, torch.full((len(x),), t), y, s), None, eta=0.0, clip=True)
@@ -139,8 +139,9 @@ def cpu_measurements(measured: dict, root: str) -> dict:
 
     cpu = torch.device("cpu")
     f = load_identity_encoder(encoder)
-    schedule = DiffusionSchedule()
-    model = frozen_denoiser(options_for(measured), 32, f.embedding_size, schedule, cpu)
+    options = options_for(measured)
+    schedule = options.schedule()
+    model = frozen_denoiser(options, 32, f.embedding_size, schedule, cpu)
     y, s, seeds = conditions(SAMPLES, f.embedding_size, cpu)
 
     def our_sampler(**guidance):
@@ -158,18 +159,19 @@ def model_rows(measured: dict, device: torch.device) -> list:
     """Training images/s and MFU of the U-Net alone (plain ε loss, no f) at 64 px (configs/diffusion-gpu.ts's
     model) and 112 px (configs/ffhq.ts's): bf16 autocast, channels-last, ± torch.compile."""
     peak = float(os.environ.get("ID3_PEAK_TFLOPS", "nan")) * 1e12
-    schedule = DiffusionSchedule().to(device)
     rows = []
     for resolution, model_config in ((64, measured["gpuModel"]), (112, measured["gpuModel112"])):
+        options = options_for(measured, model_config)
+        schedule = options.schedule().to(device)
         for compiled in (False, True):
             torch.manual_seed(0)
-            model = options_for(measured, model_config).denoiser(resolution, embedding_size=512, schedule=schedule)
+            model = options.denoiser(resolution, embedding_size=512, schedule=schedule)
             model = model.to(device).to(memory_format=torch.channels_last)
             step_model = torch.compile(model) if compiled else model
             optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
             b = measured["gpuBatchSize"]
             x = torch.randn(b, 3, resolution, resolution, device=device).contiguous(memory_format=torch.channels_last)
-            t, y, s = torch.randint(0, 1000, (b,), device=device), torch.randn(b, 512, device=device), torch.zeros(b, 4, device=device)
+            t, y, s = torch.randint(0, options.timesteps, (b,), device=device), torch.randn(b, 512, device=device), torch.zeros(b, 4, device=device)
 
             def step():
                 with torch.autocast(device.type, dtype=torch.bfloat16):
@@ -214,8 +216,9 @@ def gpu_measurements(measured: dict, root: str, device: torch.device) -> dict:
 
     f = load_identity_encoder(write_encoder(os.path.join(root, "encoder-iresnet50"), backbone="iresnet50",
                                             input_size=112, embedding_size=512, widths=None, layers=None), device=device)
-    schedule = DiffusionSchedule().to(device)
-    denoiser = frozen_denoiser(options_for(measured, measured["gpuModel112"]), 112, f.embedding_size, schedule, device)
+    options = options_for(measured, measured["gpuModel112"])
+    schedule = options.schedule().to(device)
+    denoiser = frozen_denoiser(options, 112, f.embedding_size, schedule, device)
     y, s, seeds = conditions(GPU_SAMPLES, f.embedding_size, device)
 
     def images_per_second(**guidance) -> float:

@@ -79,6 +79,9 @@ class DiffusionTrainingOptions:
             return None
         return {"kind": self.model["preconditioning"], "sigmaData": self.model["sigmaData"]}
 
+    def schedule(self) -> DiffusionSchedule:
+        return DiffusionSchedule(timesteps=self.timesteps, beta_start=self.beta_start, beta_end=self.beta_end)
+
     def denoiser(self, resolution: int, *, embedding_size: int, schedule: DiffusionSchedule) -> Denoiser:
         """ε_θ as configured, freshly initialised from the global RNG (what the job and the benchmarks train)."""
         return Denoiser(self.unet(resolution), embedding_size=embedding_size, condition_hidden=self.condition_hidden,
@@ -105,8 +108,7 @@ def train_diffusion(args: dict, progress: Progress) -> dict:
     resolution = data.images.shape[-1]
     encoder = load_identity_encoder(args["encoder"], device=device)
     y_all = embed_images(encoder, data.images, device=device)  # (N, d): y = f(x0) of the real image
-    schedule = DiffusionSchedule(timesteps=options.timesteps, beta_start=options.beta_start,
-                                 beta_end=options.beta_end).to(device)
+    schedule = options.schedule().to(device)
     unet = options.unet(resolution)
     # The initial weights, identical on every rank; forked so the bridge's shared RNG is untouched.
     with torch.random.fork_rng(devices=[]):
