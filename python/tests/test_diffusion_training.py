@@ -6,9 +6,10 @@ import os
 import numpy as np
 import pytest
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file
 
-from diffusion_helpers import training_args, write_encoder, write_faces
+from diffusion_helpers import training_args, write_encoder, write_faces, write_trained_encoder
 from id3_torch.bridge.jobs import Cancelled, Progress
 from id3_torch.data.folders import load_image
 from id3_torch.data.labelled_images import LabelledImages, attribute_columns
@@ -19,6 +20,7 @@ from id3_torch.diffusion.measure import attribute_scores, held_out_conditions, i
 from id3_torch.diffusion.train import train_diffusion
 from id3_torch.encoders import embed_images, load_identity_encoder
 from id3_torch.encoders.attribute_regressor import train_attribute_regressor
+from id3_torch.training.divergence import Diverged
 from id3_torch.recognition.iresnet import normalize_face_images
 from progress_helpers import CancelAfter
 
@@ -32,11 +34,15 @@ def encoder(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def memorised(tmp_path_factory, encoder):
+def memorised(tmp_path_factory):
     """A tiny model trained to memorise MEMORISED faces at 16 px (one per identity), with the plain loss (w = 0:
-    the identity term has its own tests, and f's backward would double the cost of the suite's longest fixture)."""
+    the identity term has its own tests, and f's backward would double the cost of the suite's longest fixture).
+    Its f is trained on those faces: with an untrained f's near-equal embeddings, the conditions of two faces
+    nearly coincide, and for some training seeds a sample reproduced the other face (or f ranked it second)."""
+    torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("memorised")
     manifest = write_faces(root / "faces", identities=MEMORISED, images=1, resolution=16, copies=4)
+    encoder = write_trained_encoder(root / "encoder", manifest)
     out = root / "train"
     out.mkdir()
     args = training_args(manifest, out, encoder, model={"patchSize": 1, "attentionResolutions": [8]},
@@ -44,11 +50,11 @@ def memorised(tmp_path_factory, encoder):
                          training={"steps": 400, "batchSize": 16, "lr": 3e-3, "warmupSteps": 20, "emaDecay": 0.9,
                                    "checkpointEvery": 10**6, "gridImages": 4})
     summary = train_diffusion(args, Progress())
-    return manifest, out, summary
+    return manifest, out, summary, encoder
 
 
-def test_a_tiny_model_memorises_a_handful_of_faces(memorised, encoder):
-    manifest, out, summary = memorised
+def test_a_tiny_model_memorises_a_handful_of_faces(memorised):
+    manifest, out, summary, encoder = memorised
     assert summary["steps"] == 400 and summary["images"] == 4 * MEMORISED
     model = load_diffusion_model(str(out))
     data = LabelledImages.from_manifest(manifest, splits=("train",))
@@ -90,13 +96,28 @@ def test_a_killed_run_resumes_to_the_same_weights(tmp_path, encoder):
     assert not all(torch.equal(a[k], c[k]) for k in a)
 
 
+def test_a_diverged_training_stops_at_that_step_and_is_not_written_as_done(tmp_path, encoder):
+    manifest = write_faces(tmp_path / "faces", identities=3, images=3)
+    progress = Progress()
+    # lr 1 (the issue's setting), gradients clipped at 1: NaN within a few steps.
+    with pytest.raises(Diverged, match=r"train diverged at step (\d+): the (loss|denoising loss|identity loss|gradient "
+                                       r"norm) is (nan|inf).*lower diffusion.training.lr \(now 1\)") as stopped:
+        train_diffusion(training_args(manifest, tmp_path, encoder, training={"lr": 1.0, "steps": 40}), progress)
+    step = int(stopped.value.args[0].split("step ")[1].split(":")[0])
+    assert progress.step == step - 1 and 3 < step < 40
+    assert not (tmp_path / "ema.safetensors").exists() and not (tmp_path / "model.json").exists()
+    with safe_open(str(tmp_path / "checkpoint.safetensors"), framework="pt") as f:  # the last good one (every 3)
+        assert json.loads(f.metadata()["id3.training_state"])["step"] == (step - 1) // 3 * 3
+        assert all(torch.isfinite(f.get_tensor(k)).all() for k in f.keys() if k.startswith("model/"))
+
+
 def _npy(path, array):
     np.save(path, array)
     return str(path)
 
 
-def test_the_sample_job_writes_whole_pngs_resumes_and_checks_its_inputs(memorised, encoder, tmp_path):
-    manifest, train_dir, _ = memorised
+def test_the_sample_job_writes_whole_pngs_resumes_and_checks_its_inputs(memorised, tmp_path):
+    manifest, train_dir, _, encoder = memorised
     data = LabelledImages.from_manifest(manifest, splits=("train",))
     y = embed_images(load_identity_encoder(encoder), data.images[:3]).numpy()
     s = attribute_columns(data, ATTRIBUTE_NAMES, manifest=manifest)[:3].numpy()
@@ -168,7 +189,7 @@ def test_the_attribute_regressor_fits_its_faces_in_years_and_degrees(tmp_path):
 def test_the_measure_job_scores_a_model_that_reproduces_its_conditions(memorised, tmp_path):
     # The memorised faces as held-out identities (each listed 4 times): a sample that reproduces its
     # face must score near the genuine cosine (here 1: the partner is the same file) and rank 1.
-    manifest, train_dir, _ = memorised
+    manifest, train_dir, _, _ = memorised
     regressor = tmp_path / "attributes"
     regressor.mkdir()
     train_attribute_regressor({"manifest": manifest, "outDir": str(regressor), "evalSplit": "train", "epochs": 1,

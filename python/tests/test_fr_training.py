@@ -8,6 +8,7 @@ import sys
 
 import pytest
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file
 
 from id3_torch.bridge.jobs import Cancelled, Progress
@@ -15,6 +16,7 @@ from id3_torch.data import image_files, parametric
 from id3_torch.data.datasets import open_face_images
 from id3_torch.data.recordio import RecordIOWriter
 from id3_torch.recognition.train import train_face_recognition
+from id3_torch.training.divergence import Diverged
 from child_processes import children_left
 from progress_helpers import CancelAfter
 
@@ -45,7 +47,7 @@ def _args(manifest, out_dir, **overrides):
                          "layers": [1, 1, 1, 1]},
             "head": "cosface", "s": 16.0, "m": 0.2, "epochs": 4, "batchSize": 12, "lr": 0.05, "momentum": 0.9,
             "weightDecay": 5e-4, "decayEpochs": [3], "warmupEpochs": 0, "flip": True, "gradClip": 5.0,
-            "checkpointEvery": 4, "seed": 3}
+            "maxWeightGrowth": 20.0, "checkpointEvery": 4, "seed": 3}
     return {**args, **overrides}
 
 
@@ -57,6 +59,7 @@ def test_learns_and_writes_an_encoder(manifest, tmp_path):
     card = json.loads((tmp_path / "encoder.json").read_text())
     assert card["backbone"] == "iresnet-small" and card["embeddingSize"] == 32 and card["widths"] == [8, 8, 16, 16]
     assert "fc.weight" in load_file(str(tmp_path / "backbone.safetensors"))
+    assert 0.9 < summary["weightGrowth"] < 1.1
     first = summary["finalLoss"]
     assert first is not None and first < 5.0  # from about 9 at the start (s = 16, 6 classes)
 
@@ -73,6 +76,22 @@ def test_a_killed_run_resumes_to_the_same_weights(manifest, tmp_path):
     a, b = load_file(str(straight / "backbone.safetensors")), load_file(str(resumed / "backbone.safetensors"))
     assert a.keys() == b.keys()
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_run_whose_weights_explode_stops_at_that_step_and_keeps_its_last_checkpoint(manifest, tmp_path):
+    # lr 10 (the schema's largest): the loss stays finite while ‖θ‖ grows 27-fold in 20 steps (measured); a run at
+    # lr 0.05 stays within 2 % of its initial norm (test_learns_and_writes_an_encoder reads its weightGrowth).
+    torch.set_num_threads(1)
+    progress = Progress()
+    with pytest.raises(Diverged, match=r"train-fr diverged at step (\d+): the weights' norm .* over trainFr.maxWeightGrowth "
+                                       r"\(20\) × its initial .*lower trainFr.lr \(now 10\)") as stopped:
+        train_face_recognition(_args(manifest, tmp_path, lr=10.0, epochs=20), progress)
+    step = int(stopped.value.args[0].split("step ")[1].split(":")[0])
+    assert progress.step == step - 1 < 20 * 3  # stopped before applying it, long before the end
+    assert not (tmp_path / "backbone.safetensors").exists()
+    if step > 4:  # the last checkpoint is the last good one, written before the explosion
+        with safe_open(str(tmp_path / "checkpoint.safetensors"), framework="pt") as f:
+            assert json.loads(f.metadata()["id3.training_state"])["step"] == (step - 1) // 4 * 4
 
 
 def _weights(folder):

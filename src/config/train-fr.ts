@@ -58,6 +58,10 @@ export const TrainFr = z
     augment: FrAugment.describe('augmentations beside the flip, applied to each batch on the training device'),
     loader: FrLoader.describe('how images reach the model: decoded into memory or streamed'),
     gradClip: numberInRange(0, 1e6).nullable().default(5).describe('max gradient L2 norm; null = no clipping'),
+    maxWeightGrowth: numberInRange(1, 1e12)
+      .nullable()
+      .default(20)
+      .describe('[ours] stop as diverged when the weights\' L2 norm exceeds this multiple of its initial value (the summary\'s weightGrowth); null = never'),
     checkpointEvery: positiveInt().default(500).describe('steps between resumable checkpoints'),
     seed: nonNegativeInt().default(0),
     processes: positiveInt().default(1).describe('processes under torchrun (one per GPU); 1 = in the bridge'),

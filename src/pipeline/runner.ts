@@ -15,6 +15,7 @@ import { createReporter, type Reporter } from '../ui/reporter.ts';
 import { writeJsonAtomic } from '../util/files.ts';
 import { canonicalJson, sha256 } from '../util/hash.ts';
 import type { Stage, StageContext, StageName } from './stage.ts';
+import { acquireLock } from './lock.ts';
 import { linkStage, lockStage, stageFolder } from './store.ts';
 import { STAGES } from './stages/index.ts';
 
@@ -161,6 +162,21 @@ export async function runPipeline(config: Id3Config, options: RunOptions = {}): 
   const runDir = path.resolve(config.runsDir, config.name);
   const plan = planRun(config, options); // before anything is written: a bad selection changes nothing
   mkdirSync(runDir, { recursive: true });
+  // One process a run folder: a second run of this name would relink the stages the first is making.
+  const releaseRun = acquireLock(
+    path.join(runDir, '.lock'),
+    config.name,
+    (holder) => `run ${config.name} is already running in process ${holder.pid} (${runDir}); wait for it to finish, or stop it`,
+    (holder) => reporter.info(`run ${config.name}: the lock of process ${holder.pid}, which no longer runs, is taken over`),
+  );
+  try {
+    return await runLocked(config, plan, runDir, reporter, options);
+  } finally {
+    releaseRun();
+  }
+}
+
+async function runLocked(config: Id3Config, plan: PlannedStage[], runDir: string, reporter: Reporter, options: RunOptions): Promise<RunResult> {
   writeJsonAtomic(path.join(runDir, 'config.json'), config);
   // Python starts only for a stage that runs: a rerun that reuses everything stays fast, and
   // keeps the host of the run that made its stages.
@@ -197,7 +213,7 @@ export async function runPipeline(config: Id3Config, options: RunOptions = {}): 
       reporter.stageFinished(stage.name, 'cached', stage.summarize(previous!.summary as never));
       continue;
     }
-    const release = lockStage(folder, stage.name, config.name);
+    const release = lockStage(folder, stage.name, config.name, (message) => reporter.info(message));
     try {
       if (action === 'run') emptyFolder(folder);
       const context = { config, runDir, dir, session: await sessionForStages(), reporter, signal: options.signal };

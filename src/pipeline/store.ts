@@ -4,12 +4,16 @@
  * same key (the variants of a sweep, a config changed back) share one folder, so a stage is made
  * once. A folder no run links to any more is deleted when a run moves off it.
  *
- * While a stage runs, its folder holds `.lock` (pid and run name): a second process that would
- * work in the same folder is refused instead of interleaving its writes with the first one's.
+ * While a stage runs, its folder holds `.lock` (pipeline/lock.ts): a second process that would
+ * work in the same folder is refused instead of interleaving its writes with the first one's, and
+ * a folder whose lock a live process holds is never deleted.
  */
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
+import { acquireLock, lockHolder } from './lock.ts';
 import type { StageName } from './stage.ts';
+
+const LOCK = '.lock';
 
 /** Characters of the key that name its folder: 80 bits, no collision in any one store. */
 const KEY_CHARS = 20;
@@ -48,7 +52,8 @@ function linkedFolders(runsDir: string, stage: StageName): Set<string> {
 /**
  * Point `runDir/<stage>` at `folder` (creating the folder). A real folder left there by a version
  * of id3 before the store, or by hand, is moved into the store when it holds this key, and
- * removed otherwise. A store folder the link pointed to before is deleted if no run links to it.
+ * removed otherwise. A store folder the link pointed to before is deleted if no run links to it
+ * and no live process holds its lock.
  */
 export function linkStage(runsDir: string, runDir: string, stage: StageName, folder: string, key: string): void {
   const link = path.join(runDir, stage);
@@ -62,7 +67,12 @@ export function linkStage(runsDir: string, runDir: string, stage: StageName, fol
   mkdirSync(folder, { recursive: true });
   rmSync(link, { force: true });
   symlinkSync(path.relative(runDir, folder), link, 'dir');
-  if (previous && previous.startsWith(storeRoot(runsDir) + path.sep) && !linkedFolders(runsDir, stage).has(previous)) {
+  if (
+    previous &&
+    previous.startsWith(storeRoot(runsDir) + path.sep) &&
+    !linkedFolders(runsDir, stage).has(previous) &&
+    !lockHolder(path.join(previous, LOCK))
+  ) {
     rmSync(previous, { recursive: true, force: true });
   }
 }
@@ -75,30 +85,13 @@ function recordKey(folder: string): string | null {
   }
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-function readLock(lock: string): { pid: number; run: string } | null {
-  try {
-    return JSON.parse(readFileSync(lock, 'utf8')) as { pid: number; run: string };
-  } catch {
-    return null; // absent, or cut short by a kill: nobody holds it
-  }
-}
-
-/** Claim a stage folder for this process; returns the release function. */
-export function lockStage(folder: string, stage: StageName, run: string): () => void {
-  const lock = path.join(folder, '.lock');
-  const holder = readLock(lock);
-  if (holder && holder.pid !== process.pid && isAlive(holder.pid)) {
-    throw new Error(`stage ${stage} is being made by process ${holder.pid} (run ${holder.run}) in ${folder}; wait for it to finish, or stop it`);
-  }
-  writeFileSync(lock, JSON.stringify({ pid: process.pid, run }));
-  return () => rmSync(lock, { force: true });
+/** Claim a stage folder for this process; returns the release function. A live process's lock
+ *  refuses; a dead one's is taken over, and `onTakeover` says so. */
+export function lockStage(folder: string, stage: StageName, run: string, onTakeover?: (message: string) => void): () => void {
+  return acquireLock(
+    path.join(folder, LOCK),
+    run,
+    (holder) => `stage ${stage} is being made by process ${holder.pid} (run ${holder.owner}) in ${folder}; wait for it to finish, or stop it`,
+    (holder) => onTakeover?.(`stage ${stage}: the lock of process ${holder.pid} (run ${holder.owner}), which no longer runs, is taken over`),
+  );
 }

@@ -1,12 +1,13 @@
 /** The stage store: runs share the folders of equal keys; selections (--force, --from, --only). */
 import { spawn } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PythonSession } from '../../src/bridge/session.ts';
 import { resolveConfig } from '../../src/config/load.ts';
 import { planRun, runPipeline, StageSelectionError } from '../../src/pipeline/runner.ts';
+import { processStartTime } from '../../src/pipeline/lock.ts';
 import { lockStage, stageFolder, storeRoot } from '../../src/pipeline/store.ts';
 
 const runsDir = mkdtempSync(path.join(tmpdir(), 'id3-store-'));
@@ -92,9 +93,53 @@ describe('the stage store', () => {
     await new Promise((resolve) => other.once('exit', resolve));
     expect((await runPipeline(config, { session })).stages.prepare?.outcome).toBe('done');
     expect(existsSync(path.join(folder, '.lock'))).toBe(false);
-    const release = lockStage(folder, 'prepare', 'mine'); // our own lock never blocks us
-    expect(() => lockStage(folder, 'prepare', 'mine')).not.toThrow();
+    const release = lockStage(folder, 'prepare', 'mine');
+    expect(() => lockStage(folder, 'prepare', 'again')).toThrow(/being made by process \d+ \(run mine\)/); // this process's too
     release();
+    expect(() => lockStage(folder, 'prepare', 'again')()).not.toThrow();
+  });
+
+  it('two runs of one name at once: the second is refused, and the first finishes in its own folder', async () => {
+    const first = runPipeline(tiny('same', 3), { session });
+    await expect(runPipeline(tiny('same', 4), { session })).rejects.toThrow(/run same is already running in process \d+/);
+    const made = await first;
+    const key = made.stages.prepare!.record.key;
+    expect(linkOf('same', 'prepare')).toBe(stageFolder(runsDir, 'prepare', key));
+    expect(JSON.parse(readFileSync(path.join(runsDir, 'same', 'prepare', 'stage.json'), 'utf8'))).toMatchObject({ key, status: 'done' });
+    expect(existsSync(path.join(runsDir, 'same', '.lock'))).toBe(false);
+    expect((await runPipeline(tiny('same', 4), { session })).stages.prepare?.outcome).toBe('done'); // free once it ended
+  });
+
+  it('a folder a live process holds is never deleted, even when no run links to it any more', async () => {
+    await runPipeline(tiny('keep', 5), { session });
+    const held = linkOf('keep', 'prepare');
+    const other = spawn('sleep', ['30']);
+    try {
+      writeFileSync(path.join(held, '.lock'), JSON.stringify({ pid: other.pid, startTime: processStartTime(other.pid!), owner: 'elsewhere' }));
+      await runPipeline(tiny('keep', 6), { session }); // moves off it
+      expect(linkOf('keep', 'prepare')).not.toBe(held);
+      expect(existsSync(path.join(held, 'stage.json'))).toBe(true);
+    } finally {
+      other.kill();
+    }
+  });
+
+  it('takes over the lock of a dead process, and of a live one whose PID was reused, and says so', async () => {
+    const dead = spawn('true');
+    await new Promise((resolve) => dead.once('exit', resolve));
+    const reused = spawn('sleep', ['30']); // alive, but not the process that wrote the lock: another start time
+    const messages: string[] = [];
+    const reporter = { stageStarted() {}, progress() {}, stageFinished() {}, close() {}, info: (m: string) => messages.push(m) };
+    try {
+      for (const [name, pid] of [['dead', dead.pid], ['reused', reused.pid]] as const) {
+        mkdirSync(path.join(runsDir, name), { recursive: true });
+        writeFileSync(path.join(runsDir, name, '.lock'), JSON.stringify({ pid, startTime: '1', owner: name }));
+        expect((await runPipeline(tiny(name, 8), { session, reporter })).stages.prepare?.outcome).toBeDefined();
+        expect(messages.pop()).toBe(`run ${name}: the lock of process ${pid}, which no longer runs, is taken over`);
+      }
+    } finally {
+      reused.kill();
+    }
   });
 });
 

@@ -8,6 +8,7 @@ device, so the step is the whole RNG state. y = f(x0) is computed once for the t
 """
 from __future__ import annotations
 
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from ..encoders import embed_images, load_identity_encoder
 from ..recognition.checkpoints import save_safetensors
 from ..recognition.iresnet import normalize_face_images
 from ..training.distributed import Distributed
+from ..training.divergence import check_step
 from ..training.order import rank_batches, steps_per_epoch
 from ..training.randomness import step_generator, step_seed
 from ..training.schedule import warmup_constant
@@ -36,6 +38,8 @@ from .schedule import DiffusionSchedule
 from .unet import UNetConfig
 
 CHECKPOINT = "checkpoint.safetensors"
+_DIVERGED_ADVICE = ("lower diffusion.training.lr (now {lr:g}) or diffusion.training.gradClip (now {clip}), then run "
+                    "again (a changed setting is a new stage key: train starts over).")
 
 
 @dataclass(frozen=True)
@@ -123,6 +127,8 @@ def train_diffusion(args: dict, progress: Progress) -> dict:
     per_epoch = steps_per_epoch(len(data), batch_size=options.batch_size, world_size=dist.world_size)
     progress.begin(options.steps, label="train", unit="step", step=step)
     batches: list[torch.Tensor] = []
+    max_grad_norm = math.inf if options.grad_clip is None else options.grad_clip
+    advice = _DIVERGED_ADVICE.format(lr=options.lr, clip="null" if options.grad_clip is None else f"{options.grad_clip:g}")
     started, first_step = time.perf_counter(), step
     # The global RNG (U-Net dropout) is reseeded every step from (seed, rank, step), inside a fork.
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
@@ -146,14 +152,16 @@ def train_diffusion(args: dict, progress: Progress) -> dict:
                              t=t, noise=noise, drop=drop, w=options.w, autocast=device.type == "cuda")
             optimizer.zero_grad(set_to_none=True)
             terms.loss.backward()
-            if options.grad_clip is not None:
-                nn.utils.clip_grad_norm_(denoiser.parameters(), options.grad_clip)
+            grad_norm = nn.utils.clip_grad_norm_(denoiser.parameters(), max_grad_norm)  # ‖g‖ before clipping
+            # One all-reduce for the logged values, and the step's sync point: a diverged step is refused before
+            # the optimiser applies it.
+            loss, denoising, identity, grad_norm = dist.mean(
+                torch.stack([terms.loss.detach(), terms.denoising, terms.identity, grad_norm])).tolist()
+            check_step("train", step + 1, {"loss": loss, "denoising loss": denoising, "identity loss": identity,
+                                           "gradient norm": grad_norm}, advice=advice)
             optimizer.step()
             ema.update(denoiser, updates=step)
             step += 1
-
-            # One all-reduce for the three logged values (a sync point: the step's work is done by now).
-            loss, denoising, identity = dist.mean(torch.stack([terms.loss.detach(), terms.denoising, terms.identity])).tolist()
             progress.advance(1, loss=loss, denoising=denoising, identity=identity, lr=lr)
             if dist.is_main and (step % options.checkpoint_every == 0 or step == options.steps):
                 save_training_state(checkpoint, step=step, modules=modules, optimizer=optimizer)

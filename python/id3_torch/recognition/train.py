@@ -13,6 +13,7 @@ workers (500k images at 112 px). Both feeds give the same batches: the order is 
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from ..data.datasets import FaceImages, open_face_images
 from ..data.feeds import LoaderOptions, open_feed
 from ..files import write_text_atomic
 from ..training.distributed import Distributed
+from ..training.divergence import Diverged, check_step, parameter_norm
 from ..training.randomness import step_generator
 from ..training.schedule import step_decay
 from ..training.state import load_training_state, save_training_state
@@ -67,6 +69,7 @@ class FrTrainingOptions:
     augment: AugmentOptions
     loader: LoaderOptions
     grad_clip: float | None  # max gradient L2 norm; None = no clipping
+    max_weight_growth: float | None  # diverged when ‖θ‖ > this × ‖θ₀‖; None = never [ours]
     checkpoint_every: int  # steps
     seed: int
     device: str  # auto | cpu | cuda
@@ -83,7 +86,7 @@ class FrTrainingOptions:
             weight_decay=args["weightDecay"], decay_epochs=tuple(args["decayEpochs"]),
             warmup_epochs=args["warmupEpochs"], augment=AugmentOptions.from_args(args["flip"], args.get("augment")),
             loader=LoaderOptions.from_args(args.get("loader")), grad_clip=args.get("gradClip"),
-            checkpoint_every=args["checkpointEvery"], seed=args["seed"], device=args.get("device", "auto"))
+            max_weight_growth=args.get("maxWeightGrowth"), checkpoint_every=args["checkpointEvery"], seed=args["seed"], device=args.get("device", "auto"))
 
 
 class FaceRecognitionModel(nn.Module):
@@ -124,6 +127,7 @@ def train_face_recognition(args: dict, progress: Progress) -> dict:
         model = FaceRecognitionModel(options.backbone.build(),
                                      HEADS[options.head](data.num_classes, options.backbone.embedding_size,
                                                          s=options.s, m=options.m)).to(device)
+    initial_norm = float(parameter_norm(model))  # ‖θ₀‖: the same on a resumed run
     optimizer = torch.optim.SGD(model.parameters(), lr=options.lr, momentum=options.momentum,
                                 weight_decay=options.weight_decay)
     step = 0
@@ -136,6 +140,11 @@ def train_face_recognition(args: dict, progress: Progress) -> dict:
     progress.begin(total, label="train-fr", unit="step", step=step)
     lr_at = lambda s: step_decay(s, base_lr=options.lr, steps_per_epoch=per_epoch,  # noqa: E731
                                  decay_epochs=list(options.decay_epochs), warmup_epochs=options.warmup_epochs)
+    max_grad_norm = math.inf if options.grad_clip is None else options.grad_clip
+    max_norm = math.inf if options.max_weight_growth is None else options.max_weight_growth * initial_norm
+    clip = "null" if options.grad_clip is None else f"{options.grad_clip:g}"
+    advice = (f"lower trainFr.lr (now {options.lr:g}) or trainFr.gradClip (now {clip}), then run again "
+              "(a changed setting is a new stage key: the stage starts over).")
     started, first_step = time.perf_counter(), step
     while step < total:
         epoch, index = divmod(step, per_epoch)
@@ -150,12 +159,20 @@ def train_face_recognition(args: dict, progress: Progress) -> dict:
             loss = trained(images, labels)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            if options.grad_clip is not None:
-                nn.utils.clip_grad_norm_(model.parameters(), options.grad_clip)
+            grad_norm = nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)  # ‖g‖ before clipping
+            # The step's sync point: a diverged step is refused before the optimiser applies it. ‖θ‖ is that of
+            # the weights this step starts from, so a run stops on the step after its weights exploded.
+            loss_value, grad_norm, weight_norm = dist.mean(
+                torch.stack([loss.detach(), grad_norm, parameter_norm(model)])).tolist()
+            check_step("train-fr", step + 1, {"loss": loss_value, "gradient norm": grad_norm}, advice=advice)
+            if weight_norm > max_norm:
+                raise Diverged(f"train-fr diverged at step {step + 1}: the weights' norm {weight_norm:.4g} is over "
+                               f"trainFr.maxWeightGrowth ({options.max_weight_growth:g}) × its initial {initial_norm:.4g}. "
+                               f"Nothing of this step was applied and the last checkpoint is kept; {advice}")
             optimizer.step()
             step += 1
 
-            progress.advance(1, loss=dist.mean(loss).item(), lr=lr_at(step - 1))
+            progress.advance(1, loss=loss_value, lr=lr_at(step - 1), weightGrowth=weight_norm / initial_norm)
             if dist.is_main and (step % options.checkpoint_every == 0 or step == total):
                 save_training_state(checkpoint, step=step, modules={"model": model}, optimizer=optimizer)
     elapsed = time.perf_counter() - started
@@ -170,6 +187,7 @@ def train_face_recognition(args: dict, progress: Progress) -> dict:
     skipped = feed.skipped()
     return {"steps": total, "epochs": options.epochs, "classes": data.num_classes, "images": len(data),
             "processes": dist.world_size, "finalLoss": progress.metrics.get("loss"),
+            "weightGrowth": progress.metrics.get("weightGrowth"),  # ‖θ‖ ÷ ‖θ₀‖ at the last step
             "imagesPerSecond": trained_steps * options.batch_size * dist.world_size / elapsed if trained_steps else None,
             "feed": feed.kind, "skippedImages": len(skipped), "skipped": [s.as_json() for s in skipped[:100]],
             "backbone": encoder_path}

@@ -16,6 +16,8 @@ export interface TrainFrSummary {
   images: number;
   processes: number;
   finalLoss: number | null;
+  /** ‖θ‖ ÷ ‖θ₀‖ of the weights at the last step (trainFr.maxWeightGrowth bounds it). */
+  weightGrowth: number | null;
   imagesPerSecond: number | null;
   /** How images reached the model (trainFr.loader.mode, auto resolved). */
   feed: 'memory' | 'stream';
@@ -60,11 +62,12 @@ export async function trainFaceRecognition(
   return { ...summary, encoder: path.relative(runDir, dir) };
 }
 
-/** The recipe's cache-key part: `checkpointEvery` changes when state is saved, and the loader's mode,
- *  workers and memory budget how images are decoded, not what is trained; `processes` stays in, since
- *  batchSize is per process (it sets the global batch and the schedule). */
+/** The recipe's cache-key part: `checkpointEvery` changes when state is saved, `maxWeightGrowth` only
+ *  whether a diverging run stops, and the loader's mode, workers and memory budget how images are
+ *  decoded, not what is trained; `processes` stays in, since batchSize is per process (it sets the
+ *  global batch and the schedule). */
 export function recipeSlice(recipe: TrainFr): object {
-  const { checkpointEvery: _checkpointEvery, loader, ...rest } = recipe;
+  const { checkpointEvery: _checkpointEvery, maxWeightGrowth: _maxWeightGrowth, loader, ...rest } = recipe;
   const { mode: _mode, workers: _workers, memoryGiB: _memoryGiB, ...sampling } = loader;
   return { ...rest, loader: sampling };
 }
