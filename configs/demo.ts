@@ -39,10 +39,20 @@ export const parametricFaces = {
   seed: 0,
 } satisfies NonNullable<Id3ConfigInput['dataset']>;
 
+/** The judge that measures the generated sets: another architecture (wider, shallower, ArcFace, 64-d), trained on
+ *  400 parametric identities none of the splits holds. Neither the ID loss nor the guidance ever sees it. */
+export const judge = {
+  kind: 'train',
+  identities: 400,
+  imagesPerIdentity: 8,
+  recipe: { ...faceRecognition, embeddingSize: 64, widths: [24, 48, 64, 96], layers: [1, 1, 1, 1], head: 'arcface', s: 16, m: 0.3 },
+} satisfies NonNullable<Id3ConfigInput['judge']>;
+
 export default defineConfig({
   name: 'demo',
   dataset: parametricFaces,
   encoder: { kind: 'train', recipe: faceRecognition },
+  judge,
   // The size configs/diffusion-demo.ts measures (docs/diffusion.md), with fewer DDIM steps.
   diffusion: {
     model: {

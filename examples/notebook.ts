@@ -24,7 +24,11 @@ const run = openRun(runDir);
 const evaluation = run.summary<EvaluateSummary>('evaluate');
 console.table(evaluation.rows.map((r) => ({ model: r.model, pairs: r.benchmark, accuracy: (100 * r.accuracy).toFixed(2) })));
 const generated = run.summary<GenerateSummary>('generate');
-console.log(`generated: ${generated.images} images of ${generated.identities} identities; identity consistency ${generated.statistics.identityConsistency.meanCosineToCentre.toFixed(3)}`);
+const judged = generated.statistics.judge ?? generated.statistics.f; // f's figures only when no judge is configured
+console.log(
+  `generated: ${generated.images} images of ${generated.identities} identities; identity consistency by ${judged.encoder}: ` +
+    `${judged.identityConsistency.leaveOneOutCosine.toFixed(3)} (chance ${judged.identityConsistency.chanceCosine.toFixed(3)})`,
+);
 
 // --- New identities from the run's model ------------------------------------------------------------
 const { grid } = await sampleIdentities(run, { identities: 3, images: 4, seed: 7 });

@@ -22,10 +22,12 @@ TINY_MODEL = {"patchSize": 2, "channels": 16, "channelMults": [1, 2], "resBlocks
 
 def write_faces(root, *, identities, images, splits=None, seed=0, resolution=32, copies=1):
     """identities × images parametric faces under root with a manifest (split per identity: `splits` or all
-    train). Below 32 px (the renderer's least) they are rendered at 32 and average-pooled; `copies` lists
-    every row that many times (a batch can then hold a face several times)."""
-    identity = torch.arange(identities).repeat_interleave(images)
-    image = torch.arange(images).repeat(identities)
+    train). `identities` is a count (identities 0 … n−1) or a list of the renderer's identity numbers. Below
+    32 px (the renderer's least) they are rendered at 32 and average-pooled; `copies` lists every row that
+    many times (a batch can then hold a face several times)."""
+    numbers = torch.arange(identities) if isinstance(identities, int) else torch.tensor(identities)
+    identity = numbers.repeat_interleave(images)
+    image = torch.arange(images).repeat(len(numbers))
     pictures, nuisance = parametric.render_images(seed, identity, image, max(32, resolution))
     if resolution < 32:
         pictures = torch.nn.functional.avg_pool2d(pictures.float(), 32 // resolution).round().to(torch.uint8)
@@ -33,11 +35,12 @@ def write_faces(root, *, identities, images, splits=None, seed=0, resolution=32,
     with open(os.path.join(root, "manifest.csv"), "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["path", "identity", "image", "split", *parametric.ATTRIBUTE_NAMES])
+        position = {i: p for p, i in enumerate(numbers.tolist())}
         for n, (i, k, picture) in enumerate(zip(identity.tolist(), image.tolist(), pictures)):
             os.makedirs(os.path.join(root, str(i)), exist_ok=True)
             image_files.write_png_atomic(os.path.join(root, str(i), f"{k}.png"), picture)
             for _ in range(copies):
-                writer.writerow([f"{i}/{k}.png", i, k, splits[i] if splits else "train",
+                writer.writerow([f"{i}/{k}.png", i, k, splits[position[i]] if splits else "train",
                                  *[round(float(nuisance[a][n]), 4) for a in parametric.ATTRIBUTE_NAMES]])
     return os.path.join(root, "manifest.csv")
 
@@ -60,14 +63,14 @@ def write_encoder(folder, *, seed=0, backbone="iresnet-small", input_size=32, em
     return {"kind": "folder", "path": str(folder)}
 
 
-def write_trained_encoder(folder, manifest, *, epochs=30):
+def write_trained_encoder(folder, manifest, *, epochs=30, widths=(8, 8, 16, 16), head="cosface"):
     """f trained (CosFace, a few seconds) on the identities of `manifest`: embeddings that tell those faces apart,
     as a real f's do. An untrained f embeds any two faces within cosine 0.93–0.98 of each other, which leaves
     identity tests on a knife-edge."""
     args = {"data": manifest, "outDir": str(folder), "splits": ["train"], "device": "cpu",
-            "backbone": {"name": "iresnet-small", "inputSize": 32, "embeddingSize": EMBEDDING, "widths": [8, 8, 16, 16],
+            "backbone": {"name": "iresnet-small", "inputSize": 32, "embeddingSize": EMBEDDING, "widths": list(widths),
                          "layers": [1, 1, 1, 1]},
-            "head": "cosface", "s": 16.0, "m": 0.2, "epochs": epochs, "batchSize": 16, "lr": 0.05, "momentum": 0.9,
+            "head": head, "s": 16.0, "m": 0.2, "epochs": epochs, "batchSize": 16, "lr": 0.05, "momentum": 0.9,
             "weightDecay": 5e-4, "decayEpochs": [epochs + 1], "warmupEpochs": 0, "flip": False, "gradClip": 5.0,
             "maxWeightGrowth": 100.0, "checkpointEvery": 10**6, "seed": 0}
     os.makedirs(folder, exist_ok=True)

@@ -9,6 +9,7 @@ import { RealDatasets } from './dataset.ts';
 import { DiffusionConfig, diffusionFitProblems } from './diffusion.ts';
 import { EncoderConfig } from './encoder.ts';
 import { GenerateConfig } from './generate.ts';
+import { JudgeConfig } from './judge.ts';
 import { Evaluate } from './evaluate.ts';
 import { intInRange, interval, nonNegativeInt, positiveInt } from './fields.ts';
 import { TrainFr } from './train-fr.ts';
@@ -19,6 +20,7 @@ export { DiffusionConfig, DiffusionSampler } from './diffusion.ts';
 export { TrainFr } from './train-fr.ts';
 export { Benchmark, Evaluate } from './evaluate.ts';
 export { AttributeRegressorRecipe, GenerateConfig } from './generate.ts';
+export { JudgeConfig, TrainedJudge } from './judge.ts';
 export { AnchorsConfig, IdentityPlan, AttributeSource } from './anchors.ts';
 
 /** Ground-truth nuisance ranges of the parametric face set (degrees, years). */
@@ -64,6 +66,26 @@ function evaluationCapacity(d: ParametricDataset, split: 'val' | 'test'): { iden
   return { identities, sameFold: Math.floor(identities / 10) * perImage };
 }
 
+/** A judge must be another encoder than f, and a trained one needs parametric faces to be trained on. */
+function judgeProblems(config: { dataset: DatasetConfig; encoder?: EncoderConfig; judge?: JudgeConfig }): [string[], string][] {
+  const { judge, encoder, dataset } = config;
+  if (!judge) return [];
+  if (judge.kind === 'train') {
+    if (dataset.kind !== 'parametric') return [[['kind'], "expected an encoder made elsewhere ('folder', 'dlib', 'arcface', 'adaface'): a trained judge is rendered parametric faces"]];
+    if (encoder?.kind === 'train') {
+      const architecture = (r: TrainFr) => JSON.stringify([r.backbone, r.inputSize, r.embeddingSize, r.widths, r.layers]);
+      if (architecture(judge.recipe) === architecture(encoder.recipe)) {
+        return [[['recipe'], "expected another architecture than f's (backbone, inputSize, embeddingSize, widths, layers): f's blind spots must not be the judge's"]];
+      }
+    }
+    return [];
+  }
+  if (encoder && encoder.kind === judge.kind && JSON.stringify(encoder) === JSON.stringify(judge)) {
+    return [[[], 'expected an encoder other than f (the encoder section): a judge that is f scores what fools f as a face']];
+  }
+  return [];
+}
+
 const runName = () =>
   z.string({ error: 'expected a name' }).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, { error: 'expected a name of letters, digits, ".", "_", "-"' });
 
@@ -79,6 +101,7 @@ export const Id3Config = z.strictObject({
   diffusion: DiffusionConfig.optional().describe('the ID³ diffusion model, trained by the stage "train" (needs encoder)'),
   anchors: AnchorsConfig.optional().describe('identity anchors w_i for the synthetic identities (the stage "anchors")'),
   generate: GenerateConfig.optional().describe('the synthetic dataset: the per-image plan, sampled by the trained model (needs diffusion and anchors)'),
+  judge: JudgeConfig.optional().describe('an identity encoder that neither the loss nor the guidance sees: it measures the generated sets (config/judge.ts)'),
   evaluate: Evaluate.describe('verification of the face-recognition models the run trains (encoder, trainFr)'),
   report: z.boolean().default(true).describe('write runs/<name>/report/report.md with its plots (stage "report")'),
   variants: z
@@ -102,6 +125,7 @@ export const Id3Config = z.strictObject({
       if (!encoder) context.addIssue({ code: 'custom', path: ['encoder'], message: 'expected an encoder section: the diffusion model conditions on f' });
       for (const [at, message] of diffusionFitProblems(config.diffusion, dataset.resolution)) context.addIssue({ code: 'custom', path: ['diffusion', ...at], message });
     }
+    for (const [at, message] of judgeProblems(config)) context.addIssue({ code: 'custom', path: ['judge', ...at], message });
     if (dataset.kind !== 'parametric' && encoder && 'framing' in encoder && encoder.framing !== dataset.framing) {
       context.addIssue({ code: 'custom', path: ['encoder', 'framing'], message: `expected the dataset's framing ${dataset.framing}: the encoder reads the prepared images` });
     }

@@ -45,7 +45,7 @@ afterAll(async () => {
 describe('generate', () => {
   it('samples the plan into a dataset with its card, and train-fr learns its identities', async () => {
     const result = await runPipeline(resolveConfig(base, 'test'), { session });
-    expect(Object.keys(result.stages)).toEqual(['prepare', 'encoder', 'attributes', 'train', 'anchors', 'generate', 'train-fr', 'evaluate', 'report']);
+    expect(Object.keys(result.stages)).toEqual(['prepare', 'encoder', 'judge', 'attributes', 'train', 'anchors', 'generate', 'train-fr', 'evaluate', 'report']);
     const g = result.stages.generate!.record.summary as GenerateSummary;
     expect(g).toMatchObject({ identities: 8, imagesPerIdentity: 3, images: 24, sampled: 24, reused: 0 });
     expect(g.cosines.min).toBeGreaterThanOrEqual(0.7 - 1e-6);
@@ -58,13 +58,25 @@ describe('generate', () => {
     const card = JSON.parse(readFileSync(path.join(root, 'card.json'), 'utf8'));
     expect(card.statistics).toEqual(JSON.parse(JSON.stringify(g.statistics)));
     const s = g.statistics;
-    for (const v of [s.identityConsistency.meanCosineToCentre, s.identityConsistency.meanCosineToCondition, s.separation.maxCentreCosine!, s.leakage!.closestCosine]) {
-      expect(v).toBeGreaterThanOrEqual(-1);
-      expect(v).toBeLessThanOrEqual(1 + 1e-6);
+    const judge = s.judge!;
+    expect(judge.encoder).toMatch(/trained on 12 other parametric identities/);
+    for (const figures of [judge, s.f]) {
+      for (const v of [figures.identityConsistency.leaveOneOutCosine, figures.identityConsistency.chanceCosine, figures.separation.maxCentreCosine!, figures.leakage!.closestCosine]) {
+        expect(v).toBeGreaterThanOrEqual(-1);
+        expect(v).toBeLessThanOrEqual(1 + 1e-6);
+      }
+      expect(figures.separation.maxCentreCosine!).toBeGreaterThanOrEqual(figures.separation.meanCentreCosine!);
+      expect(figures.leakage!.trainingIdentities).toBe(18); // the prepared training split, in each one's space
     }
-    expect(s.separation.maxCentreCosine!).toBeGreaterThanOrEqual(s.separation.meanCentreCosine!);
-    expect(s.leakage!.trainingIdentities).toBe(18);
-    expect(Object.keys(s.attributes.error)).toEqual(['age', 'yaw', 'pitch', 'roll']);
+    expect(s.f.identityConsistency.meanCosineToCondition).toBeLessThanOrEqual(1 + 1e-6);
+    // Realism: generated against half the 20 test identities' 80 images, beside the other half and its flat images.
+    expect(judge.realism.heldOutSplit).toBe('test');
+    expect(judge.realism.realVsReal).toMatchObject({ real: 40, generated: 40, k: 3 });
+    expect(judge.realism.generated).toMatchObject({ real: 40, generated: 24 });
+    expect(judge.realism.floor.recall).toBeLessThan(judge.realism.realVsReal.recall);
+    expect(Object.keys(s.attributes)).toEqual(['age', 'yaw', 'pitch', 'roll']);
+    expect(result.stages.judge!.record.summary).toMatchObject({ classes: 12, images: 48 });
+    expect(readFileSync(path.join(root, 'card.md'), 'utf8')).toMatch(/f\.encoder \| f, optimised by the sampler/);
     expect(statSync(path.join(result.dir, g.grid)).size).toBeGreaterThan(100);
 
     const trained = result.stages['train-fr']!.record.summary as TrainFrSummary;

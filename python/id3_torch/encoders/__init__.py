@@ -7,10 +7,11 @@ images, so that the ID loss and the guided sampler can back-propagate through it
 68 landmarks in raw photos, `warp_to_framing` the aligned crops. See docs/encoders.md.
 """
 from .attributes import ATTRIBUTE_NAMES, AttributePredictor
-from .base import IdentityEncoder, embed_images
+from .base import IdentityEncoder, embed_images, refuse_equal_encoders
 from .faces import FaceFinder, FoundFace
 from .framing import FRAMINGS, conversion, warp_to_framing
 from .registry import ENCODER_KINDS, load_identity_encoder
 
 __all__ = ["ATTRIBUTE_NAMES", "AttributePredictor", "ENCODER_KINDS", "FRAMINGS", "FaceFinder", "FoundFace",
-           "IdentityEncoder", "conversion", "embed_images", "load_identity_encoder", "warp_to_framing"]
+           "IdentityEncoder", "conversion", "embed_images", "load_identity_encoder", "refuse_equal_encoders",
+           "warp_to_framing"]

@@ -54,3 +54,13 @@ def embed_images(encoder: IdentityEncoder, images: torch.Tensor, *, batch_size: 
         x = images[start:start + batch_size].to(device).float() / 127.5 - 1.0  # (B, 3, H, W) in [-1, 1]
         rows.append(encoder(x).cpu())
     return torch.cat(rows) if rows else torch.zeros(0, encoder.embedding_size)
+
+
+def refuse_equal_encoders(judge: IdentityEncoder, f: IdentityEncoder) -> None:
+    """A judge must be another network than f: ValueError when their weights are the same tensors' values
+    (a judge that is f scores f's adversarial images as faces)."""
+    a, b = judge.state_dict(), f.state_dict()
+    if a.keys() == b.keys() and all(a[k].shape == b[k].shape and torch.equal(a[k], b[k]) for k in a):
+        raise ValueError("judge: its weights equal the encoder f's; the judge must be an encoder that neither the "
+                         "ID loss nor the guidance sees (another architecture, trained on other identities)")
+

@@ -148,3 +148,15 @@ def split_halves(n: int, *, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     generator = torch.Generator().manual_seed(seed)
     order = torch.randperm(n, generator=generator)
     return order[: n // 2].sort().values, order[n // 2:].sort().values
+
+
+def realism_table(real: torch.Tensor, floor: torch.Tensor, generated: torch.Tensor, *, seed: int, k: int = 3) -> dict:
+    """The card's realism rows, each against the same half A of the held-out real features `real`:
+    generated (as many as the other half B, since FD and k-NN figures depend on set size), real vs real
+    (B: what a perfect generator scores at this size) and floor (B's `floor` features, the same images
+    made flat: what no face scores)."""
+    a, b = split_halves(len(real), seed=seed)
+    pick = torch.randperm(len(generated), generator=torch.Generator().manual_seed(seed))[:len(b)]
+    return {"generated": realism_scores(real[a], generated[pick], k=k),
+            "realVsReal": realism_scores(real[a], real[b], k=k),
+            "floor": realism_scores(real[a], floor[b], k=k)}

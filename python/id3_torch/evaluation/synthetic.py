@@ -1,12 +1,17 @@
-"""What a synthetic dataset shows, measured with the identity encoder f (the figures of its card).
+"""What a synthetic dataset shows (the figures of its card), measured by one identity encoder at a time.
 
-- identity consistency: how close each image's f(x_ij) is to its identity's centre c_i (the
-  normalised mean of the identity's embeddings), to its condition y_ij and to its anchor w_i;
+Every identity figure is computed once with the judge, an encoder that neither the ID loss nor the
+guidance ever saw, and once with f, which the sampler optimised (an image that fools f scores as well
+as a face there):
+- identity consistency: each image against the mean of its identity's other images (leave-one-out),
+  beside the same figure for unrelated images grouped the same way (the chance level); with f also
+  against its condition y_ij and its anchor w_i;
 - separation: the cosines between identity centres, max and mean over pairs i ≠ k;
-- diversity: the spread (standard deviation) of predicted attributes within each identity, beside
-  the spread that was asked for, and the error between asked and predicted attributes;
 - privacy leakage: for every synthetic centre, the nearest training identity centre; the closest
-  approach over all of them.
+  approach over all of them;
+- realism (the judge only): evaluation/realism.py's Fréchet distance and k-NN precision/recall against
+  held-out real images, beside two reference rows measured the same way.
+Attribute control (asked vs predicted by a regressor the sampler never used) is measured once.
 """
 from __future__ import annotations
 
@@ -30,10 +35,10 @@ def _degrees(cosine: float) -> float:
 @torch.no_grad()
 def embed_dataset(root: str, encoder: torch.nn.Module, *, device: torch.device, batch_size: int = 256,
                   predictor: AttributePredictor | None = None, on_batch: Callable[[int], None] | None = None,
-                  ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+                  splits: tuple[str, ...] | None = None) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
     """(embeddings (n, d) unit f(x), class labels (n,), predicted attributes {name: (n,)}) of a dataset's
-    images in its manifest order, streamed batch by batch."""
-    dataset = open_face_images(root)
+    images (a manifest's `splits`, or all) in its manifest order, streamed batch by batch."""
+    dataset = open_face_images(root, splits=splits)
     n = len(dataset)
     embeddings: torch.Tensor | None = None
     predicted: dict[str, torch.Tensor] = {}
@@ -56,14 +61,32 @@ def identity_centres(embeddings: torch.Tensor, labels: torch.Tensor, identities:
     return F.normalize(sums, dim=1)
 
 
-def identity_consistency(embeddings: torch.Tensor, labels: torch.Tensor, centres: torch.Tensor,
-                         conditions: torch.Tensor, anchors: torch.Tensor) -> tuple[dict, torch.Tensor]:
-    to_centre = (embeddings * centres[labels]).sum(1)  # (n,) cos(f(x_ij), c_i)
+def leave_one_out_cosines(embeddings: torch.Tensor, labels: torch.Tensor, identities: int) -> torch.Tensor:
+    """(n,) cos(e_ij, normalise(Σ_{k≠j} e_ik)): each image against its identity's other images; NaN for an
+    identity's only image. Including the image in its own centre would score unrelated images √(1/m)."""
+    sums = torch.zeros(identities, embeddings.shape[1]).index_add_(0, labels, embeddings)
+    others = sums[labels] - embeddings  # (n, d)
+    alone = torch.bincount(labels, minlength=identities)[labels] < 2
+    return (embeddings * F.normalize(others, dim=1)).sum(1).masked_fill(alone, math.nan)
+
+
+def identity_consistency(embeddings: torch.Tensor, labels: torch.Tensor, identities: int, *, seed: int = 0,
+                         ) -> tuple[dict, torch.Tensor]:
+    """Mean leave-one-out cosine, and the chance level: the same mean with the labels shuffled (unrelated
+    images, in groups of the same sizes)."""
+    loo = leave_one_out_cosines(embeddings, labels, identities)
+    shuffled = labels[torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))]
+    chance = leave_one_out_cosines(embeddings, shuffled, identities)
+    return {"leaveOneOutCosine": float(loo.nanmean()), "chanceCosine": float(chance.nanmean())}, loo
+
+
+def condition_agreement(embeddings: torch.Tensor, labels: torch.Tensor, conditions: torch.Tensor,
+                        anchors: torch.Tensor) -> dict:
+    """f only (y_ij and w_i live in f's space): mean cos(f(x_ij), y_ij) and mean cos(f(x_ij), w_i)."""
     return {
-        "meanCosineToCentre": float(to_centre.mean()),
-        "meanCosineToCondition": float((embeddings * F.normalize(conditions, dim=1)).sum(1).mean()),  # cos(f(x_ij), y_ij)
-        "meanCosineToAnchor": float((embeddings * F.normalize(anchors, dim=1)[labels]).sum(1).mean()),  # cos(f(x_ij), w_i)
-    }, to_centre
+        "meanCosineToCondition": float((embeddings * F.normalize(conditions, dim=1)).sum(1).mean()),
+        "meanCosineToAnchor": float((embeddings * F.normalize(anchors, dim=1)[labels]).sum(1).mean()),
+    }
 
 
 def separation(centres: torch.Tensor, *, block: int = 4096) -> dict:
@@ -95,38 +118,39 @@ def leakage(centres: torch.Tensor, training_centres: torch.Tensor, *, block: int
     }, nearest
 
 
-def attribute_spread(predicted: dict[str, torch.Tensor], requested: torch.Tensor, names: tuple[str, ...],
-                     labels: torch.Tensor, identities: int) -> dict:
-    """Mean within-identity standard deviation of each predicted attribute (and of the requested
-    one), and the mean absolute error between requested and predicted."""
+def attribute_control(predicted: dict[str, torch.Tensor], requested: torch.Tensor, names: tuple[str, ...],
+                      labels: torch.Tensor, identities: int) -> dict:
+    """Per attribute the regressor predicts: the correlation between asked and predicted over all images;
+    the mean within-identity standard deviation asked and obtained; the mean absolute error beside the
+    error of always predicting the mean asked value (what a sampler that ignores s scores at best)."""
     def spread(values: torch.Tensor) -> float:
         counts = torch.bincount(labels, minlength=identities).clamp(min=1).double()
         mean = torch.zeros(identities, dtype=torch.float64).index_add_(0, labels, values.double()) / counts
         variance = torch.zeros(identities, dtype=torch.float64).index_add_(0, labels, (values.double() - mean[labels]) ** 2) / counts
         return float(variance.sqrt().mean())
 
-    out: dict[str, dict] = {"predictedSpread": {}, "requestedSpread": {}, "error": {}}
+    control = {}
     for k, name in enumerate(names):
-        out["requestedSpread"][name] = spread(requested[:, k])
-        if name in predicted:
-            out["predictedSpread"][name] = spread(predicted[name])
-            out["error"][name] = float((predicted[name] - requested[:, k]).abs().mean())
-    return out
+        if name not in predicted:
+            continue
+        asked, obtained = requested[:, k].double(), predicted[name].double()
+        correlation = torch.corrcoef(torch.stack([asked, obtained]))[0, 1]
+        control[name] = {"correlation": None if correlation.isnan() else float(correlation),
+                         "spreadAsked": spread(asked), "spreadObtained": spread(obtained),
+                         "error": float((obtained - asked).abs().mean()),
+                         "meanPredictorError": float((asked - asked.mean()).abs().mean())}
+    return control
 
 
-def synthetic_statistics(embeddings: torch.Tensor, labels: torch.Tensor, *, conditions: np.ndarray, anchors: np.ndarray,
-                         attributes: np.ndarray, attribute_names: tuple[str, ...], predicted: dict[str, torch.Tensor],
-                         training_centres: np.ndarray | None) -> tuple[dict, dict[str, np.ndarray]]:
-    """The card's statistics and histograms (name → values) of a synthetic dataset's embeddings."""
-    identities = len(anchors)
+def encoder_statistics(embeddings: torch.Tensor, labels: torch.Tensor, identities: int, *,
+                       training_centres: torch.Tensor | None) -> tuple[dict, dict[str, np.ndarray]]:
+    """One encoder's identity figures of a synthetic set (unit embeddings (n, d), labels (n,)), and its
+    histograms; training_centres: unit centres of the real training identities in the same space."""
     centres = identity_centres(embeddings, labels, identities)
-    consistency, to_centre = identity_consistency(embeddings, labels, centres, torch.from_numpy(np.asarray(conditions, np.float32)),
-                                                  torch.from_numpy(np.asarray(anchors, np.float32)))
-    statistics = {"identityConsistency": consistency, "separation": separation(centres),
-                  "attributes": attribute_spread(predicted, torch.from_numpy(np.asarray(attributes, np.float32)),
-                                                 attribute_names, labels, identities)}
-    histograms = {"cos(f(x_ij), c_i)": to_centre.numpy()}
+    consistency, loo = identity_consistency(embeddings, labels, identities)
+    statistics = {"identityConsistency": consistency, "separation": separation(centres)}
+    histograms = {"leave-one-out cosine": loo[~loo.isnan()].numpy()}
     if training_centres is not None:
-        statistics["leakage"], nearest = leakage(centres, F.normalize(torch.from_numpy(np.asarray(training_centres, np.float32)), dim=1))
+        statistics["leakage"], nearest = leakage(centres, F.normalize(training_centres.float(), dim=1))
         histograms["nearest training identity cosine"] = nearest.numpy()
     return statistics, histograms

@@ -25,7 +25,10 @@ from ..diffusion.model import load_diffusion_model
 from ..diffusion.sampler import SamplerOptions, sample_images, to_uint8
 from ..encoders import load_identity_encoder
 from ..encoders.attribute_regressor import load_attribute_regressor
-from ..evaluation.synthetic import embed_dataset, synthetic_statistics
+from ..data.labelled_images import LabelledImages
+from ..encoders import embed_images, refuse_equal_encoders
+from ..evaluation.realism import realism_table
+from ..evaluation.synthetic import attribute_control, condition_agreement, embed_dataset, encoder_statistics, identity_centres
 from ..training.distributed import Distributed
 
 
@@ -99,6 +102,43 @@ def _attribute_predictor(spec: dict | None, device: torch.device):
     raise ValueError(f"attributes.kind: expected 'regressor' or 'face-api', got {spec['kind']!r}")
 
 
+def _measure(root: str, args: dict, plan: Plan, layout: SyntheticLayout, f, device: torch.device) -> tuple[dict, dict]:
+    """The card's figures: attribute control; the judge's identity and realism figures; f's identity figures,
+    labelled as optimised by the sampler (its condition and anchor cosines are f's alone)."""
+    batch = args["batchSize"]
+    identities = layout.identities
+    f_embeddings, labels, predicted = embed_dataset(root, f, device=device, batch_size=batch,
+                                                    predictor=_attribute_predictor(args.get("attributes"), device))
+    order = plan.rows(range(identities))  # the dataset's manifest rows, as plan rows
+    statistics: dict = {"attributes": attribute_control(predicted, torch.from_numpy(plan.attributes[order].astype(np.float32)),
+                                                        ATTRIBUTE_NAMES, labels, identities)}
+    centres = torch.from_numpy(np.load(args["centres"], allow_pickle=False)) if args.get("centres") else None
+    f_statistics, f_histograms = encoder_statistics(f_embeddings, labels, identities, training_centres=centres)
+    f_statistics["identityConsistency"] |= condition_agreement(
+        f_embeddings, labels, torch.from_numpy(plan.embeddings[order].astype(np.float32)),
+        torch.from_numpy(plan.anchors.astype(np.float32)))
+    histograms = {f"f: {name}": values for name, values in f_histograms.items()}
+    if args.get("judge"):
+        judge = load_identity_encoder(args["judge"]["spec"], device=device)
+        refuse_equal_encoders(judge, f)
+        real = args["judge"]["real"]  # the prepared manifest: its training identities, its held-out images
+        embeddings, _, _ = embed_dataset(root, judge, device=device, batch_size=batch)
+        trained, trained_labels, _ = embed_dataset(real["manifest"], judge, device=device, batch_size=batch, splits=("train",))
+        held_out = LabelledImages.from_manifest(real["manifest"], splits=(real["split"],)).images
+        flat = held_out.float().mean(dim=(2, 3), keepdim=True).expand_as(held_out).round().to(torch.uint8)
+        judged, judge_histograms = encoder_statistics(
+            embeddings, labels, identities,
+            training_centres=identity_centres(trained, trained_labels, int(trained_labels.max()) + 1))
+        judged["realism"] = realism_table(embed_images(judge, held_out, device=device, batch_size=batch),
+                                          embed_images(judge, flat, device=device, batch_size=batch), embeddings,
+                                          seed=0)
+        judged["realism"]["heldOutSplit"] = real["split"]
+        statistics["judge"] = {"encoder": args["judge"]["name"], **judged}
+        histograms |= {f"judge: {name}": values for name, values in judge_histograms.items()}
+    statistics["f"] = {"encoder": "f, optimised by the sampler (the ID loss and the guidance)", **f_statistics}
+    return statistics, histograms
+
+
 def generate(args: dict, progress: Progress) -> dict:
     dist = Distributed.from_environment(args.get("device", "auto"))
     device = dist.device
@@ -130,13 +170,7 @@ def generate(args: dict, progress: Progress) -> dict:
               "samplingSeconds": seconds, "imagesPerSecond": sampled / seconds if sampled and seconds > 0 else None}
     if dist.is_main:
         writer.finalize()
-        embeddings, labels, predicted = embed_dataset(root, encoder, device=device, batch_size=args["batchSize"],
-                                                      predictor=_attribute_predictor(args.get("attributes"), device))
-        order = plan.rows(range(layout.identities))  # the dataset's manifest rows, as plan rows
-        centres = np.load(args["centres"], allow_pickle=False) if args.get("centres") else None
-        statistics, histograms = synthetic_statistics(
-            embeddings, labels, conditions=plan.embeddings[order], anchors=plan.anchors, attributes=plan.attributes[order],
-            attribute_names=ATTRIBUTE_NAMES, predicted=predicted, training_centres=centres)
+        statistics, histograms = _measure(root, args, plan, layout, encoder, device)
         writer.write_card(statistics=statistics, histograms=histograms)
         _write_grid(root, os.path.join(args["outDir"], "grid.png"), layout, args["gridIdentities"], args["gridImages"])
         result["statistics"] = statistics

@@ -17,11 +17,12 @@ def parametric_faces(args: dict, progress: Progress) -> dict:
     out_dir = args["outDir"]
     n_ids, per_id = args["identities"], args["imagesPerIdentity"]
     ranges = parametric.NuisanceRanges(**{k: tuple(v) for k, v in args["ranges"].items()})
-    identity = torch.arange(n_ids).repeat_interleave(per_id)  # (N,)
+    first = args.get("firstIdentity", 0)  # a judge's faces: identities after every one of the dataset's
+    identity = (first + torch.arange(n_ids)).repeat_interleave(per_id)  # (N,)
     image = torch.arange(per_id).repeat(n_ids)  # (N,)
     relative = [f"{i}/{k}.png" for i, k in zip(identity.tolist(), image.tolist())]
     missing = [n for n, rel in enumerate(relative) if not os.path.exists(os.path.join(out_dir, rel))]
-    for i in range(n_ids):
+    for i in range(first, first + n_ids):
         _clear_temporaries(os.path.join(out_dir, str(i)))
 
     progress.begin(len(relative), label="render", unit="img", step=len(relative) - len(missing))
@@ -56,7 +57,7 @@ def _write_grid(args: dict, ranges: parametric.NuisanceRanges) -> None:
     """The first gridIdentities identities as rows, their first gridImages images as columns."""
     rows = min(args["gridIdentities"], args["identities"])
     cols = min(args["gridImages"], args["imagesPerIdentity"])
-    identity = torch.arange(rows).repeat_interleave(cols)
+    identity = (args.get("firstIdentity", 0) + torch.arange(rows)).repeat_interleave(cols)
     image = torch.arange(cols).repeat(rows)
     images, _ = parametric.render_images(args["seed"], identity, image, args["resolution"], ranges)
     image_files.write_grid_png(args["gridPath"], images, rows, cols)

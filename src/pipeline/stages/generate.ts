@@ -14,17 +14,34 @@ import { samplerArgs } from '../../diffusion/jobs.ts';
 import { markdownTable } from '../../report/markdown.ts';
 import type { Stage, StageContext } from '../stage.ts';
 import { tensorDevice } from './anchors.ts';
+import { judgeSpec } from './judge.ts';
 
-/** The card's figures (python/id3_torch/evaluation/synthetic.py `synthetic_statistics`). */
-export interface SyntheticStatistics {
-  identityConsistency: { meanCosineToCentre: number; meanCosineToCondition: number; meanCosineToAnchor: number };
+/** One encoder's identity figures of a synthetic set (python/id3_torch/evaluation/synthetic.py `encoder_statistics`). */
+export interface IdentityFigures {
+  /** How the card names the encoder that measured them. */
+  encoder: string;
+  /** Each image against its identity's other images, and the same for unrelated images (chance). */
+  identityConsistency: { leaveOneOutCosine: number; chanceCosine: number };
   separation: { maxCentreCosine: number | null; meanCentreCosine: number | null; minCentreAngle: number | null };
-  attributes: {
-    predictedSpread: Record<string, number>;
-    requestedSpread: Record<string, number>;
-    error: Record<string, number>;
-  };
   leakage?: { closestCosine: number; closestAngle: number; closestIdentity: number; meanNearestCosine: number; trainingIdentities: number };
+}
+
+/** Fréchet distance and k-NN precision/recall in the judge's space (python/id3_torch/evaluation/realism.py). */
+export interface RealismScores {
+  frechetDistance: number;
+  precision: number;
+  recall: number;
+  k: number;
+  real: number;
+  generated: number;
+}
+
+/** The card's figures: attribute control, the judge's (if any) and f's. */
+export interface SyntheticStatistics {
+  attributes: Record<string, { correlation: number | null; spreadAsked: number; spreadObtained: number; error: number; meanPredictorError: number }>;
+  judge?: IdentityFigures & { realism: { generated: RealismScores; realVsReal: RealismScores; floor: RealismScores; heldOutSplit: string } };
+  /** f, which the ID loss and the guidance optimise: its figures are no evidence on their own. */
+  f: IdentityFigures & { identityConsistency: { meanCosineToCondition: number; meanCosineToAnchor: number } };
 }
 
 export interface GenerateSummary {
@@ -61,12 +78,21 @@ function attributePredictor(config: Id3Config, runDir: string): { kind: 'regress
   return config.dataset.kind === 'parametric' ? { kind: 'regressor', path: path.join(runDir, 'attributes') } : { kind: 'face-api' };
 }
 
+/** The judge and the real images it compares with: the prepared training identities (leakage) and the
+ *  held-out test split, else val (realism). */
+function judgeArgs(config: Id3Config, runDir: string) {
+  const judge = judgeSpec(config, runDir);
+  if (!judge) return null;
+  const heldOut = config.dataset.kind === 'parametric' && config.dataset.testIdentities === 0 ? 'val' : 'test';
+  return { ...judge, real: { manifest: path.join(runDir, 'prepare', 'manifest.csv'), split: heldOut } };
+}
+
 const f3 = (x: number | null | undefined) => (x === null || x === undefined ? '–' : x.toFixed(3));
 
 export const generateStage: Stage<GenerateSummary> = {
   name: 'generate',
-  version: 1,
-  after: ['prepare', 'encoder', 'train', 'anchors', 'attributes'],
+  version: 2,
+  after: ['prepare', 'encoder', 'judge', 'train', 'anchors', 'attributes'],
   enabled: (config) => config.generate !== undefined,
   // Images depend on their seeds and conditions only: batch size and process count change speed.
   slice: (config) => {
@@ -82,32 +108,53 @@ export const generateStage: Stage<GenerateSummary> = {
       `${s.method} ${s.method === 'ddim' ? `${s.steps} steps, ` : ''}γ ${s.guidanceScale} (${s.gradientMode}, target ${s.guidanceTarget})`
     );
   },
-  summarize: (s) =>
-    `${s.images} images of ${s.identities} identities (${s.sampled} sampled` +
-    (s.imagesPerSecond ? ` at ${s.imagesPerSecond.toFixed(1)} img/s` : '') +
-    `); cos to centre ${f3(s.statistics.identityConsistency.meanCosineToCentre)}, ` +
-    `max centre cos ${f3(s.statistics.separation.maxCentreCosine)}` +
-    (s.statistics.leakage ? `, closest training identity cos ${f3(s.statistics.leakage.closestCosine)}` : ''),
-  metrics: (s) => ({
-    'cos to centre': s.statistics.identityConsistency.meanCosineToCentre,
-    'cos to condition': s.statistics.identityConsistency.meanCosineToCondition,
-    'max centre cos': s.statistics.separation.maxCentreCosine,
-    'mean centre cos': s.statistics.separation.meanCentreCosine,
-    'closest training cos': s.statistics.leakage?.closestCosine ?? null,
-    'yaw spread': s.statistics.attributes.predictedSpread.yaw ?? null,
-  }),
+  summarize: (s) => {
+    const judged = s.statistics.judge ?? s.statistics.f;
+    return (
+      `${s.images} images of ${s.identities} identities (${s.sampled} sampled` +
+      (s.imagesPerSecond ? ` at ${s.imagesPerSecond.toFixed(1)} img/s` : '') +
+      `); ${s.statistics.judge ? 'judge' : 'f (optimised by the sampler; no judge)'}: consistency ` +
+      `${f3(judged.identityConsistency.leaveOneOutCosine)} (chance ${f3(judged.identityConsistency.chanceCosine)}), ` +
+      `max centre cos ${f3(judged.separation.maxCentreCosine)}` +
+      (s.statistics.judge ? `, precision ${f3(s.statistics.judge.realism.generated.precision)} (real ${f3(s.statistics.judge.realism.realVsReal.precision)})` : '')
+    );
+  },
+  metrics: (s) => {
+    const { judge, f, attributes } = s.statistics;
+    return {
+      'judge consistency': judge?.identityConsistency.leaveOneOutCosine ?? null,
+      'judge chance': judge?.identityConsistency.chanceCosine ?? null,
+      'judge max centre cos': judge?.separation.maxCentreCosine ?? null,
+      'judge precision': judge?.realism.generated.precision ?? null,
+      'judge recall': judge?.realism.generated.recall ?? null,
+      'judge FD': judge?.realism.generated.frechetDistance ?? null,
+      'f consistency (optimised)': f.identityConsistency.leaveOneOutCosine,
+      'yaw correlation': attributes.yaw?.correlation ?? null,
+    };
+  },
   report: (s) => {
-    const st = s.statistics;
+    const { judge, f, attributes } = s.statistics;
+    const identityRows = (who: string, figures: IdentityFigures) => [
+      { figure: `${who}: leave-one-out consistency (chance level)`, value: `${f3(figures.identityConsistency.leaveOneOutCosine)} (${f3(figures.identityConsistency.chanceCosine)})` },
+      { figure: `${who}: max / mean cos between identity centres — separation`, value: `${f3(figures.separation.maxCentreCosine)} / ${f3(figures.separation.meanCentreCosine)}` },
+      ...(figures.leakage ? [{ figure: `${who}: closest training identity, cos (angle) over ${figures.leakage.trainingIdentities} — leakage`, value: `${f3(figures.leakage.closestCosine)} (${figures.leakage.closestAngle.toFixed(1)}°)` }] : []),
+    ];
+    const realism = (name: string, r: RealismScores) => ({ figure: `judge: realism, ${name}: FD; precision / recall`, value: `${f3(r.frechetDistance)}; ${f3(r.precision)} / ${f3(r.recall)}` });
     const rows = [
-      { figure: 'mean cos(f(x_ij), centre c_i) — identity consistency', value: f3(st.identityConsistency.meanCosineToCentre) },
-      { figure: 'mean cos(f(x_ij), condition y_ij)', value: f3(st.identityConsistency.meanCosineToCondition) },
-      { figure: 'mean cos(f(x_ij), anchor w_i)', value: f3(st.identityConsistency.meanCosineToAnchor) },
-      { figure: 'max / mean cos between identity centres — separation', value: `${f3(st.separation.maxCentreCosine)} / ${f3(st.separation.meanCentreCosine)}` },
-      ...Object.keys(st.attributes.requestedSpread).map((name) => ({
-        figure: `${name}: spread within identities, predicted (asked); error`,
-        value: `${f3(st.attributes.predictedSpread[name])} (${f3(st.attributes.requestedSpread[name])}); ${f3(st.attributes.error[name])}`,
+      ...(judge
+        ? [
+            ...identityRows(`judge (${judge.encoder})`, judge),
+            realism('generated', judge.realism.generated),
+            realism(`real vs real (${judge.realism.heldOutSplit} halves)`, judge.realism.realVsReal),
+            realism('floor (flat images)', judge.realism.floor),
+          ]
+        : [{ figure: 'judge', value: 'none configured: every identity figure below is f\'s, which the sampler optimised' }]),
+      ...identityRows('f (optimised by the sampler)', f),
+      { figure: 'f (optimised by the sampler): mean cos(f(x_ij), y_ij) / cos(f(x_ij), w_i)', value: `${f3(f.identityConsistency.meanCosineToCondition)} / ${f3(f.identityConsistency.meanCosineToAnchor)}` },
+      ...Object.entries(attributes).map(([name, a]) => ({
+        figure: `${name}: correlation asked–predicted; spread within identities obtained (asked); error (predicting the mean)`,
+        value: `${f3(a.correlation)}; ${f3(a.spreadObtained)} (${f3(a.spreadAsked)}); ${f3(a.error)} (${f3(a.meanPredictorError)})`,
       })),
-      ...(st.leakage ? [{ figure: `closest training identity: cos (angle) over ${st.leakage.trainingIdentities} — leakage`, value: `${f3(st.leakage.closestCosine)} (${st.leakage.closestAngle.toFixed(1)}°)` }] : []),
     ];
     return [
       {
@@ -146,6 +193,7 @@ export const generateStage: Stage<GenerateSummary> = {
       gridImages: g.gridImages,
       centres: config.encoder ? path.join(runDir, 'anchors', 'centres.npy') : null,
       attributes: attributePredictor(config, runDir),
+      judge: judgeArgs(config, runDir),
       device: config.device,
     };
     type Result = Omit<GenerateSummary, 'cosines' | 'dataset' | 'manifest' | 'card' | 'grid'>;
