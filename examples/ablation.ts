@@ -30,8 +30,9 @@ export async function ablation(base: Id3ConfigInput, options: RunOptions = {}) {
   console.table(
     result.rows.map((row) => ({
       variant: row.variant,
-      'cos to centre': row['cos to centre'],
-      'max centre cos': row['max centre cos'],
+      'judge consistency': row['judge consistency'],
+      'judge chance': row['judge chance'],
+      'judge precision': row['judge precision'],
       'held-out accuracy': row[`held-out ${base.trainFr!.backbone} (train-fr)`],
     })),
   );

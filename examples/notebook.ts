@@ -40,7 +40,7 @@ const swept = await sweep(run.config, {
   tight: { generate: { bounds: [0.8, 0.9] } },
   loose: { generate: { bounds: [0.5, 0.7] } },
 });
-console.table(swept.rows.map((r) => ({ variant: r.variant, bounds: r['generate.bounds'], 'cos to centre': r['cos to centre'] })));
+console.table(swept.rows.map((r) => ({ variant: r.variant, bounds: r['generate.bounds'], 'judge consistency': r['judge consistency'] })));
 console.log(`sweep table: ${swept.csv}`);
 console.log(`result ${JSON.stringify({ grid, variants: swept.rows.map((r) => r.variant), reused: Object.values(swept.runs).map((r) => r.stages.train?.outcome) })}`);
 await closeSession();
