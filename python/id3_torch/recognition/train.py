@@ -86,7 +86,8 @@ class FrTrainingOptions:
             weight_decay=args["weightDecay"], decay_epochs=tuple(args["decayEpochs"]),
             warmup_epochs=args["warmupEpochs"], augment=AugmentOptions.from_args(args["flip"], args.get("augment")),
             loader=LoaderOptions.from_args(args.get("loader")), grad_clip=args.get("gradClip"),
-            max_weight_growth=args.get("maxWeightGrowth"), checkpoint_every=args["checkpointEvery"], seed=args["seed"], device=args.get("device", "auto"))
+            max_weight_growth=args.get("maxWeightGrowth"), checkpoint_every=args["checkpointEvery"], seed=args["seed"],
+            device=args.get("device", "auto"))
 
 
 class FaceRecognitionModel(nn.Module):

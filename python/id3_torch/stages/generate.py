@@ -1,7 +1,7 @@
 """generate, Python half: the synthetic dataset. Every image of the per-image plan (written by the
 TypeScript side before sampling: y_ij, s_ij, seeds) is sampled with the ID-preserving sampler from
-the trained model and written through the sharded writer; then the finished set is measured with f
-for its card (identity consistency, separation, attribute spread, leakage).
+the trained model and written through the sharded writer; then the finished set is measured for its
+card, by the judge and by f (evaluation/synthetic.py, evaluation/realism.py).
 
 Resumable by shard (a shard is written whole or redone), and under torchrun each rank samples its
 own shards (s ≡ rank mod world size); rank 0 joins them and measures. An image depends only on its
@@ -19,14 +19,13 @@ import torch
 from ..bridge.jobs import Progress
 from ..data.datasets import open_face_images
 from ..data.image_files import write_grid_png
+from ..data.labelled_images import LabelledImages
 from ..data.synthetic import SyntheticDatasetWriter, SyntheticLayout
 from ..diffusion.conditioning import ATTRIBUTE_NAMES
 from ..diffusion.model import load_diffusion_model
 from ..diffusion.sampler import SamplerOptions, sample_images, to_uint8
-from ..encoders import load_identity_encoder
+from ..encoders import embed_images, load_identity_encoder, refuse_equal_encoders
 from ..encoders.attribute_regressor import load_attribute_regressor
-from ..data.labelled_images import LabelledImages
-from ..encoders import embed_images, refuse_equal_encoders
 from ..evaluation.realism import realism_table
 from ..evaluation.synthetic import attribute_control, condition_agreement, embed_dataset, encoder_statistics, identity_centres
 from ..training.distributed import Distributed
