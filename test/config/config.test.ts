@@ -37,7 +37,7 @@ describe('resolveConfig', () => {
       decayEpochs: [22, 28, 32], warmupEpochs: 0, batchSize: 128, lr: 0.1, momentum: 0.9, weightDecay: 5e-4, flip: true,
       augment: { crop: 0, cropScale: [0.2, 1], lowResolution: 0, lowResolutionScale: [0.2, 1], photometric: 0, photometricStrength: 0.5 },
       loader: { mode: 'auto', workers: 2, memoryGiB: 4, sampling: 'uniform', onCorrupt: 'raise' },
-      gradClip: 5, checkpointEvery: 500, seed: 0, processes: 1,
+      gradClip: 5, maxWeightGrowth: 20, checkpointEvery: 500, seed: 0, processes: 1,
     });
     expect(resolveConfig({ name: 'given', dataset: { kind: 'parametric' } }, 'x.ts', 'from-file').name).toBe('given');
   });
