@@ -44,13 +44,13 @@ function pidAlive(pid: number): boolean {
 }
 
 /** Whether the process a lock names still runs: the same PID and, where both are known, the same start. */
-export function holderAlive(holder: LockHolder): boolean {
+function holderAlive(holder: LockHolder): boolean {
   if (!pidAlive(holder.pid)) return false;
   const started = processStartTime(holder.pid);
   return holder.startTime === null || started === null || started === holder.startTime;
 }
 
-export function readLock(file: string): LockHolder | null {
+function readLock(file: string): LockHolder | null {
   try {
     const record = JSON.parse(readFileSync(file, 'utf8')) as Partial<LockHolder> & { run?: string };
     if (typeof record.pid !== 'number') return null;

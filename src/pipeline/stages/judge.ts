@@ -5,11 +5,11 @@
  * and trains its recipe on them; other kinds name an encoder made elsewhere, and this stage does not run.
  */
 import path from 'node:path';
-import { runJob } from '../../bridge/jobs.ts';
 import type { Id3Config, JudgeConfig, ParametricDataset, TrainedJudge } from '../../config/schema.ts';
 import { PARAMETRIC_COLUMNS, writeManifest, type ParametricManifestRow } from '../../dataset/manifest.ts';
 import type { Stage } from '../stage.ts';
 import { specOf } from './encoder.ts';
+import { renderParametric } from './prepare.ts';
 import { describeRecipe, recipeSlice, summarizeTraining, trainFaceRecognition, type TrainFrSummary } from './train-fr.ts';
 
 const trainedJudge = (config: Id3Config): { judge: TrainedJudge; faces: ParametricDataset } => {
@@ -49,27 +49,9 @@ export const judgeStage: Stage<TrainFrSummary> = {
   summarize: summarizeTraining,
   async run(context) {
     const { judge, faces } = trainedJudge(context.config);
-    const { dir, session, reporter, signal } = context;
-    const rendered = await runJob<{ rows: Omit<ParametricManifestRow, 'split'>[] }>(
-      session,
-      'prepare.parametric',
-      {
-        outDir: path.join(dir, 'images'),
-        gridPath: path.join(dir, 'grid.png'),
-        firstIdentity: faces.identities,
-        identities: judge.identities,
-        imagesPerIdentity: judge.imagesPerIdentity,
-        resolution: faces.resolution,
-        seed: faces.seed,
-        ranges: faces.ranges,
-        batchSize: faces.batchSize,
-        gridIdentities: faces.gridIdentities,
-        gridImages: faces.gridImages,
-      },
-      { onProgress: (p) => reporter.progress('judge', p), signal, eventsPath: path.join(dir, 'events.jsonl') },
-    );
-    const manifest = path.join(dir, 'manifest.csv');
-    writeManifest<ParametricManifestRow>(manifest, PARAMETRIC_COLUMNS, rendered.rows.map((row) => ({ ...row, path: `images/${row.path}`, split: 'train' })));
+    const rendered = await renderParametric(context, 'judge', faces, { first: faces.identities, identities: judge.identities, imagesPerIdentity: judge.imagesPerIdentity });
+    const manifest = path.join(context.dir, 'manifest.csv');
+    writeManifest<ParametricManifestRow>(manifest, PARAMETRIC_COLUMNS, rendered.rows.map((row) => ({ ...row, split: 'train' })));
     return trainFaceRecognition(judge.recipe, context, { manifest, splits: ['train'], label: 'judge' });
   },
 };

@@ -37,27 +37,44 @@ export function splitOf(identity: number, d: Pick<ParametricDataset, 'identities
   return identity >= firstTest ? 'test' : identity >= firstVal ? 'val' : 'train';
 }
 
-async function prepareParametric({ runDir, dir, session, reporter, signal }: StageContext, d: ParametricDataset): Promise<PrepareSummary> {
-  const imagesDir = path.join(dir, 'images');
-  const grid = path.join(dir, 'grid.png');
+/**
+ * Render parametric faces into `<dir>/images/<identity>/<k>.png` with `<dir>/grid.png` (job
+ * `prepare.parametric`): identities `first` … `first + identities − 1` of the set `faces` (its seed,
+ * resolution and ranges), each with `imagesPerIdentity` images. Rows' paths are relative to `dir`.
+ */
+export async function renderParametric(
+  { dir, session, reporter, signal }: StageContext,
+  label: string,
+  faces: ParametricDataset,
+  { first, identities, imagesPerIdentity }: { first: number; identities: number; imagesPerIdentity: number },
+): Promise<RenderResult> {
   const result = await runJob<RenderResult>(
     session,
     'prepare.parametric',
     {
-      outDir: imagesDir,
-      gridPath: grid,
-      identities: d.identities,
-      imagesPerIdentity: d.imagesPerIdentity,
-      resolution: d.resolution,
-      seed: d.seed,
-      ranges: d.ranges,
-      batchSize: d.batchSize,
-      gridIdentities: d.gridIdentities,
-      gridImages: d.gridImages,
+      outDir: path.join(dir, 'images'),
+      gridPath: path.join(dir, 'grid.png'),
+      firstIdentity: first,
+      identities,
+      imagesPerIdentity,
+      resolution: faces.resolution,
+      seed: faces.seed,
+      ranges: faces.ranges,
+      batchSize: faces.batchSize,
+      gridIdentities: faces.gridIdentities,
+      gridImages: faces.gridImages,
     },
-    { onProgress: (p) => reporter.progress('prepare', p), signal, eventsPath: path.join(dir, 'events.jsonl') },
+    { onProgress: (p) => reporter.progress(label, p), signal, eventsPath: path.join(dir, 'events.jsonl') },
   );
-  const rows = result.rows.map((row) => ({ ...row, path: `images/${row.path}`, split: splitOf(row.identity, d) }));
+  return { ...result, rows: result.rows.map((row) => ({ ...row, path: `images/${row.path}` })) };
+}
+
+async function prepareParametric(context: StageContext, d: ParametricDataset): Promise<PrepareSummary> {
+  const { runDir, dir } = context;
+  const imagesDir = path.join(dir, 'images');
+  const grid = path.join(dir, 'grid.png');
+  const result = await renderParametric(context, 'prepare', d, { first: 0, identities: d.identities, imagesPerIdentity: d.imagesPerIdentity });
+  const rows = result.rows.map((row) => ({ ...row, split: splitOf(row.identity, d) }));
   const manifest = path.join(dir, 'manifest.csv');
   writeManifest<ParametricManifestRow>(manifest, PARAMETRIC_COLUMNS, rows);
   const identities = { train: 0, val: 0, test: 0 };
