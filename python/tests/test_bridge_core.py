@@ -66,6 +66,24 @@ def test_job_cancellation_takes_effect_at_the_next_advance():
     assert report["state"] == "cancelled" and 0 < report["progress"]["step"] < 10_000
 
 
+def test_a_cancellation_during_a_jobs_finishing_work_still_cancels_it():
+    # After its last step a job writes its outputs (no advance left to notice a cancel): it must not report done.
+    finishing = threading.Event()
+
+    def steps_then_finishing_work(args, progress):
+        progress.begin(1)
+        progress.advance(1)
+        finishing.set()
+        time.sleep(0.3)  # e.g. measuring the dataset it made
+        return "made"
+
+    runner = jobs.JobRunner({"work": steps_then_finishing_work})
+    job_id = runner.start("work", {})
+    assert finishing.wait(5)
+    runner.cancel(job_id)
+    assert _wait(runner, job_id)["state"] == "cancelled"
+
+
 def test_job_failure_is_reported_not_raised():
     def broken(args, progress):
         raise ZeroDivisionError("on purpose")

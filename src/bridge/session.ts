@@ -237,6 +237,7 @@ function onSigint(): void {
     session.interrupted = new AbortController();
   }
   setTimeout(() => {
+    console.error(`id3: interrupted, and the running job did not stop within ${FORCED_EXIT_AFTER_INTERRUPT_MS / 1000} s: stopped it; rerun the same command to resume`);
     killAll();
     process.exit(130);
   }, FORCED_EXIT_AFTER_INTERRUPT_MS).unref();

@@ -182,9 +182,13 @@ async function runLocked(config: Id3Config, plan: PlannedStage[], runDir: string
   // keeps the host of the run that made its stages.
   let session: PythonSession | null = null;
   let host: object | null = previousHost(runDir);
+  let interrupted = false;
   const sessionForStages = async (): Promise<PythonSession> => {
     if (!session) {
       session = options.session ?? (await getSession());
+      // Ctrl-C cancels the running job; it must also stop the run, even when the job was past its last
+      // cancellation point and finished (the session then arms a new signal for later jobs).
+      session.interrupted.signal.addEventListener('abort', () => (interrupted = true), { once: true });
       host = await session.call<object>('system.info');
     }
     return session;
@@ -205,6 +209,7 @@ async function runLocked(config: Id3Config, plan: PlannedStage[], runDir: string
 
   for (const { stage, key, action, folder, previous } of plan) {
     options.signal?.throwIfAborted();
+    if (interrupted) throw new CancelledError(`run ${config.name}`);
     if (action === 'skip') continue;
     const dir = path.join(runDir, stage.name);
     linkStage(config.runsDir, runDir, stage.name, folder, key);

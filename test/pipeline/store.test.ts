@@ -4,6 +4,7 @@ import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CancelledError } from '../../src/bridge/errors.ts';
 import { PythonSession } from '../../src/bridge/session.ts';
 import { resolveConfig } from '../../src/config/load.ts';
 import { planRun, runPipeline, StageSelectionError } from '../../src/pipeline/runner.ts';
@@ -140,6 +141,30 @@ describe('the stage store', () => {
     } finally {
       reused.kill();
     }
+  });
+});
+
+describe('Ctrl-C', () => {
+  it('stops the run when it arrives in a job\'s finishing phase: no later stage starts', async () => {
+    // As the CLI's SIGINT handler does: abort the session's interrupt signal, then arm a new one. Here at
+    // prepare's last progress step, when only its finishing work (attributes, grid) is left.
+    const reporter = {
+      stageStarted() {},
+      stageFinished() {},
+      info() {},
+      close() {},
+      progress(stage: string, p: { step: number; total: number }) {
+        if (stage !== 'prepare' || p.step < p.total || session.interrupted.signal.aborted) return;
+        session.interrupted.abort(new Error('interrupted (Ctrl-C)'));
+        session.interrupted = new AbortController();
+      },
+    };
+    const config = resolveConfig({ ...withFr('interrupted'), dataset: { ...withFr('interrupted').dataset, seed: 5 } }, 'test');
+    await expect(runPipeline(config, { session, reporter })).rejects.toThrow(CancelledError);
+    const record = JSON.parse(readFileSync(path.join(runsDir, 'interrupted', 'run.json'), 'utf8')) as { stages: Record<string, unknown> };
+    expect(Object.keys(record.stages)).not.toContain('train-fr');
+    expect(existsSync(path.join(runsDir, 'interrupted', 'train-fr'))).toBe(false);
+    expect((await runPipeline(config, { session })).stages.evaluate?.outcome).toBe('done'); // and a rerun finishes
   });
 });
 

@@ -21,7 +21,7 @@ from .compute import compute_thread
 
 
 class Cancelled(Exception):
-    """Raised inside a job at its next `Progress.advance` after a cancellation request."""
+    """Raised inside a job at its next `Progress.advance` or `check_cancelled` after a cancellation request."""
 
 
 class Progress:
@@ -46,9 +46,13 @@ class Progress:
         self._first_step, self._started = step, time.monotonic()
         self._emit(force=True)
 
-    def advance(self, n: int = 1, **metrics: float) -> None:
+    def check_cancelled(self) -> None:
+        """Raise Cancelled if cancellation was requested: for a job's work between or after its steps."""
         if self.cancel_requested.is_set():
             raise Cancelled("cancelled")
+
+    def advance(self, n: int = 1, **metrics: float) -> None:
+        self.check_cancelled()
         self.step += n
         self.metrics.update(metrics)
         self._emit(force=self.step >= self.total)
@@ -108,6 +112,8 @@ class JobRunner:
         started = time.monotonic()
         try:
             job.result = self.kinds[job.kind](args, job.progress)
+            # A cancellation that arrived after the job's last check still cancels: the caller stops.
+            job.progress.check_cancelled()
             job.seconds = time.monotonic() - started
             job.state = "done"
         except Cancelled:

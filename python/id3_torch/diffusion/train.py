@@ -175,6 +175,7 @@ def train_diffusion(args: dict, progress: Progress) -> dict:
                          condition_hidden=options.condition_hidden, preconditioning=options.preconditioning,
                          encoder=args["encoder"], training=training)
         if options.grid_images > 0:
+            progress.check_cancelled()
             _write_grid(os.path.join(out_dir, "grid.png"), options.grid_images, ema.shadow, schedule, data, y_all, s_all,
                         device)
     dist.barrier()

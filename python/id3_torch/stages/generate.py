@@ -101,7 +101,8 @@ def _attribute_predictor(spec: dict | None, device: torch.device):
     raise ValueError(f"attributes.kind: expected 'regressor' or 'face-api', got {spec['kind']!r}")
 
 
-def _measure(root: str, args: dict, plan: Plan, layout: SyntheticLayout, f, device: torch.device) -> tuple[dict, dict]:
+def _measure(root: str, args: dict, plan: Plan, layout: SyntheticLayout, f, device: torch.device,
+             progress: Progress) -> tuple[dict, dict]:
     """The card's figures: attribute control; the judge's identity and realism figures; f's identity figures,
     labelled as optimised by the sampler (its condition and anchor cosines are f's alone)."""
     batch = args["batchSize"]
@@ -118,6 +119,7 @@ def _measure(root: str, args: dict, plan: Plan, layout: SyntheticLayout, f, devi
         torch.from_numpy(plan.anchors.astype(np.float32)))
     histograms = {f"f: {name}": values for name, values in f_histograms.items()}
     if args.get("judge"):
+        progress.check_cancelled()
         judge = load_identity_encoder(args["judge"]["spec"], device=device)
         refuse_equal_encoders(judge, f)
         real = args["judge"]["real"]  # the prepared manifest: its training identities, its held-out images
@@ -169,7 +171,8 @@ def generate(args: dict, progress: Progress) -> dict:
               "samplingSeconds": seconds, "imagesPerSecond": sampled / seconds if sampled and seconds > 0 else None}
     if dist.is_main:
         writer.finalize()
-        statistics, histograms = _measure(root, args, plan, layout, encoder, device)
+        progress.check_cancelled()
+        statistics, histograms = _measure(root, args, plan, layout, encoder, device, progress)
         writer.write_card(statistics=statistics, histograms=histograms)
         _write_grid(root, os.path.join(args["outDir"], "grid.png"), layout, args["gridIdentities"], args["gridImages"])
         result["statistics"] = statistics
