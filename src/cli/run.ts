@@ -32,12 +32,13 @@ export function makeRunCommand(): Command {
     .addOption(new Option('--from <stage>', 'redo this stage and every stage after it').choices(stageNames))
     .addOption(new Option('--only <stages...>', 'run only these stages (the stages before them must be made already)').choices(stageNames))
     .option('--dry-run', 'print the plan (which stages run, resume or are reused) and stop')
+    .option('--verify', 'before reusing a stage, check the SHA-256 of its outputs (a rerun always checks their sizes)')
     .option('--quiet', 'print only the final summary')
     .option('--json', 'print JSON events, one a line, instead of progress bars')
     .action(
       action(async (file: string, opts: RunFlags) => {
         const { config, source } = await loadConfigFile(file);
-        const selection: StageSelection = { force: opts.force, from: opts.from, only: opts.only };
+        const selection: StageSelection = { force: opts.force, from: opts.from, only: opts.only, verify: opts.verify };
         const variants = config.variants ? expandVariants(config, source) : null;
         if (opts.dryRun) {
           const planOf = (c: Id3Config) =>

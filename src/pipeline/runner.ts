@@ -16,6 +16,7 @@ import { writeJsonAtomic } from '../util/files.ts';
 import { canonicalJson, sha256 } from '../util/hash.ts';
 import type { Stage, StageContext, StageName } from './stage.ts';
 import { acquireLock } from './lock.ts';
+import { damagedOutputs, recordOutputs, type DamagedOutput, type StageOutputs } from './outputs.ts';
 import { linkStage, lockStage, stageFolder } from './store.ts';
 import { STAGES } from './stages/index.ts';
 
@@ -30,6 +31,8 @@ export interface StageRecord {
   seconds?: number;
   summary?: object;
   error?: string;
+  /** What a finished stage made (pipeline/outputs.ts); checked before it is reused. */
+  outputs?: StageOutputs;
 }
 
 export interface StageOutcome {
@@ -91,6 +94,8 @@ export interface StageSelection {
   from?: StageName;
   /** Run only these stages; the stages before them must be made already (they are reused). */
   only?: readonly StageName[];
+  /** Before reusing a stage, recompute the hashes of its outputs (not only their sizes). */
+  verify?: boolean;
 }
 
 /** What a run will do with a stage: reuse its outputs, resume it, run it from an empty folder,
@@ -105,6 +110,8 @@ export interface PlannedStage {
   folder: string;
   /** The stage.json found in that folder, if any. */
   previous: StageRecord | null;
+  /** Why a finished stage is not reused: its outputs missing or damaged. */
+  damaged: DamagedOutput[];
 }
 
 /** A selection that names a stage this config does not run. */
@@ -141,9 +148,16 @@ export function planRun(config: Id3Config, selection: StageSelection = {}): Plan
     if (index >= fromIndex || stage.after.some((input) => forced.has(input))) forced.add(stage.name);
     const key = keys[stage.name]!;
     const folder = stageFolder(config.runsDir, stage.name, key);
-    const previous = readRecord(path.join(folder, 'stage.json')) ?? unlinkedRecord(path.join(runDir, stage.name));
+    const stored = readRecord(path.join(folder, 'stage.json'));
+    const previous = stored ?? unlinkedRecord(path.join(runDir, stage.name));
     let action: StageAction =
       previous?.key !== key || forced.has(stage.name) ? 'run' : previous.status === 'done' ? 'reuse' : 'resume';
+    const made = stored ? folder : path.join(runDir, stage.name); // where the outputs of `previous` are
+    const damaged = action === 'reuse' && previous?.outputs ? damagedOutputs(made, previous.outputs, { full: selection.verify }) : [];
+    if (damaged.length > 0) {
+      action = 'resume'; // the damaged files are deleted first: a stage redoes only what is missing
+      forced.add(stage.name); // and the stages that read them are redone too
+    }
     if (only && !only.has(stage.name)) {
       if (index < lastOnly && action !== 'reuse') {
         throw new StageSelectionError(
@@ -153,7 +167,7 @@ export function planRun(config: Id3Config, selection: StageSelection = {}): Plan
       // A made stage before the selection is reused (linked into the run folder: the selected stages read it there).
       if (index > lastOnly) action = 'skip';
     }
-    return { stage, key, action, folder, previous };
+    return { stage, key, action, folder, previous, damaged };
   });
 }
 
@@ -207,7 +221,7 @@ async function runLocked(config: Id3Config, plan: PlannedStage[], runDir: string
     });
   writeRunJson('running'); // from the start, run.json describes this config, not a previous one
 
-  for (const { stage, key, action, folder, previous } of plan) {
+  for (const { stage, key, action, folder, previous, damaged } of plan) {
     options.signal?.throwIfAborted();
     if (interrupted) throw new CancelledError(`run ${config.name}`);
     if (action === 'skip') continue;
@@ -221,6 +235,10 @@ async function runLocked(config: Id3Config, plan: PlannedStage[], runDir: string
     const release = lockStage(folder, stage.name, config.name, (message) => reporter.info(message));
     try {
       if (action === 'run') emptyFolder(folder);
+      if (damaged.length > 0) {
+        reporter.info(`${stage.name}: made before, but ${damaged.map((d) => `${d.file} ${d.problem}`).join('; ')}: redoing it`);
+        for (const { file } of damaged) rmSync(path.join(folder, file), { force: true });
+      }
       const context = { config, runDir, dir, session: await sessionForStages(), reporter, signal: options.signal };
       await runStage(stage, key, context, result);
     } finally {
@@ -255,6 +273,7 @@ async function runStage(stage: Stage, key: string, context: StageContext, result
   context.reporter.stageStarted(stage.name, stage.describe(context.config));
   try {
     record.summary = await stage.run(context);
+    record.outputs = recordOutputs(context.dir);
     record.status = 'done';
   } catch (err) {
     if (err instanceof CancelledError) {

@@ -144,6 +144,47 @@ describe('the stage store', () => {
   });
 });
 
+describe('damaged outputs', () => {
+  it('a rerun redoes, saying why, a stage whose files were cut short or deleted, and the stages that read it', async () => {
+    const config = resolveConfig({ ...withFr('damaged'), dataset: { ...withFr('damaged').dataset, seed: 6 } }, 'test');
+    await runPipeline(config, { session });
+    const run = path.join(runsDir, 'damaged');
+    const manifest = path.join(run, 'prepare', 'manifest.csv');
+    const weights = path.join(run, 'train-fr', 'backbone.safetensors');
+    const image = path.join(run, 'prepare', 'images', '3', '1.png');
+    const [manifestBytes, weightBytes, imageBytes] = [readFileSync(manifest), readFileSync(weights), readFileSync(image)];
+    writeFileSync(manifest, manifestBytes.subarray(0, manifestBytes.length >> 1)); // a half-cut manifest
+    rmSync(image);
+    writeFileSync(weights, weightBytes.subarray(0, 100)); // a truncated safetensors
+    const messages: string[] = [];
+    const reporter = { stageStarted() {}, progress() {}, stageFinished() {}, close() {}, info: (m: string) => messages.push(m) };
+    expect(planRun(config).map((p) => p.action)).toEqual(['resume', 'run', 'run']);
+    const again = await runPipeline(config, { session, reporter });
+    expect(Object.values(again.stages).map((s) => s.outcome)).toEqual(['done', 'done', 'done']);
+    expect(messages[0]).toBe(
+      `prepare: made before, but images/3/1.png is missing; manifest.csv has ${manifestBytes.length >> 1} bytes, ${manifestBytes.length} when made: redoing it`,
+    );
+    expect(readFileSync(manifest)).toEqual(manifestBytes); // remade whole, the same bytes
+    expect(readFileSync(image)).toEqual(imageBytes);
+    expect(readFileSync(weights).length).toBe(weightBytes.length);
+    expect(planRun(config).map((p) => p.action)).toEqual(['reuse', 'reuse', 'reuse']);
+  });
+
+  it('a file changed in place, its size kept, is found by --verify', async () => {
+    const config = resolveConfig({ ...withFr('verified'), dataset: { ...withFr('verified').dataset, seed: 6 } }, 'test');
+    await runPipeline(config, { session });
+    const manifest = path.join(runsDir, 'verified', 'prepare', 'manifest.csv');
+    const bytes = readFileSync(manifest);
+    writeFileSync(manifest, Buffer.from(bytes.toString('latin1').replace('images/', 'imagez/'), 'latin1'));
+    expect(planRun(config).map((p) => p.action)).toEqual(['reuse', 'reuse', 'reuse']); // sizes only: not seen
+    const [prepare] = planRun(config, { verify: true });
+    expect(prepare?.action).toBe('resume');
+    expect(prepare?.damaged).toEqual([{ file: 'manifest.csv', problem: 'differs from what was made (SHA-256)' }]);
+    await runPipeline(config, { session, verify: true });
+    expect(readFileSync(manifest)).toEqual(bytes);
+  });
+});
+
 describe('Ctrl-C', () => {
   it('stops the run when it arrives in a job\'s finishing phase: no later stage starts', async () => {
     // As the CLI's SIGINT handler does: abort the session's interrupt signal, then arm a new one. Here at
