@@ -354,6 +354,15 @@ def test_checkpoint_with_a_missing_key_names_file_and_key(tmp_path) -> None:
         load_backbone_checkpoint(tmp_path / "backbone.pth", _small_model())
 
 
+def test_a_truncated_safetensors_file_is_named_in_the_error(tmp_path) -> None:
+    # What a killed copy or a full disk leaves: the first 100 bytes of a whole file.
+    save_safetensors(tmp_path / "ema.safetensors", _small_model())
+    whole = (tmp_path / "ema.safetensors").read_bytes()
+    (tmp_path / "ema.safetensors").write_bytes(whole[:100])
+    with pytest.raises(ValueError, match=r"ema\.safetensors: not a whole safetensors file \(.*\); `id3 run` redoes"):
+        load_safetensors(tmp_path / "ema.safetensors", _small_model())
+
+
 def test_checkpoint_for_another_input_size_names_the_wrong_shape(tmp_path) -> None:
     save_safetensors(tmp_path / "b.safetensors", _small_model(input_size=64))
     expected = r"b\.safetensors: .*wrong shapes: fc\.weight \(32, 256\) \(expected \(32, 64\)\)"

@@ -15,11 +15,10 @@ import pickle
 from collections.abc import Mapping
 from pathlib import Path
 
-import safetensors.torch
 import torch
 from torch import nn
 
-from ..recognition.checkpoints import _check_and_load
+from ..recognition.checkpoints import _check_and_load, read_safetensors
 
 LIGHTNING_PREFIX = "model."
 
@@ -30,7 +29,7 @@ def read_checkpoint(path: str | os.PathLike) -> object:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such checkpoint file")
     if path.suffix == ".safetensors":
-        return safetensors.torch.load_file(path, device="cpu")
+        return read_safetensors(path)[0]
     try:
         return torch.load(path, weights_only=True, map_location="cpu")
     except pickle.UnpicklingError as error:

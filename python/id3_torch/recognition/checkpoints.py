@@ -56,10 +56,19 @@ def save_safetensors(path: str | os.PathLike, model: nn.Module, *, metadata: Map
         safetensors.torch.save_file(state, temporary, metadata=dict(metadata) if metadata else None)
 
 
+def read_safetensors(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """(tensors on the CPU, metadata) of a safetensors file; a damaged file is named, not left to a bare
+    SafetensorError far from the stage that wrote it."""
+    try:
+        with safetensors.safe_open(path, framework="pt", device="cpu") as handle:
+            return {key: handle.get_tensor(key) for key in handle.keys()}, handle.metadata() or {}
+    except safetensors.SafetensorError as error:
+        raise ValueError(f"{path}: not a whole safetensors file ({error}); `id3 run` redoes the stage that wrote "
+                         "it when its size differs from the recorded one, `id3 run --verify` when its bytes do") from error
+
+
 def load_safetensors(path: str | os.PathLike, model: nn.Module) -> dict[str, str]:
     """Load a file written by `save_safetensors` into `model`, strictly; returns the file's metadata."""
-    path = Path(path)
-    state = safetensors.torch.load_file(path, device="cpu")
-    _check_and_load(model, state, path)
-    with safetensors.safe_open(path, framework="pt") as handle:
-        return handle.metadata() or {}
+    state, metadata = read_safetensors(path)
+    _check_and_load(model, state, Path(path))
+    return metadata

@@ -11,10 +11,10 @@ import json
 from typing import Any
 
 import torch
-from safetensors import safe_open
 from safetensors.torch import save_file
 
 from ..files import atomic_path
+from ..recognition.checkpoints import read_safetensors
 
 _META_KEY = "id3.training_state"
 
@@ -45,9 +45,8 @@ def save_training_state(path: str, *, step: int, modules: dict[str, torch.nn.Mod
 def load_training_state(path: str, *, modules: dict[str, torch.nn.Module], optimizer: torch.optim.Optimizer,
                         generators: dict[str, torch.Generator] | None = None) -> dict[str, Any]:
     """Restore everything `save_training_state` wrote, in place; returns {"step", "extra"}."""
-    with safe_open(path, framework="pt") as f:
-        metadata = json.loads(f.metadata()[_META_KEY])
-        tensors = {key: f.get_tensor(key) for key in f.keys()}
+    tensors, file_metadata = read_safetensors(path)
+    metadata = json.loads(file_metadata[_META_KEY])
     for module_name, module in modules.items():
         prefix = f"{module_name}/"
         module.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}, strict=True)
