@@ -8,6 +8,12 @@ import { makeRunCommand } from './cli/run.ts';
 import { makeValidateCommand } from './cli/validate.ts';
 import { makeVerifyCommand } from './cli/verify.ts';
 
+// A reader that stops early (`id3 run --dry-run | head -1`) closes our stdout: end quietly, as Unix tools do.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+  process.exit(0);
+});
+
 const program = new Command('id3')
   .description('ID³ synthetic face-recognition datasets: train, generate, and prove what they are worth')
   .addCommand(makeRunCommand())

@@ -1,9 +1,10 @@
 /** The `id3` command as a user meets it: help, validate, doctor. */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli } from './fixtures/processes.ts';
+import { repoRoot, runCli } from './fixtures/processes.ts';
 
 const elsewhere = mkdtempSync(path.join(tmpdir(), 'id3-cli-'));
 function configFile(name: string, text: string): string {
@@ -39,6 +40,23 @@ describe('id3 CLI', () => {
     const config = JSON.parse(stdout);
     expect(config.name).toBe('faces-small');
     expect(config.dataset).toMatchObject({ identities: 12, imagesPerIdentity: 16, resolution: 64 });
+  });
+
+  it('validate: a syntax error is shown with its file, line and column, and the line itself', async () => {
+    const file = configFile('typo.ts', "import { defineConfig } from 'id3';\nexport default defineConfig({\n  dataset: { kind: 'parametric' identities: 3 },\n});\n");
+    const { code, stderr } = await runCli(['validate', file]);
+    expect(code).toBe(2);
+    expect(stderr).toContain(`${file}:3:32: ERROR: Expected "}" but found "identities"`);
+    expect(stderr).toContain("3 |   dataset: { kind: 'parametric' identities: 3 },\n      |                                 ^");
+  });
+
+  it('a reader that stops early ends the command quietly (no EPIPE trace)', async () => {
+    const child = spawn('bash', ['-c', 'node bin/id3.js run configs/demo.ts --dry-run | head -1 > /dev/null; echo "status ${PIPESTATUS[0]}" >&2'], { cwd: repoRoot });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += String(d)));
+    await new Promise((resolve) => child.once('exit', resolve));
+    expect(stderr).not.toMatch(/EPIPE|Error/);
+    expect(stderr.trim()).toBe('status 0');
   });
 
   it('run: an unknown --force stage is refused by name', async () => {

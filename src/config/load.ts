@@ -3,7 +3,7 @@
  * defaults. Every failure is a ConfigError that names the file and lists one line per problem
  * ("dataset.identities: expected a positive integer, got -3"), never a stack trace.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { z } from 'zod';
@@ -27,6 +27,24 @@ export interface LoadedConfig {
   config: Id3Config;
 }
 
+/** Why a config file could not be imported, whole: the transpiler's message with its file:line:column,
+ *  and that line of the file with a caret under the column. */
+function importProblem(err: unknown): string[] {
+  const message = err instanceof Error ? err.message : String(err);
+  const [first, ...rest] = message.split('\n').map((line) => line.trimEnd()).filter(Boolean).slice(0, 8);
+  const lines = [`could not be imported: ${first ?? 'unknown error'}`, ...rest.map((line) => `  ${line}`)];
+  const at = /([^\s:]+\.[cm]?[jt]s):(\d+):(\d+)/.exec(message);
+  if (at) {
+    try {
+      const text = readFileSync(at[1]!, 'utf8').split('\n')[Number(at[2]) - 1];
+      if (text !== undefined) lines.push(`  ${at[2]} | ${text}`, `  ${' '.repeat(at[2]!.length)} | ${' '.repeat(Number(at[3]))}^`);
+    } catch {
+      // the file named is not readable: the message alone
+    }
+  }
+  return lines;
+}
+
 export async function loadConfigFile(file: string): Promise<LoadedConfig> {
   const source = path.resolve(file);
   if (!existsSync(source)) throw new ConfigError(source, ['file not found']);
@@ -35,7 +53,7 @@ export async function loadConfigFile(file: string): Promise<LoadedConfig> {
   try {
     module = await import(pathToFileURL(source).href);
   } catch (err) {
-    throw new ConfigError(source, [`could not be imported: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`]);
+    throw new ConfigError(source, importProblem(err));
   }
   if (module.default === undefined) {
     throw new ConfigError(source, ['expected `export default defineConfig({ ... })`, found no default export']);
