@@ -32,7 +32,8 @@ describe('id3 data', () => {
     mkdirSync(path.join(withEmpty, 'dee'));
     const { code, stdout, stderr } = await runCli(['data', 'inspect', withEmpty]);
     expect(stderr).toBe('');
-    expect(code).toBe(0);
+    expect(code).toBe(1); // it found a problem
+    expect((await runCli(['data', 'inspect', faces])).code).toBe(0);
     expect(stdout).toMatch(/^format +folders$/m);
     expect(stdout).toMatch(/^images +6$/m);
     expect(stdout).toMatch(/^identities +3$/m);
@@ -60,6 +61,9 @@ describe('id3 data', () => {
     const broken = path.join(folder, 'broken');
     execFileSync('cp', ['-r', faces, broken]);
     execFileSync(pythonExecutable(), ['-c', `open(${JSON.stringify(path.join(broken, 'bob', '1.jpg'))}, 'r+b').truncate(60)`]);
+    const inspected = await runCli(['data', 'inspect', broken, '--sample', '0']);
+    expect(inspected.code).toBe(1);
+    expect(inspected.stdout).toContain(`${path.join(broken, 'bob', '1.jpg')}: not a decodable JPEG/PNG image`);
     const stopped = await runCli(['data', 'convert', broken, path.join(folder, 'out')]);
     expect(stopped.code).toBe(1);
     expect(stopped.stderr).toContain(`${path.join(broken, 'bob', '1.jpg')}: not a decodable JPEG/PNG image`);

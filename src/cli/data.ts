@@ -70,7 +70,7 @@ function printInspection(r: DataInspection): void {
 
 export function makeDataInspectCommand(): Command {
   return new Command('inspect')
-    .description('counts of images and identities, images per identity, image size and format of a dataset')
+    .description('counts of images and identities, images per identity, image size and format of a dataset; exit 1 when it finds damage')
     .argument('<path>', 'identity folders, a folder with manifest.csv or train.rec, a .rec, a manifest .csv, or a verification .bin')
     .option('--sample <n>', 'images decoded for sizes and encodings (0: all)', (v) => Number.parseInt(v, 10), 256)
     .option('--json', 'print the report as JSON')
@@ -87,6 +87,8 @@ export function makeDataInspectCommand(): Command {
         }
         if (opts.json) console.log(JSON.stringify(report, null, 2));
         else printInspection(report);
+        // Found damage is a failure a script must see: exit 1 (the report, JSON or not, lists it).
+        if (report.problems.length > 0) process.exitCode = 1;
       }),
     );
 }
