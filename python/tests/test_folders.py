@@ -120,6 +120,31 @@ def test_manifest_rejects_bad_paths(faces, tmp_path, path, message):
     assert caught.value.path == str(tmp_path / "manifest.csv") and caught.value.record == "line 3"
 
 
+def test_links_inside_a_dataset_may_not_lead_outside_its_root(faces, tmp_path):
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "secret.png").write_bytes(encode_image(faces[0], format="png"))
+    root = tmp_path / "data"
+    write_identity_tree(root, faces, {"ann": [0, 1], "bob": [2]})
+    (root / "ann" / "inside.png").symlink_to(root / "bob" / "2.png")  # a link within the root: fine
+    assert "ann/inside.png" in index_identity_folders(root).paths
+    write_manifest(root, "path,identity\nann/0.png,1\nann/inside.png,1\n")
+    assert index_manifest(root).paths == ("ann/0.png", "ann/inside.png")
+
+    (root / "ann" / "leak.png").symlink_to(outside / "secret.png")
+    with pytest.raises(DataFormatError, match="is a link to .*elsewhere/secret.png, outside the dataset root") as caught:
+        index_identity_folders(root)
+    assert caught.value.path == str(root / "ann" / "leak.png")
+    write_manifest(root, "path,identity\nann/0.png,1\nann/leak.png,1\n")
+    with pytest.raises(DataFormatError, match="ann/leak.png.*outside the dataset root") as caught:
+        index_manifest(root)
+    assert caught.value.record == "line 3"
+    (root / "ann" / "leak.png").unlink()
+    (root / "cy").symlink_to(outside, target_is_directory=True)  # a whole identity folder elsewhere
+    with pytest.raises(DataFormatError, match="outside the dataset root"):
+        index_identity_folders(root)
+
+
 @pytest.mark.parametrize("text, record, message", [
     ("file,identity\na.png,1\n", "line 1", "including path, identity"),
     ("path,identity,path\n", "line 1", "distinct names"),

@@ -111,6 +111,12 @@ def _is_image_file(entry: os.DirEntry) -> bool:
     return entry.is_file() and not entry.name.startswith(".") and entry.name.lower().endswith(IMAGE_EXTENSIONS)
 
 
+def _refuse_links_out(root: Path, path: Path) -> None:
+    if path.is_symlink() and not _inside(root, path):
+        raise DataFormatError(f"is a link to {os.path.realpath(path)}, outside the dataset root; expected a file or "
+                              "folder under it", path=path)
+
+
 def index_identity_folders(root: str | os.PathLike, *, on_empty: Literal["raise", "skip"] = "raise") -> ImageIndex:
     """Index `root/<identity>/<image>`: sorted identity folders -> labels 0..K-1, sorted files within each.
 
@@ -121,12 +127,18 @@ def index_identity_folders(root: str | os.PathLike, *, on_empty: Literal["raise"
     if not root.is_dir():
         raise DataFormatError("expected a folder with one sub-folder per identity", path=root)
     folders = sorted(entry.name for entry in os.scandir(root) if entry.is_dir() and not entry.name.startswith("."))
+    for name in folders:
+        _refuse_links_out(root, root / name)
     paths: list[str] = []
     labels: list[int] = []
     identities: list[str] = []
     skipped: list[str] = []
     for name in folders:
-        files = sorted(entry.name for entry in os.scandir(root / name) if _is_image_file(entry))
+        entries = [entry for entry in os.scandir(root / name) if _is_image_file(entry)]
+        for entry in entries:
+            if entry.is_symlink():
+                _refuse_links_out(root, Path(entry.path))
+        files = sorted(entry.name for entry in entries)
         if not files:
             if on_empty == "raise":
                 raise DataFormatError(f"identity folder holds no image ({', '.join(IMAGE_EXTENSIONS)})", path=root / name)
@@ -150,12 +162,19 @@ def _checked_relative_path(root: Path, value: str, *, manifest: Path, line: int)
     if os.path.isabs(value):
         raise reject("absolute paths are refused; expected a path relative to the dataset root")
     normal = os.path.normpath(value)
-    # Lexical check: symlinks placed inside the root by the dataset's owner are followed as given.
     if normal == os.curdir or normal == os.pardir or normal.startswith(os.pardir + os.sep):
         raise reject("leaves the dataset root; expected a file under it")
     if not (root / normal).is_file():
         raise reject(f"no such file {root / normal}")
+    if not _inside(root, root / normal):
+        raise reject(f"is a link to {os.path.realpath(root / normal)}, outside the dataset root; expected a file under it")
     return normal
+
+
+def _inside(root: Path, path: Path) -> bool:
+    """Whether `path`, links resolved, is under `root` (links resolved): a link inside a dataset must not
+    lead a reader elsewhere on the machine."""
+    return os.path.commonpath([os.path.realpath(root), os.path.realpath(path)]) == os.path.realpath(root)
 
 
 def _identity_order(names: set[str]) -> list[str]:
