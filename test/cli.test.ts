@@ -50,6 +50,14 @@ describe('id3 CLI', () => {
     expect(stderr).toContain("3 |   dataset: { kind: 'parametric' identities: 3 },\n      |                                 ^");
   });
 
+  it('validate: sizes this machine cannot hold are refused with the estimate', async () => {
+    const file = configFile('huge.ts', "export default { dataset: { kind: 'parametric', identities: 1e12 }, encoder: { kind: 'train', recipe: {} }, diffusion: {} };\n");
+    const { code, stderr } = await runCli(['validate', file]);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/dataset\.identities: 1000000000000 identities × 16 images at 64 px hold about 1\.97e\+8 GB decoded, which the diffusion trainer keeps in memory; this machine has [\d.]+ GB/);
+    expect(stderr).toMatch(/dataset\.identities: the images this config writes need about 1\.18e\+8 GB of disk; runs has [\d.]+ GB free/);
+  });
+
   it('a reader that stops early ends the command quietly (no EPIPE trace)', async () => {
     const child = spawn('bash', ['-c', 'node bin/id3.js run configs/demo.ts --dry-run | head -1 > /dev/null; echo "status ${PIPESTATUS[0]}" >&2'], { cwd: repoRoot });
     let stderr = '';

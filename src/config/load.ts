@@ -9,6 +9,7 @@ import { pathToFileURL } from 'node:url';
 import type { z } from 'zod';
 import { resolveId3FromAnywhere } from './id3-specifier.ts';
 import { Id3Config } from './schema.ts';
+import { capacityProblems } from './capacity.ts';
 import { expandVariants } from './variants.ts';
 
 export class ConfigError extends Error {
@@ -58,7 +59,11 @@ export async function loadConfigFile(file: string): Promise<LoadedConfig> {
   if (module.default === undefined) {
     throw new ConfigError(source, ['expected `export default defineConfig({ ... })`, found no default export']);
   }
-  return { source, config: resolveConfig(module.default, source, path.basename(source).replace(/\.[cm]?[jt]s$/, '')) };
+  const config = resolveConfig(module.default, source, path.basename(source).replace(/\.[cm]?[jt]s$/, ''));
+  // Machine-dependent, so here (validate, run) and not in the schema: a config stays valid elsewhere.
+  const capacity = capacityProblems(config);
+  if (capacity.length > 0) throw new ConfigError(source, capacity.map(([at, problem]) => `${at}: ${problem}`));
+  return { source, config };
 }
 
 /** Validate a config value and fill in defaults; `defaultName` names a run that has no `name`. */
