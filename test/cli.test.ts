@@ -56,6 +56,11 @@ describe('id3 CLI', () => {
     expect(code).toBe(2);
     expect(stderr).toMatch(/dataset\.identities: 1000000000000 identities × 16 images at 64 px hold about 1\.97e\+8 GB decoded, which the diffusion trainer keeps in memory; this machine has [\d.]+ GB/);
     expect(stderr).toMatch(/dataset\.identities: the images this config writes need about 1\.18e\+8 GB of disk; runs has [\d.]+ GB free/);
+    // A runs folder in the kernel's proc file system (it made Node spin at 100 % CPU): nothing can be written there.
+    const proc = configFile('proc.ts', "export default { runsDir: '/proc/id3-runs', dataset: { kind: 'parametric', identities: 12, valIdentities: 1, testIdentities: 1 } };\n");
+    const refused = await runCli(['run', proc, '--quiet']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/of disk; \/proc\/id3-runs has 0\.00 GB free/);
   });
 
   it('a reader that stops early ends the command quietly (no EPIPE trace)', async () => {
