@@ -27,6 +27,11 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     try:
         yield temporary
         os.replace(temporary, final)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        if error.filename is None:  # a failed write on an open file (a full disk) names none: name ours
+            raise OSError(error.errno, error.strerror, str(final)) from error
+        raise
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise

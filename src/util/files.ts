@@ -12,8 +12,18 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
     renameSync(temporary, file);
   } catch (err) {
     rmSync(temporary, { force: true }); // a failed write (disk full) leaves nothing behind
-    throw err;
+    throw namingFile(err, file);
   }
+}
+
+/** A file-system error that names no file (ENOSPC from a write names none), made to name `file`. */
+export function namingFile(err: unknown, file: string): unknown {
+  const error = err as NodeJS.ErrnoException;
+  if (error instanceof Error && error.code && !error.message.includes(file)) {
+    error.message = `${file}: ${error.message}`;
+    error.path ??= file;
+  }
+  return err;
 }
 
 export function writeJsonAtomic(file: string, value: unknown): void {
@@ -40,7 +50,11 @@ export function createAtomicWriter(file: string): AtomicFileWriter {
   return {
     write: (text) => {
       const bytes = Buffer.from(text, 'utf8');
-      for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done);
+      try {
+        for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done);
+      } catch (err) {
+        throw namingFile(err, file);
+      }
     },
     commit: () => {
       close();
