@@ -69,6 +69,8 @@ export default defineConfig({
   // 128 × 6 synthetic images are far fewer than the 850 × 8 real ones: more epochs, smaller batches.
   trainFr: { ...faceRecognition, epochs: 12, decayEpochs: [8, 11], batchSize: 32 },
   evaluate: { pairs: 4000 },
+  // Each variant over 3 seeds of anchors, plan (so sampling) and train-fr: the table's mean ± standard error.
+  seeds: 3,
   variants: {
     id3: {},
     baseline: { diffusion: { loss: { w: 0 }, sampler: { guidanceScale: 0 } }, anchors: { method: 'random' } },

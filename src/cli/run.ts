@@ -76,9 +76,11 @@ function printSweep(result: SweepResult): void {
   console.log(`\n${result.rows.length} variants (${here(result.csv)}, ${here(result.markdown)}):\n`);
   console.log(markdownTable(result.columns, result.rows));
   if (result.verification) {
-    console.log('\nverification accuracy, % (the encoder is trained on the real faces; train-fr on each variant\'s data):\n');
+    const seeds = result.rows[0]?.seeds;
+    console.log(`\nverification accuracy, % (the encoder is trained on the real faces; train-fr on each variant's data${seeds ? `; mean over ${seeds} seeds` : ''}):\n`);
     console.log(markdownTable(result.verification.columns, result.verification.rows));
   }
+  if (result.margins.length) console.log(`\n${result.margins.join('\n')}`);
 }
 
 function printWhereThingsWent(result: RunResult): void {

@@ -103,6 +103,9 @@ export const Id3Config = z.strictObject({
   generate: GenerateConfig.optional().describe('the synthetic dataset: the per-image plan, sampled by the trained model (needs diffusion and anchors)'),
   judge: JudgeConfig.optional().describe('an identity encoder that neither the loss nor the guidance sees: it measures the generated sets (config/judge.ts)'),
   evaluate: Evaluate.describe('verification of the face-recognition models the run trains (encoder, trainFr)'),
+  seeds: intInRange(1, 100)
+    .default(1)
+    .describe('seed replicas of each variant in a sweep: the seeds of anchors, plan (so sampling) and train-fr moved by 0 … seeds−1; the table shows mean ± standard error'),
   report: z.boolean().default(true).describe('write runs/<name>/report/report.md with its plots (stage "report")'),
   variants: z
     .record(runName(), z.record(z.string(), z.unknown(), { error: 'expected a patch of this config (an object)' }))

@@ -29,6 +29,7 @@ describe('resolveConfig', () => {
         gridIdentities: 8, gridImages: 8, batchSize: 256,
       },
       evaluate: { split: 'test', pairs: 6000, seed: 0, benchmarks: [], pixelBaseline: true, batchSize: 256 },
+      seeds: 1,
       report: true,
     });
     const withTraining = resolveConfig({ dataset: { kind: 'parametric' }, trainFr: {} }, 'x.ts');

@@ -9,7 +9,9 @@ import { PythonSession } from '../../src/bridge/session.ts';
 import { resolveConfig } from '../../src/config/load.ts';
 import { planRun, runPipeline, StageSelectionError } from '../../src/pipeline/runner.ts';
 import { processStartTime } from '../../src/pipeline/lock.ts';
+import type { EvaluateSummary } from '../../src/pipeline/stages/evaluate.ts';
 import { lockStage, stageFolder, storeRoot } from '../../src/pipeline/store.ts';
+import { meanAndError, sweep } from '../../src/pipeline/sweep.ts';
 
 const runsDir = mkdtempSync(path.join(tmpdir(), 'id3-store-'));
 const tiny = (name: string, seed = 0) =>
@@ -182,6 +184,35 @@ describe('damaged outputs', () => {
     expect(prepare?.damaged).toEqual([{ file: 'manifest.csv', problem: 'differs from what was made (SHA-256)' }]);
     await runPipeline(config, { session, verify: true });
     expect(readFileSync(manifest)).toEqual(bytes);
+  });
+});
+
+describe('seeds', () => {
+  it('a sweep over seed replicas tabulates each variant\'s mean ± standard error and says whether a margin is noise', async () => {
+    const base = { ...withFr('seeded'), seeds: 3, variants: { a: {}, b: { trainFr: { lr: 0.3 } } } };
+    const result = await sweep(base, base.variants, { session });
+    const column = 'held-out iresnet-small (train-fr)';
+    // Replica k moves train-fr's seed by k (no anchors or generate here); replica 0 is the variant itself.
+    const accuracies = ['seeded-a', 'seeded-a-s1', 'seeded-a-s2'].map((name) => {
+      const run = JSON.parse(readFileSync(path.join(runsDir, name, 'run.json'), 'utf8')) as { config: { trainFr: { seed: number } }; stages: { evaluate: { summary: EvaluateSummary } } };
+      return { seed: run.config.trainFr.seed, accuracy: run.stages.evaluate.summary.rows.find((r) => r.model === 'iresnet-small (train-fr)')!.accuracy };
+    });
+    expect(accuracies.map((a) => a.seed)).toEqual([0, 1, 2]);
+    const { mean, se } = meanAndError(accuracies.map((a) => a.accuracy));
+    const [a, b] = result.rows;
+    expect(a).toMatchObject({ variant: 'a', seeds: 3 });
+    expect(a![column]).toBeCloseTo(mean, 12);
+    expect(a![`${column} ±`]).toBeCloseTo(se!, 12);
+    expect(result.margins).toHaveLength(1);
+    const difference = 100 * ((b![column] as number) - mean);
+    expect(result.margins[0]).toMatch(new RegExp(`^${column.replace(/[()]/g, '\\$&')}: b − a = [+-]\\d+\\.\\d\\d points ± \\d+\\.\\d\\d \\(\\d+\\.\\d s\\.e\\.: (within|beyond) noise\\)$`));
+    expect(result.margins[0]).toContain(`${difference >= 0 ? '+' : ''}${difference.toFixed(2)} points`);
+    expect(readFileSync(result.markdown, 'utf8')).toContain(result.margins[0]);
+  });
+
+  it('mean and standard error against a direct computation', () => {
+    expect(meanAndError([1, 2, 3, 4])).toEqual({ mean: 2.5, se: Math.sqrt(((1.5 ** 2 + 0.5 ** 2) * 2) / 3 / 4) });
+    expect(meanAndError([7])).toEqual({ mean: 7, se: null });
   });
 });
 
