@@ -29,5 +29,7 @@ lock() {
   echo "$output: $(grep -cE '^[A-Za-z0-9]' "$output") packages"
 }
 lock requirements.txt requirements.lock "$@"
-# Test-only: the Jupyter client that executes examples/id3.ipynb (scripts/notebook-env.sh).
+# Test-only: the Jupyter client that executes examples/id3.ipynb (scripts/notebook-env.sh), and MXNet
+# (scripts/mxnet-env.sh).
 lock scripts/notebook-requirements.txt scripts/notebook-requirements.lock "$@"
+lock scripts/mxnet-requirements.txt scripts/mxnet-requirements.lock "$@"
