@@ -94,7 +94,11 @@ export type AttributeSource = z.infer<typeof AttributeSource>;
  */
 export const IdentityPlan = z.strictObject({
   imagesPerIdentity: positiveInt().default(50).describe('m: images of each identity'),
-  bounds: interval(-1, 1).default([0.7, 0.9]).describe('[lb, ub] of v_ij ~ U[lb, ub], the cosine of y_ij to its anchor'),
+  bounds: interval(-1, 1)
+    // lb = ub is no distribution: the plan's KS check of U[lb, ub] fails on it, after training.
+    .refine(([lb, ub]) => lb < ub, { error: 'expected [lb, ub] with lb < ub: v_ij ~ U[lb, ub] needs an interval' })
+    .default([0.7, 0.9])
+    .describe('[lb, ub] of v_ij ~ U[lb, ub], the cosine of y_ij to its anchor'),
   attributes: AttributeSource.prefault({ source: 'empirical' }).describe('where the attributes s_ij come from'),
   seed: nonNegativeInt().default(0).describe('seed of v_ij, y_ij, s_ij and the per-image seeds'),
 });

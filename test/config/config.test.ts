@@ -76,6 +76,14 @@ describe('resolveConfig', () => {
       'name: expected a name of letters, digits, ".", "_", "-", got "../escape"',
     ]);
   });
+
+  it('refuses an empty [lb, ub] at validation, not at generate after training', () => {
+    const generating = { dataset: { kind: 'parametric' }, encoder: { kind: 'train', recipe: {} }, diffusion: {}, anchors: {} };
+    expect(problems({ ...generating, generate: { bounds: [0.8, 0.8] } })).toEqual([
+      'generate.bounds: expected [lb, ub] with lb < ub: v_ij ~ U[lb, ub] needs an interval',
+    ]);
+    expect(problems({ ...generating, generate: { bounds: [0.79, 0.8] } })).toEqual([]);
+  });
 });
 
 describe('loadConfigFile', () => {
