@@ -82,7 +82,7 @@ describe('resolveConfig', () => {
     expect(problems({ ...generating, generate: { bounds: [0.8, 0.8] } })).toEqual([
       'generate.bounds: expected [lb, ub] with lb < ub: v_ij ~ U[lb, ub] needs an interval',
     ]);
-    expect(problems({ ...generating, generate: { bounds: [0.79, 0.8] } })).toEqual([]);
+    expect(resolveConfig({ ...generating, generate: { bounds: [0.79, 0.8] } }, 'x.ts').generate?.bounds).toEqual([0.79, 0.8]);
   });
 });
 
