@@ -15,9 +15,10 @@ node_major=$("$node_bin" -p 'process.versions.node.split(".")[0]')
 npm_dir=$(dirname "$(readlink -f "$(command -v npm)")")/..  # the npm package folder (bin/npm-cli.js inside)
 
 root=$(mktemp -d)
-trap 'rm -rf "$root"' EXIT
+trap 'rm -rf --one-file-system "$root"' EXIT   # never into a mount debootstrap may leave
 echo "docker-base: debootstrap bookworm into $root" >&2
-debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates bookworm "$root" http://deb.debian.org/debian > /dev/null
+debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates bookworm "$root" http://deb.debian.org/debian > /dev/null \
+  || { tail -20 "$root/debootstrap/debootstrap.log" >&2 || true; echo "docker-base: debootstrap failed" >&2; exit 1; }
 rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
 # This machine's CA bundle (it may hold a proxy's CA that the package registries are reached through),
 # named where pip, Node and Python's ssl look for it.
