@@ -30,7 +30,7 @@ const runDir = (c: Id3Config) => path.resolve(c.runsDir, c.name);
 
 const withoutDiffusion = ({ diffusion: _d, ...rest }: Id3Config) => rest;
 const baseline = resolveConfig(
-  { ...id3, name: `${id3.name}-baseline`, encoder: { kind: 'folder', path: path.join(runDir(id3), 'encoder') }, diffusion: { ...id3.diffusion, loss: { w: 0 } } },
+  { ...id3, name: `${id3.name}-baseline`, encoder: { kind: 'folder', path: path.join(runDir(id3), 'encoder') }, diffusion: { ...id3.diffusion, loss: { ...id3.diffusion?.loss, w: 0 } } },
   `${file} (λ = 0)`,
 );
 const judge = resolveConfig(

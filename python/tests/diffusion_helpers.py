@@ -100,9 +100,10 @@ def training_args(manifest, out_dir, encoder, **overrides):
     """The `train` job's arguments (what src/pipeline/stages/train.ts sends) for a tiny run."""
     args = {"manifest": manifest, "outDir": str(out_dir), "encoder": encoder, "device": "cpu", "model": dict(TINY_MODEL),
             "conditioning": {"hidden": [32, 32], "size": 64, "dropout": 0.1},
-            "schedule": {"timesteps": 1000, "betaStart": 1e-4, "betaEnd": 0.02}, "loss": {"w": 0.5},
+            "schedule": {"timesteps": 1000, "betaStart": 1e-4, "betaEnd": 0.02},
+            "loss": {"w": 0.5, "weighting": "epsilon", "logSigmaMean": -1.2, "logSigmaStd": 1.2},
             "training": {"steps": 8, "batchSize": 4, "lr": 1e-3, "weightDecay": 0.0, "warmupSteps": 2, "gradClip": 1.0,
-                         "emaDecay": 0.9, "checkpointEvery": 3, "gridImages": 0, "seed": 0}}
+                         "emaDecay": 0.9, "checkpointEvery": 3, "gridImages": 0, "seed": 0, "autocast": "auto"}}
     for key, value in overrides.items():
         args[key] = {**args[key], **value} if isinstance(value, dict) else value
     return args

@@ -79,6 +79,17 @@ def test_manifest_splits_arrays_and_columns(sets, faces):
         open_face_images(sets["recordio"], splits=["train"])
 
 
+def test_the_first_identities_of_a_manifest_split(sets, faces):
+    dataset = open_face_images(sets["manifest"], splits=["train"], identities=2)
+    assert dataset.identities == ("10", "11") and len(dataset) == 5  # 3 + 2 images
+    assert [dataset[n].label for n in range(len(dataset))] == [0, 0, 0, 1, 1]
+    assert torch.equal(dataset[4].image, faces[4])
+    with pytest.raises(DataFormatError, match="expected at least 4 identities in the selected rows, found 3"):
+        open_face_images(sets["manifest"], splits=["train"], identities=4)
+    with pytest.raises(ValueError, match="select manifest rows"):
+        open_face_images(sets["recordio"], identities=2)
+
+
 def test_an_array_that_is_not_aligned_is_refused(sets, tmp_path):
     np.save(tmp_path / "short.npy", np.zeros((9, 4), np.float32))
     with pytest.raises(DataFormatError, match="has 9 rows, expected 10") as caught:

@@ -5,7 +5,7 @@ import torch
 
 from diffusion_helpers import encoder_at, random_denoiser
 from id3_torch.diffusion.ema import EMA
-from id3_torch.diffusion.loss import guidance_weight, id3_loss, identity_weight
+from id3_torch.diffusion.loss import denoising_weight, guidance_weight, id3_loss, identity_weight, timestep_probabilities
 from id3_torch.diffusion.model import EpsilonPreconditioning
 from id3_torch.diffusion.sampler import SamplerOptions, sample_images, to_uint8
 from id3_torch.diffusion.schedule import DiffusionSchedule
@@ -66,6 +66,31 @@ def test_identity_weights_follow_the_method():
     expected = 0.5 * (1 - 1 / (1 + torch.exp(-t.double() / 1000)))
     assert torch.allclose(identity_weight(t, timesteps=1000, w=0.5).double(), expected, atol=1e-7)
     assert guidance_weight(500, timesteps=1000, gamma=2.0) == pytest.approx(2.0 * float(expected[1]) / 0.5, rel=1e-6)
+
+
+def test_the_edm_weighting_is_unit_weight_on_the_preconditioned_network(schedule):
+    # ||ε − ε_θ||² / c_out² = ||F* − F||² with ε_θ = c_skip x_t + c_out F: EDM's unit-weight loss on F.
+    pre = EpsilonPreconditioning(schedule.alphas_cumprod, sigma_data=0.5)
+    t = torch.tensor([0, 10, 300, 999])
+    weight = denoising_weight(schedule.alphas_cumprod, t, weighting="edm", sigma_data=0.5)
+    assert torch.allclose(weight, 1 / pre.c_out[t] ** 2, rtol=1e-5)
+    assert torch.equal(denoising_weight(schedule.alphas_cumprod, t, weighting="epsilon", sigma_data=0.5), torch.ones(4))
+    with pytest.raises(ValueError, match="diffusion.loss.weighting"):
+        denoising_weight(schedule.alphas_cumprod, t, weighting="snr", sigma_data=0.5)
+
+
+@pytest.mark.parametrize("mean, std", [(-1.2, 1.2), (0.0, 0.8)])
+def test_the_edm_draws_of_t_make_ln_sigma_normal(schedule, mean, std):
+    p = timestep_probabilities(schedule.alphas_cumprod, weighting="edm", log_sigma_mean=mean, log_sigma_std=std)
+    a = schedule.alphas_cumprod.double()
+    log_sigma = 0.5 * torch.log((1 - a) / a)
+    drawn_mean = float((p * log_sigma).sum())
+    drawn_std = float((p * (log_sigma - drawn_mean) ** 2).sum().sqrt())
+    assert float(p.sum()) == pytest.approx(1.0, abs=1e-12)
+    # ln σ_t covers [−4.6, 5.1]: the tails beyond are folded into t = 0 and T − 1, hence the tolerance.
+    assert drawn_mean == pytest.approx(mean, abs=0.03) and drawn_std == pytest.approx(std, abs=0.03)
+    uniform = timestep_probabilities(schedule.alphas_cumprod, weighting="epsilon", log_sigma_mean=mean, log_sigma_std=std)
+    assert torch.allclose(uniform, torch.full((1000,), 1e-3, dtype=torch.float64))
 
 
 def test_the_identity_term_reaches_the_unet_and_the_encoder_never_changes(encoder, schedule):

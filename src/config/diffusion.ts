@@ -45,6 +45,9 @@ export const DiffusionSchedule = z
 export const DiffusionLoss = z
   .strictObject({
     w: numberInRange(0, 1000).default(0.5).describe('[paper] identity-term weight: λ_t = w·(1 − 1/(1 + exp(−t/T))); 0 = plain conditional diffusion'),
+    weighting: z.enum(['epsilon', 'edm']).default('epsilon').describe("[ours] the denoising term over t: epsilon = [paper] ||ε − ε_θ||² at uniform t; edm = EDM's loss, ||ε − ε_θ||²/c_out(t)² at t with ln σ_t ~ N(logSigmaMean, logSigmaStd²), which a short training learns far faster (docs/diffusion.md)"),
+    logSigmaMean: numberInRange(-10, 10).default(-1.2).describe('[ours] P_mean of the edm weighting (σ_t² = (1 − ᾱ_t)/ᾱ_t)'),
+    logSigmaStd: numberInRange(0.01, 10).default(1.2).describe('[ours] P_std of the edm weighting'),
   })
   .prefault({});
 
@@ -56,6 +59,7 @@ export const DiffusionTraining = z
     weightDecay: numberInRange(0, 1).default(0).describe('AdamW weight decay'),
     warmupSteps: nonNegativeInt().default(1000).describe('linear learning-rate warm-up, then constant'),
     gradClip: numberInRange(0, 1e6).nullable().default(1).describe('max gradient L2 norm; null = no clipping'),
+    autocast: z.enum(['auto', 'bf16', 'off']).default('auto').describe('[ours] bf16 autocast: auto = on CUDA and on CPUs with native bf16 (AMX or AVX-512 BF16; emulated bf16 is many times slower); off = float32'),
     emaDecay: numberInRange(0, 0.999999).default(0.9999).describe('EMA decay (warmed up as min(decay, (1+n)/(10+n)))'),
     checkpointEvery: positiveInt().default(5000).describe('steps between resumable checkpoints'),
     gridImages: intInRange(0, 64).default(8).describe('training images shown in train/grid.png above samples for their conditions; 0 = no grid'),

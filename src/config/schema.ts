@@ -147,7 +147,11 @@ export type Id3Config = z.infer<typeof Id3Config>;
 
 type DeepPartial<T> = T extends readonly unknown[] ? T : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
 type SingleConfigInput = Omit<z.input<typeof Id3Config>, 'variants'>;
-/** A variant: any part of a config, merged into the base (objects key by key; values and arrays replaced). */
-export type ConfigPatch = DeepPartial<Omit<SingleConfigInput, 'name' | 'runsDir'>>;
+type RemovableSection = 'encoder' | 'trainFr' | 'diffusion' | 'anchors' | 'generate' | 'judge';
+/** A variant: any part of a config, merged into the base (objects key by key; values and arrays replaced);
+ *  an optional section set to null is left out. */
+export type ConfigPatch = DeepPartial<Omit<SingleConfigInput, 'name' | 'runsDir' | RemovableSection>> & {
+  [K in RemovableSection]?: DeepPartial<SingleConfigInput[K]> | null;
+};
 /** What a config file may say. */
 export type Id3ConfigInput = SingleConfigInput & { variants?: Record<string, ConfigPatch> };

@@ -35,6 +35,9 @@ export const TrainFr = z
       .enum(['real', 'synthetic'])
       .optional()
       .describe("what it trains on: the prepared training split, or the generated set; default: synthetic when there is a generate section"),
+    realIdentities: positiveInt()
+      .optional()
+      .describe("with data 'real': only the first this many identities of the training split (a real reference the size of a synthetic set)"),
     backbone: z.enum(['iresnet18', 'iresnet34', 'iresnet50', 'iresnet100', 'iresnet-small']).default('iresnet50'),
     inputSize: intInRange(32, 224).default(112).describe('backbone input side; images are resized to it'),
     embeddingSize: positiveInt().default(512),
@@ -68,6 +71,11 @@ export const TrainFr = z
   })
   .refine((t) => (t.widths === undefined && t.layers === undefined) || t.backbone === 'iresnet-small', {
     error: 'expected widths and layers only with backbone "iresnet-small"',
+    when: (payload) => payload.issues.length === 0,
+  })
+  .refine((t) => t.realIdentities === undefined || t.data === 'real', {
+    error: "expected realIdentities only with data 'real'",
+    path: ['realIdentities'],
     when: (payload) => payload.issues.length === 0,
   });
 export type TrainFr = z.infer<typeof TrainFr>;

@@ -2,7 +2,8 @@
  * Variants: named patches of a config. A patch is merged into the base config key by key
  * (objects recursively; values and arrays replaced), and each result is a config of its own,
  * named `<base>-<variant>`, checked like any config (a problem is reported under
- * `variants.<variant>`).
+ * `variants.<variant>`). A top-level section set to null is left out: `{ generate: null, trainFr:
+ * { data: 'real' } }` is a reference trained on real faces beside the synthetic variants.
  */
 import type { ConfigPatch, Id3Config } from './schema.ts';
 import { ConfigError, resolveConfig } from './load.ts';
@@ -23,8 +24,14 @@ export function applyPatch<T>(base: T, patch: unknown): T {
   return merged as T;
 }
 
-/** The dotted paths a patch sets ("train.loss.idWeight"), leaves only. */
+/** A section the patch sets to null is left out (e.g. a real-data reference without `generate`). */
+function withoutRemovedSections<T extends object>(config: T, patch: Record<string, unknown>): T {
+  return Object.fromEntries(Object.entries(config).filter(([key]) => patch[key] !== null)) as T;
+}
+
+/** The dotted paths a patch sets ("train.loss.idWeight"), leaves only; a section it removes (null) is no field. */
 export function patchPaths(patch: unknown, prefix = ''): string[] {
+  if (patch === null && !prefix.includes('.')) return [];
   if (!isObject(patch)) return [prefix];
   return Object.entries(patch).flatMap(([key, value]) => patchPaths(value, prefix ? `${prefix}.${key}` : key));
 }
@@ -46,7 +53,7 @@ export function expandVariants(config: Id3Config, source: string, variants = con
       continue;
     }
     try {
-      resolved.push({ variant, patch: patch as ConfigPatch, config: resolveConfig({ ...applyPatch(base, patch), name: `${config.name}-${variant}` }, source) });
+      resolved.push({ variant, patch: patch as ConfigPatch, config: resolveConfig({ ...withoutRemovedSections(applyPatch(base, patch), patch), name: `${config.name}-${variant}` }, source) });
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       problems.push(...err.problems.map((problem) => `variants.${variant}: ${problem}`));

@@ -84,6 +84,30 @@ describe('resolveConfig', () => {
     ]);
     expect(resolveConfig({ ...generating, generate: { bounds: [0.79, 0.8] } }, 'x.ts').generate?.bounds).toEqual([0.79, 0.8]);
   });
+
+  it('trains on the first realIdentities of the real split only when asked for real data', () => {
+    expect(problems({ dataset: { kind: 'parametric' }, trainFr: { realIdentities: 10 } })).toEqual([
+      "trainFr.realIdentities: expected realIdentities only with data 'real', got 10",
+    ]);
+    expect(resolveConfig({ dataset: { kind: 'parametric' }, trainFr: { data: 'real', realIdentities: 10 } }, 'x.ts').trainFr?.realIdentities).toBe(10);
+  });
+
+  it('lets a variant leave a section out with null, and only a top-level section', () => {
+    const base = resolveConfig(
+      { name: 'b', dataset: { kind: 'parametric' }, encoder: { kind: 'train', recipe: {} }, diffusion: {}, anchors: {}, generate: {}, trainFr: {} },
+      'x.ts',
+    );
+    const [synthetic, real] = expandVariants(base, 'x.ts', {
+      synthetic: { diffusion: { training: { gradClip: null } } },
+      real: { diffusion: null, anchors: null, generate: null, trainFr: { data: 'real', realIdentities: 5 } },
+    });
+    expect(synthetic!.config.diffusion?.training.gradClip).toBeNull(); // a nested null is a value
+    expect(synthetic!.config.generate).toBeDefined();
+    expect(real!.config).not.toHaveProperty('diffusion');
+    expect(real!.config).not.toHaveProperty('generate');
+    expect(real!.config.trainFr).toMatchObject({ data: 'real', realIdentities: 5 });
+    expect(real!.config.encoder).toEqual(base.encoder);
+  });
 });
 
 describe('loadConfigFile', () => {

@@ -232,18 +232,29 @@ def detect_format(path: str | os.PathLike) -> tuple[Format, Path]:
                           "train.rec inside)", path=path)
 
 
+def _first_identities(labels: torch.Tensor, rows: torch.Tensor | None, count: int, *, path: Path) -> torch.Tensor:
+    """The rows (of `rows`, or all) whose identity is among the first `count` to appear."""
+    rows = torch.arange(len(labels)) if rows is None else rows
+    first = list(dict.fromkeys(labels[rows].tolist()))
+    if len(first) < count:
+        raise DataFormatError(f"expected at least {count} identities in the selected rows, found {len(first)}", path=path)
+    return rows[torch.isin(labels[rows], torch.tensor(first[:count]))]
+
+
 def open_face_images(path: str | os.PathLike, *, splits: Sequence[str] | None = None, on_corrupt: OnCorrupt = "raise",
                      image_size: int | tuple[int, int] | None = None, arrays: dict[str, str] | None = None,
-                     columns: Sequence[str] = ()) -> FaceImages:
+                     columns: Sequence[str] = (), identities: int | None = None) -> FaceImages:
     """The dataset at `path` (see `detect_format`), streamed.
 
     splits: only the manifest rows whose `split` column is one of these (manifests only).
+    identities: only the rows of the first this many identities, in manifest order (manifests only): a
+    real training set the size of a synthetic one.
     arrays: name -> `.npy` with one row per source row (a manifest's rows, before the split filter),
     returned per example in `extras`; columns: numeric manifest columns returned the same way.
     """
     format, target = detect_format(path)
-    if format != "manifest" and (splits is not None or columns):
-        raise ValueError(f"{path}: splits and columns select manifest rows; a {format} dataset has no manifest")
+    if format != "manifest" and (splits is not None or columns or identities is not None):
+        raise ValueError(f"{path}: splits, columns and identities select manifest rows; a {format} dataset has no manifest")
     if format == "recordio":
         dataset: FaceImages = RecordIOImages(RecordIOReader(target), on_corrupt=on_corrupt, image_size=image_size)
         rows = len(dataset)
@@ -260,6 +271,8 @@ def open_face_images(path: str | os.PathLike, *, splits: Sequence[str] | None = 
                                     dtype=torch.int64)
             if selected.numel() == 0:
                 raise DataFormatError(f"no rows in split(s) {', '.join(splits)}", path=target)
+        if identities is not None:
+            selected = _first_identities(index.labels, selected, identities, path=target)
         dataset = FolderImages(index, format="manifest", rows=selected, on_corrupt=on_corrupt, image_size=image_size)
         dataset.add_columns(columns)
         rows = len(index)

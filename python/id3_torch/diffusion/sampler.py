@@ -31,7 +31,7 @@ class SamplerOptions:
     steps: int = 50  # DDIM steps
     eta: float = 0.0  # DDIM η: 0 deterministic, 1 DDPM-like noise
     guidance_scale: float = 0.0  # γ; 0 = no identity guidance
-    gradient_mode: str = "full"  # full | detached
+    gradient_mode: str = "detached"  # full | detached (the config's default too)
     cfg_scale: float = 1.0  # classifier-free guidance κ; 1 = off
     clip: bool = True  # x̂0 clipped to [-1, 1] in every step and in the guidance
 

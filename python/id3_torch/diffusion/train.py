@@ -1,6 +1,6 @@
 """The ID³ diffusion trainer (job `train`): ε_θ learns to denoise faces conditioned on [y ; s] under the ID loss.
 
-One loop for one process or many (torchrun: DDP, gloo on CPU, nccl on CUDA); bf16 autocast on CUDA;
+One loop for one process or many (torchrun: DDP, gloo on CPU, nccl on CUDA); bf16 autocast where it is native;
 AdamW with a linear warm-up; gradient clipping; EMA weights; a checkpoint (model, EMA, optimiser,
 step) every N steps from which a killed run resumes exactly. Every random number of step n (t, ε,
 condition dropout, U-Net dropout) comes from a stream keyed by (seed, rank, n) on the training
@@ -27,11 +27,12 @@ from ..training.distributed import Distributed
 from ..training.divergence import check_step
 from ..training.order import rank_batches, steps_per_epoch
 from ..training.randomness import step_generator, step_seed
+from ..training.precision import use_bf16_autocast
 from ..training.schedule import warmup_constant
 from ..training.state import load_training_state, save_training_state
 from .conditioning import ATTRIBUTE_NAMES
 from .ema import EMA
-from .loss import id3_loss
+from .loss import id3_loss, timestep_probabilities
 from .model import EMA_WEIGHTS, Denoiser, preconditioning_for, write_model_card
 from .sampler import SamplerOptions, sample_images, to_uint8
 from .schedule import DiffusionSchedule
@@ -53,12 +54,16 @@ class DiffusionTrainingOptions:
     beta_start: float
     beta_end: float
     w: float  # identity-loss weight of λ_t
+    weighting: str  # of the denoising term over t: epsilon | edm (loss.denoising_weight, loss.timestep_probabilities)
+    log_sigma_mean: float  # P_mean, P_std of the edm weighting's draws of t
+    log_sigma_std: float
     steps: int
     batch_size: int  # per process
     lr: float
     weight_decay: float
     warmup_steps: int
     grad_clip: float | None  # max gradient L2 norm; None = no clipping
+    autocast: str  # auto | bf16 | off (training.precision.use_bf16_autocast)
     ema_decay: float
     checkpoint_every: int  # steps
     grid_images: int  # training images in grid.png, above the EMA model's samples for their conditions; 0 = none
@@ -71,8 +76,10 @@ class DiffusionTrainingOptions:
         return DiffusionTrainingOptions(
             model=args["model"], condition_hidden=tuple(c["hidden"]), condition_size=c["size"],
             condition_dropout=c["dropout"], timesteps=sch["timesteps"], beta_start=sch["betaStart"],
-            beta_end=sch["betaEnd"], w=args["loss"]["w"], steps=t["steps"], batch_size=t["batchSize"], lr=t["lr"],
+            beta_end=sch["betaEnd"], w=args["loss"]["w"], weighting=args["loss"]["weighting"],
+            log_sigma_mean=args["loss"]["logSigmaMean"], log_sigma_std=args["loss"]["logSigmaStd"], steps=t["steps"], batch_size=t["batchSize"], lr=t["lr"],
             weight_decay=t["weightDecay"], warmup_steps=t["warmupSteps"], grad_clip=t.get("gradClip"),
+            autocast=t["autocast"],
             ema_decay=t["emaDecay"], checkpoint_every=t["checkpointEvery"], grid_images=t["gridImages"], seed=t["seed"],
             device=args.get("device", "auto"))
 
@@ -124,6 +131,10 @@ def train_diffusion(args: dict, progress: Progress) -> dict:
     step = load_training_state(checkpoint, modules=modules, optimizer=optimizer)["step"] if os.path.exists(checkpoint) else 0
     trained = DistributedDataParallel(denoiser) if dist.enabled else denoiser
 
+    t_probabilities = timestep_probabilities(schedule.alphas_cumprod, weighting=options.weighting,
+                                             log_sigma_mean=options.log_sigma_mean,
+                                             log_sigma_std=options.log_sigma_std).float().to(device)
+    bf16 = use_bf16_autocast(options.autocast, device)
     per_epoch = steps_per_epoch(len(data), batch_size=options.batch_size, world_size=dist.world_size)
     progress.begin(options.steps, label="train", unit="step", step=step)
     batches: list[torch.Tensor] = []
@@ -140,7 +151,7 @@ def train_diffusion(args: dict, progress: Progress) -> dict:
             batch = batches[index]
             x0 = normalize_face_images(data.images[batch]).to(device, non_blocking=True)  # (B, 3, R, R) in [-1, 1]
             generator = step_generator("diffusion", seed=options.seed, rank=dist.rank, step=step, device=device)
-            t = torch.randint(0, options.timesteps, (len(batch),), generator=generator, device=device)
+            t = torch.multinomial(t_probabilities, len(batch), replacement=True, generator=generator)
             noise = torch.randn(x0.shape, generator=generator, device=device)  # ε
             drop = torch.rand(len(batch), generator=generator, device=device) < options.condition_dropout
             torch.manual_seed(step_seed("dropout", seed=options.seed, rank=dist.rank, step=step))
@@ -149,7 +160,8 @@ def train_diffusion(args: dict, progress: Progress) -> dict:
                 group["lr"] = lr
 
             terms = id3_loss(trained, schedule, encoder, x0=x0, y=y_all[batch].to(device), s=s_all[batch].to(device),
-                             t=t, noise=noise, drop=drop, w=options.w, autocast=device.type == "cuda")
+                             t=t, noise=noise, drop=drop, w=options.w, weighting=options.weighting,
+                             sigma_data=options.model["sigmaData"], autocast=bf16)
             optimizer.zero_grad(set_to_none=True)
             terms.loss.backward()
             grad_norm = nn.utils.clip_grad_norm_(denoiser.parameters(), max_grad_norm)  # ‖g‖ before clipping
@@ -168,7 +180,8 @@ def train_diffusion(args: dict, progress: Progress) -> dict:
     elapsed = time.perf_counter() - started
 
     if dist.is_main:
-        training = {"steps": options.steps, "w": options.w, "conditionDropout": options.condition_dropout,
+        training = {"steps": options.steps, "w": options.w, "weighting": options.weighting, "bf16": bf16,
+                    "conditionDropout": options.condition_dropout,
                     "images": len(data), "seed": options.seed}
         save_safetensors(os.path.join(out_dir, EMA_WEIGHTS), ema.shadow)
         write_model_card(out_dir, unet=unet, schedule=schedule, embedding_size=encoder.embedding_size,
@@ -182,6 +195,7 @@ def train_diffusion(args: dict, progress: Progress) -> dict:
     dist.close()
     trained_steps = step - first_step
     return {"steps": options.steps, "images": len(data), "resolution": resolution, "processes": dist.world_size,
+            "bf16": bf16,
             "parameters": sum(p.numel() for p in denoiser.parameters()),
             "finalLoss": progress.metrics.get("loss"), "denoising": progress.metrics.get("denoising"),
             "identity": progress.metrics.get("identity"),

@@ -119,7 +119,7 @@ def train_face_recognition(args: dict, progress: Progress) -> dict:
 
     splits = args.get("splits")
     data = open_face_images(args["data"], splits=None if splits is None else tuple(splits),
-                            on_corrupt=options.loader.on_corrupt)
+                            identities=args.get("identities"), on_corrupt=options.loader.on_corrupt)
     feed = open_feed(data, options.loader, batch_size=options.batch_size, seed=options.seed, rank=dist.rank,
                      world_size=dist.world_size, pin_memory=device.type == "cuda")
     # The initial weights, identical on every rank; forked so the bridge's shared RNG is untouched.

@@ -34,14 +34,19 @@ const trainFrOf = (config: Id3Config): TrainFr => {
 };
 
 /** The job's arguments (python/id3_torch/recognition/train.py `FrTrainingOptions.from_args`). */
-export function trainFrJobArgs(recipe: TrainFr, device: Id3Config['device'], manifest: string, outDir: string, splits: string[] | null): object {
-  const { backbone, inputSize, embeddingSize, widths, layers, processes: _processes, data: _data, ...rest } = recipe;
+export function trainFrJobArgs(
+  recipe: TrainFr,
+  device: Id3Config['device'],
+  { manifest, outDir, splits, identities = null }: { manifest: string; outDir: string; splits: string[] | null; identities?: number | null },
+): object {
+  const { backbone, inputSize, embeddingSize, widths, layers, processes: _processes, data: _data, realIdentities: _realIdentities, ...rest } = recipe;
   return {
     ...rest,
     backbone: { name: backbone, inputSize, embeddingSize, widths: widths ?? null, layers: layers ?? null },
     data: manifest,
     outDir,
     splits,
+    identities,
     device,
   };
 }
@@ -50,9 +55,9 @@ export function trainFrJobArgs(recipe: TrainFr, device: Id3Config['device'], man
 export async function trainFaceRecognition(
   recipe: TrainFr,
   { config, runDir, dir, session, reporter, signal }: StageContext,
-  { manifest, splits, label }: { manifest: string; splits: string[] | null; label: string },
+  { manifest, splits, identities, label }: { manifest: string; splits: string[] | null; identities?: number | null; label: string },
 ): Promise<TrainFrSummary> {
-  const args = trainFrJobArgs(recipe, config.device, manifest, dir, splits);
+  const args = trainFrJobArgs(recipe, config.device, { manifest, outDir: dir, splits, identities });
   const onProgress = (p: Parameters<typeof reporter.progress>[1]) => reporter.progress(label, p);
   const result =
     recipe.processes > 1
@@ -95,12 +100,16 @@ export const trainFrStage: Stage<TrainFrSummary> = {
   after: ['prepare', 'generate'],
   enabled: (config) => config.trainFr !== undefined,
   slice: (config) => ({ ...recipeSlice(trainFrOf(config)), data: trainingData(config) }),
-  describe: (config) => `${describeRecipe(trainFrOf(config))}, on the ${trainingData(config) === 'real' ? 'prepared training split' : 'generated set'}`,
+  describe: (config) => {
+    const { realIdentities } = trainFrOf(config);
+    const real = `prepared training split${realIdentities ? ` (its first ${realIdentities} identities)` : ''}`;
+    return `${describeRecipe(trainFrOf(config))}, on the ${trainingData(config) === 'real' ? real : 'generated set'}`;
+  },
   summarize: summarizeTraining,
   run: (context) =>
     trainFaceRecognition(trainFrOf(context.config), context, {
       ...(trainingData(context.config) === 'real'
-        ? { manifest: path.join(context.runDir, 'prepare', 'manifest.csv'), splits: ['train'] }
+        ? { manifest: path.join(context.runDir, 'prepare', 'manifest.csv'), splits: ['train'], identities: trainFrOf(context.config).realIdentities ?? null }
         : { manifest: path.join(context.runDir, 'generate', 'dataset', 'manifest.csv'), splits: null }),
       label: 'train-fr',
     }),

@@ -17,6 +17,8 @@ export interface TrainSummary {
   images: number;
   resolution: number;
   processes: number;
+  /** Whether the steps ran under bf16 autocast (diffusion.training.autocast, resolved on the machine that trained). */
+  bf16: boolean;
   parameters: number;
   finalLoss: number | null;
   /** Mean ||ε − ε_θ||² of the last step. */

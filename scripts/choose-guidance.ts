@@ -1,0 +1,73 @@
+/**
+ * Choose the guidance scale γ and gradient mode on the validation identities, by the judge:
+ *
+ *   npx tsx scripts/choose-guidance.ts configs/proof.ts [variant] [γ,γ,…]
+ *
+ * The method tunes γ on a validation set. Here f cannot be the referee (the guidance climbs f's
+ * gradient, so f's figures rise with γ whether or not faces do), and the test identities must not be
+ * read before the choice. So: the variant's pipeline up to `train` (with its judge and attribute
+ * regressor), then for every γ (and, for γ > 0, both gradient modes) one sample per image of the
+ * validation identities, conditioned on that image's (y, s), scored by the config's judge: rank-1
+ * among the validation identities and identity cosine, beside f's (labelled: optimised by the
+ * sampler) and the attribute errors. The choice: the largest judge rank-1, ties to the smaller γ.
+ * Writes <run>/guidance/choice.json and choice.csv; the config then states the chosen γ (the
+ * choice is not applied by itself: a config says what it runs).
+ */
+import path from 'node:path';
+import { stringify } from 'csv-stringify/sync';
+import { closeSession, getSession } from '../src/bridge/index.ts';
+import { loadConfigFile } from '../src/config/load.ts';
+import { expandVariants } from '../src/config/variants.ts';
+import { measureIdentityPreservation, samplerArgs } from '../src/diffusion/jobs.ts';
+import { judgeSpec } from '../src/pipeline/stages/judge.ts';
+import { runPipeline } from '../src/pipeline/runner.ts';
+import { createReporter } from '../src/ui/reporter.ts';
+import { writeFileAtomic } from '../src/util/files.ts';
+
+const [file = 'configs/proof.ts', variantName, scaleList = '0,0.5,1,2,4,8'] = process.argv.slice(2);
+const { config, source } = await loadConfigFile(file);
+const variants = expandVariants(config, source);
+const variant = variantName ? variants.find((v) => v.variant === variantName) : variants[0];
+if (!variant) throw new Error(`${file}: no variant ${variantName} (expected one of ${variants.map((v) => v.variant).join(', ')})`);
+const run = variant.config;
+if (!run.diffusion || !run.judge) throw new Error(`${file}: expected a diffusion section and a judge`);
+const scales = scaleList.split(',').map(Number);
+if (scales.some((g) => !(g >= 0))) throw new Error(`expected scales as comma-separated numbers ≥ 0, got ${scaleList}`);
+
+const reporter = createReporter(process.stdout.isTTY ? 'bars' : 'quiet');
+await runPipeline(run, { reporter, only: ['prepare', 'encoder', 'judge', 'attributes', 'train'] });
+reporter.close();
+const runDir = path.resolve(run.runsDir, run.name);
+const judge = judgeSpec(run, runDir)!;
+const session = await getSession();
+const sampler = samplerArgs(run.diffusion.sampler);
+const cases = scales.flatMap((g) => (g === 0 ? [{ g, mode: 'detached' as const }] : (['detached', 'full'] as const).map((mode) => ({ g, mode }))));
+const rows = [];
+try {
+  for (const { g, mode } of cases) {
+    const result = await measureIdentityPreservation(session, {
+      trainDir: path.join(runDir, 'train'), manifest: path.join(runDir, 'prepare', 'manifest.csv'), split: 'val', perIdentity: 1,
+      sampler: { ...sampler, guidanceScale: g, gradientMode: mode }, seed: 0, batchSize: run.diffusion.sampler.batchSize,
+      attributeRegressor: path.join(runDir, 'attributes'), judges: { judge: judge.spec }, outDir: path.join(runDir, 'guidance', `g${g}-${mode}`),
+      device: run.device,
+    });
+    const { f, judge: j } = result.identity;
+    const row = {
+      guidanceScale: g, gradientMode: g === 0 ? 'none' : mode, identities: result.identities,
+      'judge rank-1': j!.rank1, 'judge cosine': j!.identityCosine, 'judge impostor cosine': j!.impostorCosine, 'judge genuine cosine': j!.genuineCosine,
+      'f rank-1 (optimised)': f!.rank1, 'f cosine (optimised)': f!.identityCosine,
+      ...Object.fromEntries(Object.entries(result.attributeError.samples).map(([k, v]) => [`${k} error`, v])),
+      seconds: result.samplingSeconds,
+    };
+    rows.push(row);
+    console.log(Object.entries(row).map(([k, v]) => `${k} ${typeof v === 'number' ? +v.toFixed(3) : v}`).join(', '));
+  }
+} finally {
+  await closeSession();
+}
+const best = rows.reduce((a, b) => (b['judge rank-1'] > a['judge rank-1'] ? b : a));
+const out = path.join(runDir, 'guidance');
+writeFileAtomic(path.join(out, 'choice.csv'), stringify(rows, { header: true }));
+writeFileAtomic(path.join(out, 'choice.json'), JSON.stringify({ config: file, variant: variant.variant, judge: judge.name, split: 'val', rows, chosen: best }, null, 2));
+console.log(`chosen on ${best.identities} validation identities by the judge (${judge.name}): γ ${best.guidanceScale}, ${best.gradientMode} ` +
+  `(judge rank-1 ${best['judge rank-1'].toFixed(3)}; unguided ${rows[0]!['judge rank-1'].toFixed(3)}). ${path.join(out, 'choice.csv')}`);
