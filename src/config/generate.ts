@@ -35,5 +35,13 @@ export const GenerateConfig = IdentityPlan.extend({
   gridIdentities: intInRange(1, 64).default(8).describe('rows of generate/grid.png'),
   gridImages: intInRange(1, 64).default(8).describe('columns of generate/grid.png'),
   attributeRegressor: AttributeRegressorRecipe.describe('parametric set only: the regressor that measures the generated attributes'),
+  fidInceptionWeights: z
+    .string({ error: 'expected a path' })
+    .min(1, { error: 'expected a path' })
+    .optional()
+    .describe(
+      "FID on the card: pytorch-fid's Inception weights, the file pt_inception-2015-12-05-6726825d.pth (relative to the working directory), " +
+        'which you supply: id3 never downloads it. For real faces; on the 32-px parametric faces Inception features mean little',
+    ),
 });
 export type GenerateConfig = z.infer<typeof GenerateConfig>;

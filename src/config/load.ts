@@ -10,6 +10,7 @@ import type { z } from 'zod';
 import { resolveId3FromAnywhere } from './id3-specifier.ts';
 import { Id3Config } from './schema.ts';
 import { capacityProblems } from './capacity.ts';
+import { fileProblems } from './files.ts';
 import { expandVariants } from './variants.ts';
 
 export class ConfigError extends Error {
@@ -61,8 +62,8 @@ export async function loadConfigFile(file: string): Promise<LoadedConfig> {
   }
   const config = resolveConfig(module.default, source, path.basename(source).replace(/\.[cm]?[jt]s$/, ''));
   // Machine-dependent, so here (validate, run) and not in the schema: a config stays valid elsewhere.
-  const capacity = capacityProblems(config);
-  if (capacity.length > 0) throw new ConfigError(source, capacity.map(([at, problem]) => `${at}: ${problem}`));
+  const machine = [...fileProblems(config, source), ...capacityProblems(config)];
+  if (machine.length > 0) throw new ConfigError(source, machine.map(([at, problem]) => `${at}: ${problem}`));
   return { source, config };
 }
 

@@ -150,13 +150,22 @@ def split_halves(n: int, *, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return order[: n // 2].sort().values, order[n // 2:].sort().values
 
 
+def realism_rows(real: int, generated: int, *, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The rows the card's realism figures compare, for `real` held-out and `generated` images: half A
+    and half B of the real set (split_halves), and as many generated rows as B, drawn without
+    replacement (FD and k-NN figures depend on set size). The same seed picks the same images for
+    every feature space (the judge's, Inception's for FID)."""
+    a, b = split_halves(real, seed=seed)
+    pick = torch.randperm(generated, generator=torch.Generator().manual_seed(seed))[:len(b)]
+    return a, b, pick
+
+
 def realism_table(real: torch.Tensor, floor: torch.Tensor, generated: torch.Tensor, *, seed: int, k: int = 3) -> dict:
     """The card's realism rows, each against the same half A of the held-out real features `real`:
     generated (as many as the other half B, since FD and k-NN figures depend on set size), real vs real
     (B: what a perfect generator scores at this size) and floor (B's `floor` features, the same images
     made flat: what no face scores)."""
-    a, b = split_halves(len(real), seed=seed)
-    pick = torch.randperm(len(generated), generator=torch.Generator().manual_seed(seed))[:len(b)]
+    a, b, pick = realism_rows(len(real), len(generated), seed=seed)
     return {"generated": realism_scores(real[a], generated[pick], k=k),
             "realVsReal": realism_scores(real[a], real[b], k=k),
             "floor": realism_scores(real[a], floor[b], k=k)}

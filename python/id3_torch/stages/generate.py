@@ -1,7 +1,8 @@
 """generate, Python half: the synthetic dataset. Every image of the per-image plan (written by the
 TypeScript side before sampling: y_ij, s_ij, seeds) is sampled with the ID-preserving sampler from
 the trained model and written through the sharded writer; then the finished set is measured for its
-card, by the judge and by f (evaluation/synthetic.py, evaluation/realism.py).
+card, by the judge and by f (evaluation/synthetic.py, evaluation/realism.py), and, given pytorch-fid's
+Inception weights, by FID (evaluation/fid.py).
 
 Resumable by shard (a shard is written whole or redone), and under torchrun each rank samples its
 own shards (s ≡ rank mod world size); rank 0 joins them and measures. An image depends only on its
@@ -10,6 +11,7 @@ seed and condition, so a resumed or distributed run writes the bytes an unbroken
 from __future__ import annotations
 
 import csv
+import hashlib
 import os
 import time
 
@@ -26,6 +28,8 @@ from ..diffusion.model import load_diffusion_model
 from ..diffusion.sampler import SamplerOptions, sample_images, to_uint8
 from ..encoders import embed_images, load_identity_encoder, refuse_equal_encoders
 from ..encoders.attribute_regressor import load_attribute_regressor
+from ..evaluation.fid import fid_table
+from ..evaluation.fid_inception import load_fid_inception
 from ..evaluation.realism import realism_table
 from ..evaluation.synthetic import attribute_control, condition_agreement, embed_dataset, encoder_statistics, identity_centres
 from ..training.distributed import Distributed
@@ -101,10 +105,44 @@ def _attribute_predictor(spec: dict | None, device: torch.device):
     raise ValueError(f"attributes.kind: expected 'regressor' or 'face-api', got {spec['kind']!r}")
 
 
+def _held_out(real: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """The held-out real images (uint8 (N, 3, H, W)) of the prepared manifest's split, and the floor: each
+    image replaced by its mean colour (what no face scores)."""
+    held_out = LabelledImages.from_manifest(real["manifest"], splits=(real["split"],)).images
+    flat = held_out.float().mean(dim=(2, 3), keepdim=True).expand_as(held_out).round().to(torch.uint8)
+    return held_out, flat
+
+
+def _sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fid(root: str, spec: dict, held_out: torch.Tensor, flat: torch.Tensor, device: torch.device) -> dict:
+    """The FID rows of the card (evaluation/fid.py), with the split and the weights file they were measured with."""
+    model = load_fid_inception(spec["weights"], device=device)
+    dataset = open_face_images(root)
+    table = fid_table(model, held_out, flat, len(dataset),
+                      lambda rows: torch.stack([dataset.image(int(n)) for n in rows]), seed=0)
+    return {**table, "heldOutSplit": spec["real"]["split"], "weightsSha256": _sha256(spec["weights"])}
+
+
 def _measure(root: str, args: dict, plan: Plan, layout: SyntheticLayout, f, device: torch.device,
              progress: Progress) -> tuple[dict, dict]:
-    """The card's figures: attribute control; the judge's identity and realism figures; f's identity figures,
-    labelled as optimised by the sampler (its condition and anchor cosines are f's alone)."""
+    """The card's figures: attribute control; the judge's identity and realism figures; FID when given
+    its weights; f's identity figures, labelled as optimised by the sampler (its condition and anchor
+    cosines are f's alone)."""
+    real_images: dict[tuple[str, str], tuple[torch.Tensor, torch.Tensor]] = {}  # the judge and FID read the same split once
+
+    def held_out_and_flat(real: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        key = (real["manifest"], real["split"])
+        if key not in real_images:
+            real_images[key] = _held_out(real)
+        return real_images[key]
+
     batch = args["batchSize"]
     identities = layout.identities
     f_embeddings, labels, predicted = embed_dataset(root, f, device=device, batch_size=batch,
@@ -125,8 +163,7 @@ def _measure(root: str, args: dict, plan: Plan, layout: SyntheticLayout, f, devi
         real = args["judge"]["real"]  # the prepared manifest: its training identities, its held-out images
         embeddings, _, _ = embed_dataset(root, judge, device=device, batch_size=batch)
         trained, trained_labels, _ = embed_dataset(real["manifest"], judge, device=device, batch_size=batch, splits=("train",))
-        held_out = LabelledImages.from_manifest(real["manifest"], splits=(real["split"],)).images
-        flat = held_out.float().mean(dim=(2, 3), keepdim=True).expand_as(held_out).round().to(torch.uint8)
+        held_out, flat = held_out_and_flat(real)
         judged, judge_histograms = encoder_statistics(
             embeddings, labels, identities,
             training_centres=identity_centres(trained, trained_labels, int(trained_labels.max()) + 1))
@@ -136,6 +173,9 @@ def _measure(root: str, args: dict, plan: Plan, layout: SyntheticLayout, f, devi
         judged["realism"]["heldOutSplit"] = real["split"]
         statistics["judge"] = {"encoder": args["judge"]["name"], **judged}
         histograms |= {f"judge: {name}": values for name, values in judge_histograms.items()}
+    if args.get("fid"):
+        progress.check_cancelled()
+        statistics["fid"] = _fid(root, args["fid"], *held_out_and_flat(args["fid"]["real"]), device)
     statistics["f"] = {"encoder": "f, optimised by the sampler (the ID loss and the guidance)", **f_statistics}
     return statistics, histograms
 

@@ -3,7 +3,8 @@
  * for identity i and image j, y_ij at cosine v_ij ~ U[lb, ub] from the anchor w_i, attributes s_ij, a
  * seed), written whole before any image is sampled; then Python samples every image of it with the
  * ID-preserving sampler (`diffusion.sampler`) and writes the sharded dataset with its card, in the
- * bridge or under torchrun. A killed run resumes by shard.
+ * bridge or under torchrun. A killed run resumes by shard. With `generate.fidInceptionWeights`, the card
+ * also has FID rows (python/id3_torch/evaluation/fid.py), and the weights file's bytes enter the cache key.
  */
 import path from 'node:path';
 import { writeIdentityPlan, type PlanSummary } from '../../anchors/plan.ts';
@@ -14,6 +15,7 @@ import { samplerArgs } from '../../diffusion/jobs.ts';
 import { markdownTable } from '../../report/markdown.ts';
 import type { Stage, StageContext } from '../stage.ts';
 import { tensorDevice } from './anchors.ts';
+import { fileDigest } from './encoder.ts';
 import { judgeSpec } from './judge.ts';
 
 /** One encoder's identity figures of a synthetic set (python/id3_torch/evaluation/synthetic.py `encoder_statistics`). */
@@ -36,10 +38,29 @@ export interface RealismScores {
   generated: number;
 }
 
-/** The card's figures: attribute control, the judge's (if any) and f's. */
+/** One FID row: the Fréchet distance between Gaussians fitted to two image sets' Inception pool3 features. */
+export interface FidRow {
+  fid: number;
+  real: number;
+  generated: number;
+}
+
+/** FID with pytorch-fid's Inception weights (python/id3_torch/evaluation/fid.py), on the judge's realism rows. */
+export interface FidFigures {
+  /** "FID (Inception pool3, pytorch-fid weights)" */
+  features: string;
+  generated: FidRow;
+  realVsReal: FidRow;
+  floor: FidRow;
+  heldOutSplit: string;
+  weightsSha256: string;
+}
+
+/** The card's figures: attribute control, the judge's (if any), FID (if its weights are given) and f's. */
 export interface SyntheticStatistics {
   attributes: Record<string, { correlation: number | null; spreadAsked: number; spreadObtained: number; error: number; meanPredictorError: number }>;
   judge?: IdentityFigures & { realism: { generated: RealismScores; realVsReal: RealismScores; floor: RealismScores; heldOutSplit: string } };
+  fid?: FidFigures;
   /** f, which the ID loss and the guidance optimise: its figures are no evidence on their own. */
   f: IdentityFigures & { identityConsistency: { meanCosineToCondition: number; meanCosineToAnchor: number } };
 }
@@ -78,13 +99,33 @@ function attributePredictor(config: Id3Config, runDir: string): { kind: 'regress
   return config.dataset.kind === 'parametric' ? { kind: 'regressor', path: path.join(runDir, 'attributes') } : { kind: 'face-api' };
 }
 
+/** The real images that realism is measured against: the prepared manifest's held-out test split, else val. */
+function heldOutReal(config: Id3Config, runDir: string): { manifest: string; split: 'test' | 'val' } {
+  const split = config.dataset.kind === 'parametric' && config.dataset.testIdentities === 0 ? 'val' : 'test';
+  return { manifest: path.join(runDir, 'prepare', 'manifest.csv'), split };
+}
+
 /** The judge and the real images it compares with: the prepared training identities (leakage) and the
- *  held-out test split, else val (realism). */
+ *  held-out images (realism). */
 function judgeArgs(config: Id3Config, runDir: string) {
   const judge = judgeSpec(config, runDir);
   if (!judge) return null;
-  const heldOut = config.dataset.kind === 'parametric' && config.dataset.testIdentities === 0 ? 'val' : 'test';
-  return { ...judge, real: { manifest: path.join(runDir, 'prepare', 'manifest.csv'), split: heldOut } };
+  return { ...judge, real: heldOutReal(config, runDir) };
+}
+
+const FID_FIELD = 'generate.fidInceptionWeights';
+
+/** FID's weights file (absolute) and the held-out images, or null when the config asks for no FID. */
+function fidArgs(config: Id3Config, runDir: string): { weights: string; real: ReturnType<typeof heldOutReal> } | null {
+  const weights = generateOf(config).fidInceptionWeights;
+  return weights === undefined ? null : { weights: path.resolve(weights), real: heldOutReal(config, runDir) };
+}
+
+/** The report's FID rows, measured like the judge's realism rows (none when FID was not asked for). */
+function fidRows(fid: FidFigures | undefined): { figure: string; value: string }[] {
+  if (!fid) return [];
+  const row = (name: string, r: FidRow) => ({ figure: `${fid.features}, ${name} (${r.generated} against ${r.real} real)`, value: r.fid.toFixed(2) });
+  return [row('generated', fid.generated), row(`real vs real (${fid.heldOutSplit} halves)`, fid.realVsReal), row('floor (flat images)', fid.floor)];
 }
 
 const f3 = (x: number | null | undefined) => (x === null || x === undefined ? '–' : x.toFixed(3));
@@ -94,11 +135,13 @@ export const generateStage: Stage<GenerateSummary> = {
   version: 2,
   after: ['prepare', 'encoder', 'judge', 'train', 'anchors', 'attributes'],
   enabled: (config) => config.generate !== undefined,
-  // Images depend on their seeds and conditions only: batch size and process count change speed.
+  // Images depend on their seeds and conditions only: batch size and process count change speed. FID
+  // depends on the weights file's bytes, not on where it lies; without it the key is what it always was.
   slice: (config) => {
-    const { processes: _processes, ...generate } = generateOf(config);
+    const { processes: _processes, fidInceptionWeights, ...generate } = generateOf(config);
     const { batchSize: _batchSize, ...sampler } = samplerOf(config);
-    return { ...generate, sampler };
+    const fid = fidInceptionWeights === undefined ? {} : { fidInceptionWeights: { sha256: fileDigest(path.resolve(fidInceptionWeights), FID_FIELD) } };
+    return { ...generate, sampler, ...fid };
   },
   describe: (config) => {
     const g = generateOf(config);
@@ -120,7 +163,7 @@ export const generateStage: Stage<GenerateSummary> = {
     );
   },
   metrics: (s) => {
-    const { judge, f, attributes } = s.statistics;
+    const { judge, f, attributes, fid } = s.statistics;
     return {
       'judge consistency': judge?.identityConsistency.leaveOneOutCosine ?? null,
       'judge chance': judge?.identityConsistency.chanceCosine ?? null,
@@ -128,12 +171,13 @@ export const generateStage: Stage<GenerateSummary> = {
       'judge precision': judge?.realism.generated.precision ?? null,
       'judge recall': judge?.realism.generated.recall ?? null,
       'judge FD': judge?.realism.generated.frechetDistance ?? null,
+      ...(fid ? { FID: fid.generated.fid } : {}), // a column only where FID was measured
       'f consistency (optimised)': f.identityConsistency.leaveOneOutCosine,
       'yaw correlation': attributes.yaw?.correlation ?? null,
     };
   },
   report: (s) => {
-    const { judge, f, attributes } = s.statistics;
+    const { judge, f, attributes, fid } = s.statistics;
     const identityRows = (who: string, figures: IdentityFigures) => [
       { figure: `${who}: leave-one-out consistency (chance level)`, value: `${f3(figures.identityConsistency.leaveOneOutCosine)} (${f3(figures.identityConsistency.chanceCosine)})` },
       { figure: `${who}: max / mean cos between identity centres — separation`, value: `${f3(figures.separation.maxCentreCosine)} / ${f3(figures.separation.meanCentreCosine)}` },
@@ -147,8 +191,9 @@ export const generateStage: Stage<GenerateSummary> = {
             realism('generated', judge.realism.generated),
             realism(`real vs real (${judge.realism.heldOutSplit} halves)`, judge.realism.realVsReal),
             realism('floor (flat images)', judge.realism.floor),
+            ...fidRows(fid),
           ]
-        : [{ figure: 'judge', value: 'none configured: every identity figure below is f\'s, which the sampler optimised' }]),
+        : [...fidRows(fid), { figure: 'judge', value: 'none configured: every identity figure below is f\'s, which the sampler optimised' }]),
       ...identityRows('f (optimised by the sampler)', f),
       { figure: 'f (optimised by the sampler): mean cos(f(x_ij), y_ij) / cos(f(x_ij), w_i)', value: `${f3(f.identityConsistency.meanCosineToCondition)} / ${f3(f.identityConsistency.meanCosineToAnchor)}` },
       ...Object.entries(attributes).map(([name, a]) => ({
@@ -194,6 +239,7 @@ export const generateStage: Stage<GenerateSummary> = {
       centres: config.encoder ? path.join(runDir, 'anchors', 'centres.npy') : null,
       attributes: attributePredictor(config, runDir),
       judge: judgeArgs(config, runDir),
+      fid: fidArgs(config, runDir),
       device: config.device,
     };
     type Result = Omit<GenerateSummary, 'cosines' | 'dataset' | 'manifest' | 'card' | 'grid'>;
