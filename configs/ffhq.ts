@@ -68,7 +68,7 @@ export const generate = {
   processes: GPUS,
 } satisfies Section<'generate'>;
 
-/** The evaluation recipe of ../shared/id3-method.md: iResNet-50, ArcFace, SGD, lr 0.1 ÷ 10 at 22, 28, 32. */
+/** The evaluation recipe of docs/method.md: iResNet-50, ArcFace, SGD, lr 0.1 ÷ 10 at 22, 28, 32. */
 export const trainFr = {
   data: 'synthetic',
   backbone: 'iresnet50',

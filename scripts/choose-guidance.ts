@@ -10,6 +10,7 @@
  * validation identities, conditioned on that image's (y, s), scored by the config's judge: rank-1
  * among the validation identities and identity cosine, beside f's (labelled: optimised by the
  * sampler) and the attribute errors. The choice: the largest judge rank-1, ties to the smaller γ.
+ * Only then, the test identities: γ = 0 and the chosen γ measured the same way on them, once.
  * Writes <run>/guidance/choice.json and choice.csv; the config then states the chosen γ (the
  * choice is not applied by itself: a config says what it runs).
  */
@@ -41,33 +42,40 @@ const runDir = path.resolve(run.runsDir, run.name);
 const judge = judgeSpec(run, runDir)!;
 const session = await getSession();
 const sampler = samplerArgs(run.diffusion.sampler);
+/** One sample per image of the split's identities at (γ, mode), judged: a row of the table. */
+async function measure(split: 'val' | 'test', g: number, mode: 'detached' | 'full') {
+  const result = await measureIdentityPreservation(session, {
+    trainDir: path.join(runDir, 'train'), manifest: path.join(runDir, 'prepare', 'manifest.csv'), split, perIdentity: 1,
+    sampler: { ...sampler, guidanceScale: g, gradientMode: mode }, seed: 0, batchSize: run.diffusion!.sampler.batchSize,
+    attributeRegressor: path.join(runDir, 'attributes'), judges: { judge: judge.spec }, outDir: path.join(runDir, 'guidance', split, `g${g}-${mode}`),
+    device: run.device,
+  });
+  const { f, judge: j } = result.identity;
+  const row = {
+    split, guidanceScale: g, gradientMode: g === 0 ? 'none' : mode, identities: result.identities,
+    'judge rank-1': j!.rank1, 'judge cosine': j!.identityCosine, 'judge impostor cosine': j!.impostorCosine, 'judge genuine cosine': j!.genuineCosine,
+    'f rank-1 (optimised)': f!.rank1, 'f cosine (optimised)': f!.identityCosine,
+    ...Object.fromEntries(Object.entries(result.attributeError.samples).map(([k, v]) => [`${k} error`, v])),
+    seconds: result.samplingSeconds,
+  };
+  console.log(Object.entries(row).map(([k, v]) => `${k} ${typeof v === 'number' ? +v.toFixed(3) : v}`).join(', '));
+  return row;
+}
+
 const cases = scales.flatMap((g) => (g === 0 ? [{ g, mode: 'detached' as const }] : (['detached', 'full'] as const).map((mode) => ({ g, mode }))));
 const rows = [];
+const tested = [];
 try {
-  for (const { g, mode } of cases) {
-    const result = await measureIdentityPreservation(session, {
-      trainDir: path.join(runDir, 'train'), manifest: path.join(runDir, 'prepare', 'manifest.csv'), split: 'val', perIdentity: 1,
-      sampler: { ...sampler, guidanceScale: g, gradientMode: mode }, seed: 0, batchSize: run.diffusion.sampler.batchSize,
-      attributeRegressor: path.join(runDir, 'attributes'), judges: { judge: judge.spec }, outDir: path.join(runDir, 'guidance', `g${g}-${mode}`),
-      device: run.device,
-    });
-    const { f, judge: j } = result.identity;
-    const row = {
-      guidanceScale: g, gradientMode: g === 0 ? 'none' : mode, identities: result.identities,
-      'judge rank-1': j!.rank1, 'judge cosine': j!.identityCosine, 'judge impostor cosine': j!.impostorCosine, 'judge genuine cosine': j!.genuineCosine,
-      'f rank-1 (optimised)': f!.rank1, 'f cosine (optimised)': f!.identityCosine,
-      ...Object.fromEntries(Object.entries(result.attributeError.samples).map(([k, v]) => [`${k} error`, v])),
-      seconds: result.samplingSeconds,
-    };
-    rows.push(row);
-    console.log(Object.entries(row).map(([k, v]) => `${k} ${typeof v === 'number' ? +v.toFixed(3) : v}`).join(', '));
-  }
+  for (const { g, mode } of cases) rows.push(await measure('val', g, mode));
+  const best = rows.reduce((a, b) => (b['judge rank-1'] > a['judge rank-1'] ? b : a));
+  console.log(`chosen on ${best.identities} validation identities by the judge (${judge.name}): γ ${best.guidanceScale}, ${best.gradientMode} ` +
+    `(judge rank-1 ${best['judge rank-1'].toFixed(3)}; unguided ${rows[0]!['judge rank-1'].toFixed(3)})`);
+  tested.push(await measure('test', 0, 'detached'));
+  if (best.guidanceScale > 0) tested.push(await measure('test', best.guidanceScale, best.gradientMode as 'detached' | 'full'));
+  const out = path.join(runDir, 'guidance');
+  writeFileAtomic(path.join(out, 'choice.csv'), stringify([...rows, ...tested], { header: true }));
+  writeFileAtomic(path.join(out, 'choice.json'), JSON.stringify({ config: file, variant: variant.variant, judge: judge.name, val: rows, chosen: best, test: tested }, null, 2));
+  console.log(`written: ${path.join(out, 'choice.csv')}`);
 } finally {
   await closeSession();
 }
-const best = rows.reduce((a, b) => (b['judge rank-1'] > a['judge rank-1'] ? b : a));
-const out = path.join(runDir, 'guidance');
-writeFileAtomic(path.join(out, 'choice.csv'), stringify(rows, { header: true }));
-writeFileAtomic(path.join(out, 'choice.json'), JSON.stringify({ config: file, variant: variant.variant, judge: judge.name, split: 'val', rows, chosen: best }, null, 2));
-console.log(`chosen on ${best.identities} validation identities by the judge (${judge.name}): γ ${best.guidanceScale}, ${best.gradientMode} ` +
-  `(judge rank-1 ${best['judge rank-1'].toFixed(3)}; unguided ${rows[0]!['judge rank-1'].toFixed(3)}). ${path.join(out, 'choice.csv')}`);

@@ -1,5 +1,5 @@
 /**
- * The per-image plan (../../shared/id3-method.md, "Synthetic dataset generation"): for identity i
+ * The per-image plan (docs/method.md, "Synthetic dataset generation"): for identity i
  * (anchor w_i) and image j,
  *
  *   v_ij ~ U[lb, ub],   u_ij = unit vector ⟂ w_i (a Gaussian with its w_i part removed),

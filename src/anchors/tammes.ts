@@ -1,5 +1,5 @@
 /**
- * Identity anchors by the Tammes problem (../../shared/id3-method.md, "Synthetic dataset
+ * Identity anchors by the Tammes problem (docs/method.md, "Synthetic dataset
  * generation"): N points w_i on S^{d-1} whose smallest pairwise angle is as large as possible.
  * Projected gradient descent from random normalised Gaussians on
  *

@@ -1,5 +1,5 @@
 /**
- * Identity anchors and the per-image plan (../../shared/id3-method.md, "Synthetic dataset
+ * Identity anchors and the per-image plan (docs/method.md, "Synthetic dataset
  * generation"). `AnchorsConfig` is the config section `anchors` (the stage of that name);
  * `IdentityPlan` is the plan's section, for the stage that samples images (generate) to reuse.
  */

@@ -1,6 +1,6 @@
 /**
  * The `diffusion` section: the ID³ model (python/id3_torch/diffusion), its training (stage `train`)
- * and its ID-preserving sampler. [paper] and [ours] mark, as ../shared/id3-method.md does, what the
+ * and its ID-preserving sampler. [paper] and [ours] mark, as docs/method.md does, what the
  * paper fixes and what this project chose; every [ours] choice is a field. Defaults are the
  * GPU-scale model (docs/diffusion.md); configs/diffusion-proof.ts holds the CPU-scale one.
  */

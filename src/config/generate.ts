@@ -1,5 +1,5 @@
 /**
- * The `generate` section: the synthetic dataset (../../shared/id3-method.md, "Synthetic dataset
+ * The `generate` section: the synthetic dataset (docs/method.md, "Synthetic dataset
  * generation"). The per-image plan's fields (IdentityPlan: m, [lb, ub], attributes, seed) sit at its
  * top, so that `generate.bounds` is the field an ablation changes; how images are drawn is
  * `diffusion.sampler`; how they are written, the rest.

@@ -28,7 +28,7 @@ export const FrAugment = z
   .prefault({});
 export type FrAugment = z.infer<typeof FrAugment>;
 
-/** Face-recognition training (the recipe of ../shared/id3-method.md by default). */
+/** Face-recognition training (the recipe of docs/method.md by default). */
 export const TrainFr = z
   .strictObject({
     data: z

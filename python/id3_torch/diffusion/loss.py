@@ -1,4 +1,4 @@
-"""The ID-preserving loss of ID³ and its timestep weights (../shared/id3-method.md).
+"""The ID-preserving loss of ID³ and its timestep weights (docs/method.md).
 
     L = || ε - ε_θ(x_t, t, c) ||²  +  λ_t · (1 - ⟨y, f(x̂0(x_t))⟩),   λ_t = w · (1 - 1/(1 + exp(-t/T)))
 

@@ -3,7 +3,7 @@
 Residual blocks (GroupNorm, SiLU, 3×3 convolutions) whose normalised activations are scaled and
 shifted by the embedding e = MLP(sinusoid(t)) + W c; at the configured resolutions, self-attention
 over the feature map and cross-attention from it to the condition tokens (both through
-`scaled_dot_product_attention`). How c enters is [ours] (../shared/id3-method.md): through e in
+`scaled_dot_product_attention`). How c enters is [ours] (docs/method.md): through e in
 every residual block, and as the key/value tokens of cross-attention, c (768) split into
 `condition_tokens` tokens with learned position embeddings. An optional space-to-depth stem
 (`patch_size`, as in "simple diffusion") runs the first level at R/p a side: how a CPU trains

@@ -1,4 +1,4 @@
-"""Face attributes s of ../shared/id3-method.md: age (years) and head pose (yaw, pitch, roll in
+"""Face attributes s of docs/method.md: age (years) and head pose (yaw, pitch, roll in
 degrees), predicted from face crops with the networks face-api ships.
 
 - age: face-api's age/gender net on the crop resized to 112 (the gender output is not used);

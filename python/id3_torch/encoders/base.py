@@ -6,7 +6,7 @@ from torch import nn
 
 
 class IdentityEncoder(nn.Module):
-    """f of ../shared/id3-method.md: (B, 3, H, W) float images in [-1, 1] → (B, d) unit embeddings.
+    """f of docs/method.md: (B, 3, H, W) float images in [-1, 1] → (B, d) unit embeddings.
 
     Frozen (no parameter takes a gradient, eval mode) but differentiable with respect to the
     input: whatever resizing, reframing and normalisation the network wants happens inside

@@ -1,6 +1,6 @@
 """Face-recognition training: an iResNet and a margin head on labelled face images.
 
-The recipe of ../shared/id3-method.md (ArcFace, SGD momentum 0.9, weight decay 5e-4, lr 0.1
+The recipe of docs/method.md (ArcFace, SGD momentum 0.9, weight decay 5e-4, lr 0.1
 divided by 10 at set epochs, horizontal flips) with every number in the options. One loop for
 one process or many (torchrun: DDP, gloo on CPU, nccl on CUDA); bf16 autocast on CUDA; a
 checkpoint every N steps from which a killed run resumes exactly (same batches, same flips).
