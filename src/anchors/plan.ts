@@ -28,7 +28,7 @@ import { NpyRowWriter } from '../bridge/npy.ts';
 import type { PythonSession } from '../bridge/session.ts';
 import { Tensor, tidy } from '../bridge/tensor.ts';
 import { IdentityPlan, type AttributeSource, type IdentityPlanInput } from '../config/anchors.ts';
-import { ConfigError, formatIssues } from '../config/load.ts';
+import { ConfigError, formatIssues } from '../config/errors.ts';
 import { createAtomicWriter, writeJsonAtomic } from '../util/files.ts';
 import { canonicalJson, sha256 } from '../util/hash.ts';
 import { ksCriticalValue, ksUniform } from '../util/kolmogorov-smirnov.ts';

@@ -10,7 +10,7 @@ import { designAnchors, type AnchorReport } from '../anchors/design.ts';
 import { PythonSession } from '../bridge/session.ts';
 import { Tensor } from '../bridge/tensor.ts';
 import { AnchorsConfig } from '../config/anchors.ts';
-import { formatIssues } from '../config/load.ts';
+import { formatIssues } from '../config/errors.ts';
 import { createReporter } from '../ui/reporter.ts';
 import { action, UsageError } from './fail.ts';
 

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { PythonSession } from '../bridge/session.ts';
 import { EncoderConfig } from '../config/encoder.ts';
-import { ConfigError } from '../config/load.ts';
+import { ConfigError } from '../config/errors.ts';
 import { specOf } from '../pipeline/stages/encoder.ts';
 import { action } from './fail.ts';
 

@@ -1,6 +1,6 @@
 /** One place that turns any error into what a person should read, and an exit code. */
 import { CancelledError, PythonDiedError, PythonError } from '../bridge/errors.ts';
-import { ConfigError } from '../config/load.ts';
+import { ConfigError } from '../config/errors.ts';
 import { StageSelectionError } from '../pipeline/runner.ts';
 
 /** Bad command-line input: the message names the option and what was expected (exit code 2). */

@@ -1,27 +1,18 @@
 /**
- * Loading a config file: import the TypeScript module, validate its default export, fill in
- * defaults. Every failure is a ConfigError that names the file and lists one line per problem
- * ("dataset.identities: expected a positive integer, got -3"), never a stack trace.
+ * Loading a config file: import the TypeScript module, validate its default export and its
+ * variants, fill in defaults. Every failure is a ConfigError (config/errors.ts). The layers:
+ * errors → parse → variants → load.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { z } from 'zod';
 import { resolveId3FromAnywhere } from './id3-specifier.ts';
-import { Id3Config } from './schema.ts';
+import { ConfigError } from './errors.ts';
+import { parseConfig } from './parse.ts';
+import type { Id3Config } from './schema.ts';
 import { capacityProblems } from './capacity.ts';
 import { fileProblems } from './files.ts';
 import { expandVariants } from './variants.ts';
-
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-  constructor(
-    readonly file: string,
-    readonly problems: string[],
-  ) {
-    super(`${file}: invalid config\n${problems.map((p) => `  ${p}`).join('\n')}`);
-  }
-}
 
 export interface LoadedConfig {
   /** Absolute path of the config file, or a label for a config given as an object. */
@@ -67,55 +58,12 @@ export async function loadConfigFile(file: string): Promise<LoadedConfig> {
   return { source, config };
 }
 
-/** Validate a config value and fill in defaults; `defaultName` names a run that has no `name`. */
+/** Validate a config value and fill in defaults; `defaultName` names a run that has no `name`. Its
+ *  variants are expanded once, so that a bad variant is a bad config, found now. */
 export function resolveConfig(input: unknown, source: string, defaultName = 'run'): Id3Config {
-  const named = isPlainObject(input) && input.name === undefined ? { ...input, name: defaultName } : input;
-  const parsed = Id3Config.safeParse(named, { reportInput: true });
-  if (!parsed.success) throw new ConfigError(source, formatIssues(parsed.error.issues, input));
-  if (parsed.data.variants) expandVariants(parsed.data, source); // a bad variant is a bad config, found now
-  return parsed.data;
+  const config = parseConfig(input, source, defaultName);
+  if (config.variants) expandVariants(config, source);
+  return config;
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
-
-export function formatIssues(issues: readonly z.core.$ZodIssue[], input: unknown): string[] {
-  return issues.map((issue) => {
-    const where = issue.path.length ? issue.path.map(String).join('.') : '(config)';
-    if (issue.code === 'unrecognized_keys') {
-      return issue.keys.map((key) => `${where === '(config)' ? '' : `${where}.`}${key}: unknown key`).join('\n');
-    }
-    const found = valueAt(input, issue.path);
-    const got = found === undefined ? 'nothing' : describe(found);
-    // A refinement of a section, or of a value the user left to its default, says what it
-    // expected; "got an object" or "got nothing" would add nothing.
-    if (issue.code === 'custom') {
-      return typeof found === 'object' || found === undefined ? `${where}: ${issue.message}` : `${where}: ${issue.message}, got ${got}`;
-    }
-    if (issue.code === 'invalid_union' && 'options' in issue) {
-      return `${where}: expected one of ${(issue.options as unknown[]).map(describe).join(' | ')}, got ${got}`;
-    }
-    const expected = issue.message
-      .replace(/^(Invalid input|Invalid option|Too small|Too big): /, '')
-      .replace(/, received \w+$/, '')
-      .replace(/^E/, 'e');
-    return `${where}: ${expected}, got ${got}`;
-  });
-}
-
-function valueAt(root: unknown, at: readonly PropertyKey[]): unknown {
-  let value = root;
-  for (const key of at) {
-    if (value === null || typeof value !== 'object') return undefined;
-    value = (value as Record<PropertyKey, unknown>)[key];
-  }
-  return value;
-}
-
-function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'number' || typeof value === 'boolean' || value === null) return String(value);
-  if (Array.isArray(value)) return value.length <= 8 ? JSON.stringify(value) : `an array of ${value.length}`;
-  return typeof value === 'object' ? 'an object' : typeof value;
-}
+export { ConfigError, formatIssues } from './errors.ts';

@@ -6,7 +6,8 @@
  * { data: 'real' } }` is a reference trained on real faces beside the synthetic variants.
  */
 import type { ConfigPatch, Id3Config } from './schema.ts';
-import { ConfigError, resolveConfig } from './load.ts';
+import { ConfigError } from './errors.ts';
+import { parseConfig } from './parse.ts';
 
 export interface Variant {
   variant: string;
@@ -53,7 +54,7 @@ export function expandVariants(config: Id3Config, source: string, variants = con
       continue;
     }
     try {
-      resolved.push({ variant, patch: patch as ConfigPatch, config: resolveConfig({ ...withoutRemovedSections(applyPatch(base, patch), patch), name: `${config.name}-${variant}` }, source) });
+      resolved.push({ variant, patch: patch as ConfigPatch, config: parseConfig({ ...withoutRemovedSections(applyPatch(base, patch), patch), name: `${config.name}-${variant}` }, source) });
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       problems.push(...err.problems.map((problem) => `variants.${variant}: ${problem}`));

@@ -15,6 +15,8 @@ export interface StageContext {
   session: PythonSession;
   reporter: Reporter;
   signal?: AbortSignal;
+  /** Every stage of the pipeline, in order (the report reads the others' records through them). */
+  stages: readonly Stage[];
 }
 
 /** A section of the run's report.md that a stage contributes. */

@@ -88,13 +88,12 @@ export const reportStage: Stage<ReportSummary> = {
   describe: () => 'report.md with its plots',
   summarize: (s) => `${s.report} (${s.plots} plots)`,
 
-  async run({ config, runDir, dir, session, signal }: StageContext): Promise<ReportSummary> {
-    const { STAGES } = await import('./index.ts'); // the stage list includes this stage
+  async run({ config, runDir, dir, session, signal, stages }: StageContext): Promise<ReportSummary> {
     const context = { config, runDir, reportDir: dir };
     const records: StageRecord[] = [];
     const parts: ReportPart[] = [];
     const curves: ReportPart[] = [];
-    for (const stage of STAGES) {
+    for (const stage of stages) {
       if (!REPORTED.includes(stage.name) || !stage.enabled(config)) continue;
       const record = readJson<StageRecord>(path.join(runDir, stage.name, 'stage.json'));
       if (!record) continue;
