@@ -10,7 +10,6 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PythonSession } from '../../src/bridge/session.ts';
 import { resolveConfig } from '../../src/config/load.ts';
-import type { Id3ConfigInput } from '../../src/config/schema.ts';
 import { runPipeline } from '../../src/pipeline/runner.ts';
 import type { GenerateSummary } from '../../src/pipeline/stages/generate.ts';
 import type { TrainFrSummary } from '../../src/pipeline/stages/train-fr.ts';

@@ -8,8 +8,7 @@
  */
 import path from 'node:path';
 import { writeIdentityPlan, type PlanSummary } from '../../anchors/plan.ts';
-import { runJob } from '../../bridge/jobs.ts';
-import { runTorchrun } from '../../bridge/torchrun.ts';
+import { runStageJob } from '../stage-job.ts';
 import type { GenerateConfig, Id3Config } from '../../config/schema.ts';
 import { samplerArgs } from '../../diffusion/jobs.ts';
 import { markdownTable } from '../../report/markdown.ts';
@@ -212,7 +211,7 @@ export const generateStage: Stage<GenerateSummary> = {
   },
 
   async run(context: StageContext): Promise<GenerateSummary> {
-    const { config, runDir, dir, session, reporter, signal } = context;
+    const { config, runDir, dir, session, signal } = context;
     const g = generateOf(config);
     const sampler = samplerOf(config);
     const { imagesPerIdentity, bounds, attributes, seed } = g;
@@ -243,11 +242,7 @@ export const generateStage: Stage<GenerateSummary> = {
       device: config.device,
     };
     type Result = Omit<GenerateSummary, 'cosines' | 'dataset' | 'manifest' | 'card' | 'grid'>;
-    const onProgress = (p: Parameters<typeof reporter.progress>[1]) => reporter.progress('generate', p);
-    const result =
-      g.processes > 1
-        ? await runTorchrun<Result>('generate', args, { processes: g.processes, session, dir, onProgress, signal })
-        : await runJob<Result>(session, 'generate', args, { onProgress, signal, eventsPath: path.join(dir, 'events.jsonl') });
+    const result = await runStageJob<Result>('generate', args, context, { processes: g.processes });
     const relative = (...p: string[]) => path.relative(runDir, path.join(dir, ...p));
     return {
       ...result,

@@ -4,8 +4,7 @@
  * encoder (train-fr/encoder.json + backbone.safetensors) for the stages that follow.
  */
 import path from 'node:path';
-import { runJob } from '../../bridge/jobs.ts';
-import { runTorchrun } from '../../bridge/torchrun.ts';
+import { runStageJob } from '../stage-job.ts';
 import type { Id3Config, TrainFr } from '../../config/schema.ts';
 import type { Stage, StageContext } from '../stage.ts';
 
@@ -54,15 +53,12 @@ export function trainFrJobArgs(
 /** Train a recipe on a manifest (its `splits`, or all of it), in the bridge or under torchrun. */
 export async function trainFaceRecognition(
   recipe: TrainFr,
-  { config, runDir, dir, session, reporter, signal }: StageContext,
+  context: StageContext,
   { manifest, splits, identities, label }: { manifest: string; splits: string[] | null; identities?: number | null; label: string },
 ): Promise<TrainFrSummary> {
+  const { config, runDir, dir } = context;
   const args = trainFrJobArgs(recipe, config.device, { manifest, outDir: dir, splits, identities });
-  const onProgress = (p: Parameters<typeof reporter.progress>[1]) => reporter.progress(label, p);
-  const result =
-    recipe.processes > 1
-      ? await runTorchrun<TrainFrSummary & { backbone: string }>('train-fr', args, { processes: recipe.processes, session, dir, onProgress, signal })
-      : await runJob<TrainFrSummary & { backbone: string }>(session, 'train-fr', args, { onProgress, signal, eventsPath: path.join(dir, 'events.jsonl') });
+  const result = await runStageJob<TrainFrSummary & { backbone: string }>('train-fr', args, context, { processes: recipe.processes, label });
   const { backbone: _weights, ...summary } = result;
   return { ...summary, encoder: path.relative(runDir, dir) };
 }

@@ -6,8 +6,7 @@
  * (resumable state) and grid.png (training images over samples for their conditions).
  */
 import path from 'node:path';
-import { runJob } from '../../bridge/jobs.ts';
-import { runTorchrun } from '../../bridge/torchrun.ts';
+import { runStageJob } from '../stage-job.ts';
 import type { DiffusionConfig, Id3Config } from '../../config/schema.ts';
 import type { Stage, StageContext } from '../stage.ts';
 import { encoderKey, encoderSpec } from './encoder.ts';
@@ -77,15 +76,11 @@ export const trainStage: Stage<TrainSummary> = {
     `${s.steps} steps on ${s.images} images, loss ${s.finalLoss?.toFixed(4) ?? '-'} (denoising ${s.denoising?.toFixed(4) ?? '-'}, ` +
     `1 − ⟨y, f(x̂0)⟩ ${s.identity?.toFixed(3) ?? '-'})` + (s.imagesPerSecond ? `, ${s.imagesPerSecond.toFixed(0)} img/s` : ''),
 
-  async run({ config, runDir, dir, session, reporter, signal }: StageContext): Promise<TrainSummary> {
+  async run(context: StageContext): Promise<TrainSummary> {
+    const { config, runDir, dir } = context;
     const args = trainJobArgs(config, runDir, dir);
-    const processes = diffusionOf(config).training.processes;
-    const onProgress = (p: Parameters<typeof reporter.progress>[1]) => reporter.progress('train', p);
     type Result = Omit<TrainSummary, 'model' | 'grid'>;
-    const result =
-      processes > 1
-        ? await runTorchrun<Result>('train', args, { processes, session, dir, onProgress, signal })
-        : await runJob<Result>(session, 'train', args, { onProgress, signal, eventsPath: path.join(dir, 'events.jsonl') });
+    const result = await runStageJob<Result>('train', args, context, { processes: diffusionOf(config).training.processes });
     return { ...result, model: path.relative(runDir, dir), grid: path.relative(runDir, path.join(dir, 'grid.png')) };
   },
 };
