@@ -21,6 +21,7 @@ import { loadConfigFile } from '../src/config/load.ts';
 import { expandVariants } from '../src/config/variants.ts';
 import { measureIdentityPreservation, samplerArgs } from '../src/diffusion/jobs.ts';
 import { judgeSpec } from '../src/pipeline/stages/judge.ts';
+import { outputsOf } from '../src/pipeline/stages/outputs-of.ts';
 import { runPipeline } from '../src/pipeline/runner.ts';
 import { createReporter } from '../src/ui/reporter.ts';
 import { writeFileAtomic } from '../src/util/files.ts';
@@ -40,14 +41,15 @@ await runPipeline(run, { reporter, only: ['prepare', 'encoder', 'judge', 'attrib
 reporter.close();
 const runDir = path.resolve(run.runsDir, run.name);
 const judge = judgeSpec(run, runDir)!;
+const outputs = outputsOf(runDir);
 const session = await getSession();
 const sampler = samplerArgs(run.diffusion.sampler);
 /** One sample per image of the split's identities at (γ, mode), judged: a row of the table. */
 async function measure(split: 'val' | 'test', g: number, mode: 'detached' | 'full') {
   const result = await measureIdentityPreservation(session, {
-    trainDir: path.join(runDir, 'train'), manifest: path.join(runDir, 'prepare', 'manifest.csv'), split, perIdentity: 1,
+    trainDir: outputs.train.folder, manifest: outputs.prepare.manifest, split, perIdentity: 1,
     sampler: { ...sampler, guidanceScale: g, gradientMode: mode }, seed: 0, batchSize: run.diffusion!.sampler.batchSize,
-    attributeRegressor: path.join(runDir, 'attributes'), judges: { judge: judge.spec }, outDir: path.join(runDir, 'guidance', split, `g${g}-${mode}`),
+    attributeRegressor: outputs.attributes.folder, judges: { judge: judge.spec }, outDir: path.join(runDir, 'guidance', split, `g${g}-${mode}`),
     device: run.device,
   });
   const { f, judge: j } = result.identity;

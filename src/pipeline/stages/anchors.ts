@@ -19,6 +19,7 @@ import { writeJsonAtomic } from '../../util/files.ts';
 import { eventsLog } from '../events.ts';
 import type { Stage, StageContext } from '../stage.ts';
 import { encoderKey, encoderSpec } from './encoder.ts';
+import { outputsOf } from './outputs-of.ts';
 
 /** Paths relative to the run folder. */
 export interface AnchorsSummary {
@@ -104,7 +105,7 @@ export const anchorsStage: Stage<AnchorsSummary> = {
       const found = await runJob<CentresResult>(
         session,
         'anchors.identity-centres',
-        { encoder: encoderSpec(config, runDir), manifest: path.join(runDir, 'prepare', 'manifest.csv'), split: 'train', out: centresFile, device: config.device },
+        { encoder: encoderSpec(config, runDir), manifest: outputsOf(runDir).prepare.manifest, split: 'train', out: centresFile, device: config.device },
         { onProgress: show, signal, eventsPath },
       );
       if (dim !== undefined && dim !== found.embeddingSize) {

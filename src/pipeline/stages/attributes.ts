@@ -8,6 +8,7 @@ import path from 'node:path';
 import { runJob } from '../../bridge/jobs.ts';
 import type { Id3Config } from '../../config/schema.ts';
 import type { Stage } from '../stage.ts';
+import { outputsOf } from './outputs-of.ts';
 
 export interface AttributesSummary {
   evalSplit: string;
@@ -44,7 +45,7 @@ export const attributesStage: Stage<AttributesSummary> = {
       'attributes.train',
       {
         ...recipeOf(config),
-        manifest: path.join(runDir, 'prepare', 'manifest.csv'),
+        manifest: outputsOf(runDir).prepare.manifest,
         outDir: dir,
         evalSplit: evalSplit(config),
         inputSize: config.dataset.resolution,

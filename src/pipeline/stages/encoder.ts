@@ -14,6 +14,7 @@ import path from 'node:path';
 import type { EncoderConfig, Id3Config } from '../../config/schema.ts';
 import type { Stage } from '../stage.ts';
 import { describeRecipe, recipeSlice, summarizeTraining, trainFaceRecognition, type TrainFrSummary } from './train-fr.ts';
+import { outputsOf } from './outputs-of.ts';
 
 const encoderOf = (config: Id3Config): EncoderConfig => {
   if (!config.encoder) throw new Error('the config has no encoder section');
@@ -35,7 +36,7 @@ export function encoderSpec(config: Id3Config, runDir: string): { kind: string }
 export function specOf(encoder: EncoderConfig, runDir: string): { kind: string } & Record<string, unknown> {
   switch (encoder.kind) {
     case 'train':
-      return { kind: 'folder', path: path.join(runDir, 'encoder') };
+      return { kind: 'folder', path: outputsOf(runDir).encoder.folder };
     case 'folder':
       return { kind: 'folder', path: path.resolve(encoder.path) };
     case 'dlib':
@@ -93,7 +94,7 @@ export const encoderStage: Stage<TrainFrSummary> = {
   summarize: summarizeTraining,
   run: (context) =>
     trainFaceRecognition(trainedRecipe(context.config), context, {
-      manifest: path.join(context.runDir, 'prepare', 'manifest.csv'),
+      manifest: outputsOf(context.runDir).prepare.manifest,
       splits: ['train'],
       label: 'encoder',
     }),

@@ -14,6 +14,7 @@ import type { VerificationResult } from '../../evaluation/verification.ts';
 import { markdownTable } from '../../report/markdown.ts';
 import { writeFileAtomic } from '../../util/files.ts';
 import type { Stage, StageContext } from '../stage.ts';
+import { outputsOf } from './outputs-of.ts';
 
 /** The pair set drawn from the prepared set's held-out identities. */
 export const HELD_OUT = 'held-out';
@@ -52,10 +53,10 @@ interface EvaluatedModel {
 function modelsOf(config: Id3Config, runDir: string): EvaluatedModel[] {
   const models: EvaluatedModel[] = [];
   if (config.encoder?.kind === 'train') {
-    models.push({ name: `${config.encoder.recipe.backbone} (encoder)`, encoder: { kind: 'folder', path: path.join(runDir, 'encoder') } });
+    models.push({ name: `${config.encoder.recipe.backbone} (encoder)`, encoder: { kind: 'folder', path: outputsOf(runDir).encoder.folder } });
   }
   if (config.trainFr) {
-    models.push({ name: trainFrModelName(config.trainFr.backbone), encoder: { kind: 'folder', path: path.join(runDir, 'train-fr') } });
+    models.push({ name: trainFrModelName(config.trainFr.backbone), encoder: { kind: 'folder', path: outputsOf(runDir).trainFr.folder } });
   }
   return models;
 }
@@ -137,7 +138,7 @@ export const evaluateStage: Stage<EvaluateSummary> = {
       {
         models: modelsOf(config, runDir),
         heldOut: e.split
-          ? { name: HELD_OUT, manifest: path.join(runDir, 'prepare', 'manifest.csv'), splits: [e.split], pairs: e.pairs, seed: e.seed }
+          ? { name: HELD_OUT, manifest: outputsOf(runDir).prepare.manifest, splits: [e.split], pairs: e.pairs, seed: e.seed }
           : null,
         benchmarks: e.benchmarks.map((b) => ({ name: b.name, path: path.resolve(b.path) })),
         pixelBaseline: e.pixelBaseline,

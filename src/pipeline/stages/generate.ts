@@ -16,6 +16,7 @@ import type { Stage, StageContext } from '../stage.ts';
 import { tensorDevice } from './anchors.ts';
 import { fileDigest } from './encoder.ts';
 import { judgeSpec } from './judge.ts';
+import { outputsOf } from './outputs-of.ts';
 
 /** One encoder's identity figures of a synthetic set (python/id3_torch/evaluation/synthetic.py `encoder_statistics`). */
 export interface IdentityFigures {
@@ -95,13 +96,13 @@ const samplerOf = (config: Id3Config) => {
 /** How the generated images' attributes are measured: the parametric set's regressor (stage
  *  "attributes"), face-api's predictors for real faces. */
 function attributePredictor(config: Id3Config, runDir: string): { kind: 'regressor'; path: string } | { kind: 'face-api' } {
-  return config.dataset.kind === 'parametric' ? { kind: 'regressor', path: path.join(runDir, 'attributes') } : { kind: 'face-api' };
+  return config.dataset.kind === 'parametric' ? { kind: 'regressor', path: outputsOf(runDir).attributes.folder } : { kind: 'face-api' };
 }
 
 /** The real images that realism is measured against: the prepared manifest's held-out test split, else val. */
 function heldOutReal(config: Id3Config, runDir: string): { manifest: string; split: 'test' | 'val' } {
   const split = config.dataset.kind === 'parametric' && config.dataset.testIdentities === 0 ? 'val' : 'test';
-  return { manifest: path.join(runDir, 'prepare', 'manifest.csv'), split };
+  return { manifest: outputsOf(runDir).prepare.manifest, split };
 }
 
 /** The judge and the real images it compares with: the prepared training identities (leakage) and the
@@ -216,16 +217,16 @@ export const generateStage: Stage<GenerateSummary> = {
     const sampler = samplerOf(config);
     const { imagesPerIdentity, bounds, attributes, seed } = g;
     const plan = await writeIdentityPlan(session, {
-      anchors: path.join(runDir, 'anchors', 'anchors.npy'),
+      anchors: outputsOf(runDir).anchors.anchors,
       plan: { imagesPerIdentity, bounds, attributes, seed },
-      manifest: path.join(runDir, 'prepare', 'manifest.csv'),
+      manifest: outputsOf(runDir).prepare.manifest,
       outDir: path.join(dir, 'plan'),
       device: await tensorDevice(context),
       signal,
     });
     const args = {
       plan: path.join(dir, 'plan'),
-      trainDir: path.join(runDir, 'train'),
+      trainDir: outputsOf(runDir).train.folder,
       outDir: dir,
       sampler: { ...samplerArgs(sampler), guidanceTarget: sampler.guidanceTarget },
       batchSize: sampler.batchSize,
@@ -235,7 +236,7 @@ export const generateStage: Stage<GenerateSummary> = {
       identitiesPerShard: g.identitiesPerShard,
       gridIdentities: g.gridIdentities,
       gridImages: g.gridImages,
-      centres: config.encoder ? path.join(runDir, 'anchors', 'centres.npy') : null,
+      centres: config.encoder ? outputsOf(runDir).anchors.centres : null,
       attributes: attributePredictor(config, runDir),
       judge: judgeArgs(config, runDir),
       fid: fidArgs(config, runDir),

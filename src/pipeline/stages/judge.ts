@@ -11,6 +11,7 @@ import type { Stage } from '../stage.ts';
 import { specOf } from './encoder.ts';
 import { renderParametric } from './prepare.ts';
 import { describeRecipe, recipeSlice, summarizeTraining, trainFaceRecognition, type TrainFrSummary } from './train-fr.ts';
+import { outputsOf } from './outputs-of.ts';
 
 const trainedJudge = (config: Id3Config): { judge: TrainedJudge; faces: ParametricDataset } => {
   if (config.judge?.kind !== 'train' || config.dataset.kind !== 'parametric') throw new Error('judge: not trained in this run');
@@ -23,7 +24,7 @@ export function judgeSpec(config: Id3Config, runDir: string): { spec: ReturnType
   if (!judge) return null;
   if (judge.kind === 'train') {
     return {
-      spec: { kind: 'folder', path: path.join(runDir, 'judge') },
+      spec: { kind: 'folder', path: outputsOf(runDir).judge.folder },
       name: `${describeRecipe(judge.recipe)}, trained on ${judge.identities} other parametric identities`,
     };
   }

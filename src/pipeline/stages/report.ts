@@ -13,6 +13,7 @@ import { drawPlots, type PlotSpec } from '../../report/plots.ts';
 import { writeFileAtomic } from '../../util/files.ts';
 import type { StageRecord } from '../runner.ts';
 import type { ReportPart, Stage, StageContext, StageName } from '../stage.ts';
+import { outputsOf } from './outputs-of.ts';
 
 export interface ReportSummary {
   /** Relative to the run folder. */
@@ -59,7 +60,7 @@ function describeHost(h: Host): string {
 }
 
 function header(config: Id3Config, runDir: string, records: StageRecord[]): string {
-  const host = readJson<{ host?: Host }>(path.join(runDir, 'run.json'))?.host;
+  const host = readJson<{ host?: Host }>(outputsOf(runDir).run.record)?.host;
   const rows = records.map((r) => ({
     stage: r.stage,
     key: r.key.slice(0, 12),

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { runStageJob } from '../stage-job.ts';
 import type { Id3Config, TrainFr } from '../../config/schema.ts';
 import type { Stage, StageContext } from '../stage.ts';
+import { outputsOf } from './outputs-of.ts';
 
 export interface TrainFrSummary {
   steps: number;
@@ -105,8 +106,8 @@ export const trainFrStage: Stage<TrainFrSummary> = {
   run: (context) =>
     trainFaceRecognition(trainFrOf(context.config), context, {
       ...(trainingData(context.config) === 'real'
-        ? { manifest: path.join(context.runDir, 'prepare', 'manifest.csv'), splits: ['train'], identities: trainFrOf(context.config).realIdentities ?? null }
-        : { manifest: path.join(context.runDir, 'generate', 'dataset', 'manifest.csv'), splits: null }),
+        ? { manifest: outputsOf(context.runDir).prepare.manifest, splits: ['train'], identities: trainFrOf(context.config).realIdentities ?? null }
+        : { manifest: outputsOf(context.runDir).generate.manifest, splits: null }),
       label: 'train-fr',
     }),
 };

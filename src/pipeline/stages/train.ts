@@ -10,6 +10,7 @@ import { runStageJob } from '../stage-job.ts';
 import type { DiffusionConfig, Id3Config } from '../../config/schema.ts';
 import type { Stage, StageContext } from '../stage.ts';
 import { encoderKey, encoderSpec } from './encoder.ts';
+import { outputsOf } from './outputs-of.ts';
 
 export interface TrainSummary {
   steps: number;
@@ -40,7 +41,7 @@ export function trainJobArgs(config: Id3Config, runDir: string, outDir: string):
   const { model, conditioning, schedule, loss, training } = diffusionOf(config);
   const { processes: _processes, ...rest } = training;
   return {
-    manifest: path.join(runDir, 'prepare', 'manifest.csv'),
+    manifest: outputsOf(runDir).prepare.manifest,
     outDir,
     encoder: encoderSpec(config, runDir),
     device: config.device,
