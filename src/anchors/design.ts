@@ -58,7 +58,7 @@ export async function designAnchors(session: PythonSession, design: AnchorDesign
   }
   const began = performance.now();
   const zone = design.exclusionAngle !== undefined ? new ExclusionZone(centres!, design.exclusionAngle, design.chunk) : undefined;
-  const start = await (await Tensor.randn(session, [design.count, design.dim], { seed: design.seed, device })).normalize(1);
+  const start = await Tensor.randn(session, [design.count, design.dim], { seed: design.seed, device }).normalize(1);
   let anchors = start;
   try {
     let startSeparation: Separation;

@@ -55,9 +55,9 @@ export class ExclusionZone {
     for (let pass = 0; pass < passes; pass++) {
       const next = await tidy(async () => {
         const sampled = await pattern.sampledMatmul(current, this.centres.T());
-        const cosines = await (await sampled.values()).reshape(indices.shape); // (N, kc)
+        const cosines = await sampled.values().reshape(indices.shape); // (N, kc)
         const { values: rho, indices: which } = await cosines.max(1, true); // (N, 1) each
-        const centreIds = await (await indices.gather(1, which)).squeeze(1); // (N,)
+        const centreIds = await indices.gather(1, which).squeeze(1); // (N,)
         return this.moveOut(current, rho, centreIds);
       });
       if (current !== W) await current.dispose();
@@ -76,7 +76,7 @@ export class ExclusionZone {
     for (let round = 0; round < ENFORCE_ROUNDS; round++) {
       const step = await tidy(async () => {
         const nearest = await nearestAmong(current, this.centres, 1, this.chunk);
-        const inside = await (await (await (await nearest.cosines.gt(this.cosAlpha + EDGE_TOLERANCE)).cast('float32')).sum()).item();
+        const inside = await nearest.cosines.gt(this.cosAlpha + EDGE_TOLERANCE).cast('float32').sum().item();
         if (inside === 0) return null;
         return { inside, anchors: await this.moveOut(current, nearest.cosines, await nearest.indices.squeeze(1)) };
       });
@@ -101,8 +101,8 @@ export class ExclusionZone {
   private moveOut(W: Tensor, rho: Tensor, centreIds: Tensor): Promise<Tensor> {
     return tidy(async () => {
       const c = await this.centres.indexSelect(0, centreIds); // (N, d)
-      const away = await (await W.sub(c.mul(rho))).normalize(1); // (w − ρc) / ‖w − ρc‖
-      const edge = await (await c.mul(this.cosAlpha)).add(away.mul(this.sinAlpha));
+      const away = await W.sub(c.mul(rho)).normalize(1); // (w − ρc) / ‖w − ρc‖
+      const edge = await c.mul(this.cosAlpha).add(away.mul(this.sinAlpha));
       return edge.where(rho.gt(this.cosAlpha), W); // the (N, 1) mask broadcasts over d
     });
   }
@@ -112,6 +112,6 @@ export class ExclusionZone {
 export function closestApproach(W: Tensor, centres: Tensor, chunk: number): Promise<number> {
   return tidy(async () => {
     const { cosines } = await nearestAmong(W, centres, 1, chunk);
-    return angleOf(await (await cosines.amax()).item());
+    return angleOf(await cosines.amax().item());
   });
 }

@@ -37,7 +37,7 @@ export const angleOf = (cosine: number) => degrees(Math.acos(Math.min(1, Math.ma
 /** The k nearest rows of `points` (M, d) for each row of `queries` (B, d), rows being unit vectors. */
 function nearestInBlock(queries: Tensor, points: Tensor, k: number): Promise<Neighbours> {
   return tidy(async () => {
-    const { values, indices } = await (await queries.matmul(points.T())).topk(k, 1);
+    const { values, indices } = await queries.matmul(points.T()).topk(k, 1);
     return { indices, cosines: values };
   });
 }
@@ -72,9 +72,9 @@ function checkK(k: number, candidates: number): void {
  */
 function nearestOthersInBlock(queries: Tensor, X: Tensor, k: number, offset: number): Promise<Neighbours> {
   return tidy(async () => {
-    const { values, indices } = await (await queries.matmul(X.T())).topk(k + 1, 1); // (B, k + 1)
-    const self = await (await Tensor.arange(X.session, offset, offset + queries.shape[0]!, { device: X.device })).unsqueeze(1);
-    const order = await (await (await (await indices.eq(self)).cast('int64')).argsort(1)).slice(1, 0, k);
+    const { values, indices } = await queries.matmul(X.T()).topk(k + 1, 1); // (B, k + 1)
+    const self = await Tensor.arange(X.session, offset, offset + queries.shape[0]!, { device: X.device }).unsqueeze(1);
+    const order = await indices.eq(self).cast('int64').argsort(1).slice(1, 0, k);
     return { indices: await indices.gather(1, order), cosines: await values.gather(1, order) };
   });
 }
@@ -96,11 +96,11 @@ export function separationOf(X: Tensor, nearest: Tensor): Promise<Separation> {
   return tidy(async () => {
     const n = X.shape[0]!;
     const clamped = await nearest.clamp({ min: -1, max: 1 });
-    const maxCosine = await (await clamped.amax()).item();
-    const meanNearestCosine = await (await clamped.mean()).item();
-    const meanNearestAngle = degrees(await (await (await clamped.acos()).mean()).item());
+    const maxCosine = await clamped.amax().item();
+    const meanNearestCosine = await clamped.mean().item();
+    const meanNearestAngle = degrees(await clamped.acos().mean().item());
     const sum = await X.sum(0);
-    const squaredNorm = await (await (await sum.mul(sum)).sum()).item();
+    const squaredNorm = await sum.mul(sum).sum().item();
     return {
       minAngle: angleOf(maxCosine),
       meanNearestAngle,

@@ -97,7 +97,7 @@ async function attributeDraw(session: PythonSession, source: AttributeSource, ma
   if (source.source === 'ranges') {
     const low = await Tensor.fromArray(session, ATTRIBUTE_NAMES.map((a) => source[a][0]), { device });
     const width = await Tensor.fromArray(session, ATTRIBUTE_NAMES.map((a) => source[a][1] - source[a][0]), { device });
-    const draw: AttributeDraw = async (count, seed) => (await (await Tensor.rand(session, [count, 4], { seed, device })).mul(width)).add(low); // each U[lo, hi], independent
+    const draw: AttributeDraw = async (count, seed) => Tensor.rand(session, [count, 4], { seed, device }).mul(width).add(low); // each U[lo, hi], independent
     return { draw, held: [low, width] };
   }
   if (!manifest) throw new Error('plan.attributes: empirical attributes resample a manifest; give its path (manifest)');
@@ -122,19 +122,19 @@ function planBlock(W: Tensor, first: number, b: number, m: number, [lb, ub]: [nu
   const d = W.shape[1]!;
   const streamSeed = (stream: Stream) => derivedSeed(seed, block + 1, stream);
   return tidy(async () => {
-    const w = await (await W.slice(0, first, first + b)).unsqueeze(1); // (b, 1, d)
-    const v = await (await (await Tensor.rand(session, [b, m, 1], { seed: streamSeed(Stream.Cosine), device })).mul(ub - lb)).add(lb); // v_ij ~ U[lb, ub]
+    const w = await W.slice(0, first, first + b).unsqueeze(1); // (b, 1, d)
+    const v = await Tensor.rand(session, [b, m, 1], { seed: streamSeed(Stream.Cosine), device }).mul(ub - lb).add(lb); // v_ij ~ U[lb, ub]
     const g = await Tensor.randn(session, [b, m, d], { seed: streamSeed(Stream.Direction), device });
-    const u = await (await g.sub(w.mul(g.mul(w).then((gw) => gw.sum(2, true))))).normalize(2); // u_ij ⟂ w_i, unit
-    const sine = await (await (await (await v.mul(v)).neg()).add(1)).sqrt(); // sqrt(1 − v²)
-    const y = await (await w.mul(v)).add(u.mul(sine)); // (b, m, d): y_ij = v w_i + sqrt(1 − v²) u_ij
+    const u = await g.sub(w.mul(g.mul(w).then((gw) => gw.sum(2, true)))).normalize(2); // u_ij ⟂ w_i, unit
+    const sine = await v.mul(v).neg().add(1).sqrt(); // sqrt(1 − v²)
+    const y = await w.mul(v).add(u.mul(sine)); // (b, m, d): y_ij = v w_i + sqrt(1 − v²) u_ij
     // The check the construction promises: cos(y_ij, w_i) = v_ij (y is unit: v² + (1 − v²) = 1).
-    const measured = await (await (await y.normalize(2)).mul(w)).sum(2, true);
-    const maxError = await (await (await (await measured.sub(v)).abs()).amax()).item();
+    const measured = await y.normalize(2).mul(w).sum(2, true);
+    const maxError = await measured.sub(v).abs().amax().item();
     // s_ij = s_i + mask ⊙ (s'_ij − s_i): shared per identity where the mask is 0.
     const perImage = await (await drawAttributes(b * m, streamSeed(Stream.ImageAttributes))).reshape([b, m, 4]);
     const perIdentity = await (await drawAttributes(b, streamSeed(Stream.IdentityAttributes))).reshape([b, 1, 4]);
-    const attributes = await (await perIdentity.add((await perImage.sub(perIdentity)).mul(mask))).reshape([b * m, 4]);
+    const attributes = await perIdentity.add(perImage.sub(perIdentity).mul(mask)).reshape([b * m, 4]);
     const flatV = await v.reshape([-1]);
     return {
       y: await y.reshape([b * m, d]),
@@ -170,7 +170,7 @@ export async function writeIdentityPlan(session: PythonSession, options: PlanOpt
   const W = await tidy(async () => {
     const loaded = await Tensor.loadNpy(session, options.anchors, { device });
     if (loaded.shape.length !== 2) throw new Error(`plan: ${options.anchors} holds shape [${loaded.shape}], expected anchors (N, d)`);
-    return (await loaded.cast('float32')).normalize(1); // unit w_i, whatever file it came from
+    return loaded.cast('float32').normalize(1); // unit w_i, whatever file it came from
   });
   const [n, d] = W.shape as [number, number];
   const m = plan.imagesPerIdentity;

@@ -4,7 +4,7 @@
  * search. Products with a dense matrix go through embedding_bag (weighted sums of gathered rows),
  * 3–4× faster than torch's CSR @ dense on a CPU (measured at N = 10,000, k = 32, d = 512).
  */
-import { heldTensors, Tensor, tidy } from '../bridge/tensor.ts';
+import { heldTensors, Tensor, tidy, type TensorChain } from '../bridge/tensor.ts';
 
 /** Where Pᵀ's entries come from: P's values in `order`, at columns `col`, row r's from `offsets[r]`. */
 interface TransposeLayout {
@@ -44,12 +44,12 @@ export class RowSparseLayout {
       if (columns !== n) throw new Error(`a transposable row-sparse layout must be square, got ${n} × ${columns}`);
       // Pᵀ row by row = P's entries sorted by column; the stable sort keeps their rows ascending.
       const order = await col.argsort();
-      const rows = await (await (await Tensor.arange(session, n, undefined, { device })).unsqueeze(1)).add(Tensor.zeros(session, [1, k], { dtype: 'int64', device }));
+      const rows = await Tensor.arange(session, n, undefined, { device }).unsqueeze(1).add(Tensor.zeros(session, [1, k], { dtype: 'int64', device }));
       const counts = await col.bincount(n); // entries per column = per row of Pᵀ
       const transposed = {
         order,
-        offsets: await Tensor.cat([Tensor.zeros(session, [1], { dtype: 'int64', device }), (await counts.cumsum(0)).slice(0, 0, n - 1)]),
-        col: await (await rows.reshape([-1])).indexSelect(0, order),
+        offsets: await Tensor.cat([Tensor.zeros(session, [1], { dtype: 'int64', device }), counts.cumsum(0).slice(0, 0, n - 1)]),
+        col: await rows.reshape([-1]).indexSelect(0, order),
       };
       return { sorted, offsets, col, pattern, transposed };
     });
@@ -57,13 +57,13 @@ export class RowSparseLayout {
   }
 
   /** P @ X for the matrix P of this layout holding `values` (N·k, row by row as `indices`); X is (M, d). */
-  times(values: Tensor, X: Tensor): Promise<Tensor> {
+  times(values: Tensor, X: Tensor): TensorChain {
     return X.embeddingBag(this.col, this.offsets, values);
   }
 
   /** Pᵀ @ X (X is (N, d)), for a square layout built with `transpose` (call inside a `tidy`: the
    *  reordered values are a tensor of their own). */
-  transposedTimes(values: Tensor, X: Tensor): Promise<Tensor> {
+  transposedTimes(values: Tensor, X: Tensor): TensorChain {
     const t = this.transpose;
     if (!t) throw new Error('this row-sparse layout was built without transpose');
     return X.embeddingBag(t.col, t.offsets, values.indexSelect(0, t.order));

@@ -75,7 +75,7 @@ async function neighbourSets(W: Tensor, k: number, chunk: number): Promise<{ set
   return tidy(async () => {
     const { indices, cosines } = await nearestNeighbours(W, k, chunk);
     const sets = await RowSparseLayout.build(indices, W.shape[0]!, { transpose: true });
-    return { sets, nearest: await (await cosines.slice(1, 0, 1)).squeeze(1) };
+    return { sets, nearest: await cosines.slice(1, 0, 1).squeeze(1) };
   });
 }
 
@@ -87,13 +87,13 @@ interface StepMetrics {
 
 /** Cosines w_i·w_j of the layout's pairs, (N, k) in its row order. */
 async function trackedCosines(W: Tensor, sets: RowSparseLayout): Promise<Tensor> {
-  return (await (await sets.pattern.sampledMatmul(W, W.T())).values()).reshape(sets.indices.shape);
+  return sets.pattern.sampledMatmul(W, W.T()).values().reshape(sets.indices.shape);
 }
 
 /** ∂E/∂W = (P + Pᵀ) W for the pairs of `sets`, from their cosines (N, k); see the top of this file. */
 async function gradientFrom(W: Tensor, sets: RowSparseLayout, scaled: Tensor): Promise<Tensor> {
-  const p = await (await scaled.softmax(1)).reshape([-1]); // p_ij = softmax_j(w_i·w_j / τ), row by row
-  return (await sets.times(p, W)).add(sets.transposedTimes(p, W));
+  const p = await scaled.softmax(1).reshape([-1]); // p_ij = softmax_j(w_i·w_j / τ), row by row
+  return sets.times(p, W).add(sets.transposedTimes(p, W));
 }
 
 /** ∂E/∂W (N, d) of E(W) = Σ_i τ log Σ_{j ∈ N(i)} exp(w_i·w_j / τ), N(i) the rows of `sets` (built with transpose). */
@@ -110,11 +110,11 @@ function descend(W: Tensor, sets: RowSparseLayout, tau: number, eta: number, mea
     const cosines = await trackedCosines(W, sets); // (N, k): w_i·w_j
     const scaled = await cosines.div(tau);
     const G = await gradientFrom(W, sets, scaled); // (P + Pᵀ) W
-    const radial = await (await G.mul(W)).sum(1, true); // g_i·w_i
+    const radial = await G.mul(W).sum(1, true); // g_i·w_i
     const tangent = await G.sub(W.mul(radial));
-    const anchors = await (await W.sub(tangent.mul(eta))).normalize(1);
+    const anchors = await W.sub(tangent.mul(eta)).normalize(1);
     if (!measure) return { anchors, metrics: null };
-    return { anchors, metrics: { largest: await cosines.amax(), smoothMax: await (await (await scaled.logsumexp(1)).mean()).mul(tau) } };
+    return { anchors, metrics: { largest: await cosines.amax(), smoothMax: await scaled.logsumexp(1).mean().mul(tau) } };
   });
 }
 

@@ -1,11 +1,13 @@
 /**
  * Tensors that live in torch (CPU or CUDA) in the Python process: a `Tensor` here holds a handle
  * id and typed metadata, and every method is one bridge call (python/id3_torch/bridge/tensors.py)
- * that returns a new tensor. Operands may be tensors, promises of tensors or, where torch takes
- * a scalar, numbers, so that chains read like native code:
+ * that returns a new tensor. An op returns a `TensorChain`: the ops chain on it, one `await` at the
+ * end gives the tensor, and operands may be tensors, chains, promises of tensors or, where torch
+ * takes a scalar, numbers, so that tensor code reads like native code:
  *
  *   const W = await Tensor.randn(s, [100, 3], { seed: 1 });
  *   const G = await W.matmul(W.T());
+ *   const r = await v.mul(v).neg().add(1).sqrt();    // sqrt(1 − v²): four bridge calls, one await
  *
  * Python memory is freed by `dispose()` (`Tensor.disposeAll` for many), by `tidy(fn)` for every
  * tensor `fn` made but did not return, or in batches once a Tensor is garbage-collected here.
@@ -18,8 +20,8 @@ export type DType = 'float32' | 'float64' | 'int64' | 'int32' | 'bool' | 'float1
 /** Dense, or a sparse CSR matrix (`Tensor.sparseCsr`). */
 export type Layout = 'strided' | 'sparse_csr';
 
-/** A tensor, or one still being computed. */
-export type TensorLike = Tensor | Promise<Tensor>;
+/** A tensor, or one still being computed (a promise, or a chain of ops). */
+export type TensorLike = Tensor | PromiseLike<Tensor>;
 /** A tensor operand, or a number where torch takes a scalar (broadcast). */
 export type Operand = TensorLike | number;
 
@@ -97,18 +99,18 @@ export class Tensor {
   // --- Creation -----------------------------------------------------------------------------
 
   /** Zeros of `shape` (float32 unless `dtype`). */
-  static zeros(session: PythonSession, shape: readonly number[], options: CreateOptions = {}): Promise<Tensor> {
-    return Tensor.create(session, 'zeros', [shape], options);
+  static zeros(session: PythonSession, shape: readonly number[], options: CreateOptions = {}): TensorChain {
+    return new TensorChain(Tensor.create(session, 'zeros', [shape], options));
   }
 
   /** Ones of `shape` (float32 unless `dtype`). */
-  static ones(session: PythonSession, shape: readonly number[], options: CreateOptions = {}): Promise<Tensor> {
-    return Tensor.create(session, 'ones', [shape], options);
+  static ones(session: PythonSession, shape: readonly number[], options: CreateOptions = {}): TensorChain {
+    return new TensorChain(Tensor.create(session, 'ones', [shape], options));
   }
 
   /** `shape` filled with `value` (float32 unless `dtype`: JS numbers do not say int or float). */
-  static full(session: PythonSession, shape: readonly number[], value: number, options: CreateOptions = {}): Promise<Tensor> {
-    return Tensor.create(session, 'full', [shape, value], { ...options, dtype: options.dtype ?? 'float32' });
+  static full(session: PythonSession, shape: readonly number[], value: number, options: CreateOptions = {}): TensorChain {
+    return new TensorChain(Tensor.create(session, 'full', [shape, value], { ...options, dtype: options.dtype ?? 'float32' }));
   }
 
   /** [0, end) when called with one bound, else [start, end), by `step`; int64 for whole numbers. */
@@ -117,24 +119,24 @@ export class Tensor {
     startOrEnd: number,
     end?: number,
     options: CreateOptions & { step?: number } = {},
-  ): Promise<Tensor> {
+  ): TensorChain {
     const [start, stop] = end === undefined ? [0, startOrEnd] : [startOrEnd, end];
-    return Tensor.create(session, 'arange', [start, stop, options.step ?? 1], options);
+    return new TensorChain(Tensor.create(session, 'arange', [start, stop, options.step ?? 1], options));
   }
 
   /** The n×m identity (m defaults to n). */
-  static eye(session: PythonSession, n: number, m = n, options: CreateOptions = {}): Promise<Tensor> {
-    return Tensor.create(session, 'eye', [n, m], options);
+  static eye(session: PythonSession, n: number, m = n, options: CreateOptions = {}): TensorChain {
+    return new TensorChain(Tensor.create(session, 'eye', [n, m], options));
   }
 
   /** Uniform on [0, 1). */
-  static rand(session: PythonSession, shape: readonly number[], options: RandomOptions = {}): Promise<Tensor> {
-    return Tensor.create(session, 'rand', [shape], options);
+  static rand(session: PythonSession, shape: readonly number[], options: RandomOptions = {}): TensorChain {
+    return new TensorChain(Tensor.create(session, 'rand', [shape], options));
   }
 
   /** Standard normal. */
-  static randn(session: PythonSession, shape: readonly number[], options: RandomOptions = {}): Promise<Tensor> {
-    return Tensor.create(session, 'randn', [shape], options);
+  static randn(session: PythonSession, shape: readonly number[], options: RandomOptions = {}): TensorChain {
+    return new TensorChain(Tensor.create(session, 'randn', [shape], options));
   }
 
   /** Integers uniform on [low, high) (int64 unless `dtype`). */
@@ -144,8 +146,8 @@ export class Tensor {
     high: number,
     shape: readonly number[],
     options: RandomOptions = {},
-  ): Promise<Tensor> {
-    return Tensor.create(session, 'randint', [low, high, shape], options);
+  ): TensorChain {
+    return new TensorChain(Tensor.create(session, 'randint', [low, high, shape], options));
   }
 
   /** A float32 tensor holding a copy of `data` (through a file, never JSON). */
@@ -187,12 +189,14 @@ export class Tensor {
   }
 
   /** `tensors` joined along `dim` (all from one session). */
-  static cat(tensors: readonly TensorLike[], dim = 0): Promise<Tensor> {
-    return Promise.all(tensors).then(async (all) => {
-      if (all.length === 0) throw new Error('cat: no tensors');
-      const first = all[0]!;
-      return Tensor.wrap(first.session, await first.run('cat', [all, dim]));
-    });
+  static cat(tensors: readonly TensorLike[], dim = 0): TensorChain {
+    return new TensorChain(
+      Promise.all(tensors).then(async (all) => {
+        if (all.length === 0) throw new Error('cat: no tensors');
+        const first = all[0]!;
+        return Tensor.wrap(first.session, await first.run('cat', [all, dim]));
+      }),
+    );
   }
 
   /**
@@ -200,8 +204,8 @@ export class Tensor {
    * columns `col[crow[r]:crow[r+1]]` (crow and col int64). Checked in Python: an index out of
    * range is an error, not a crash.
    */
-  static sparseCsr(crow: TensorLike, col: TensorLike, values: TensorLike, shape: readonly [number, number]): Promise<Tensor> {
-    return Promise.resolve(crow).then((c) => c.tensorOp('sparse_csr', [col, values, shape]));
+  static sparseCsr(crow: TensorLike, col: TensorLike, values: TensorLike, shape: readonly [number, number]): TensorChain {
+    return new TensorChain(Promise.resolve(crow).then((c) => c.chained('sparse_csr', [col, values, shape])));
   }
 
   /** A tensor from a `.npy` file of numbers (its dtype kept; pickled objects refused). */
@@ -255,53 +259,53 @@ export class Tensor {
   // --- Shape and selection ------------------------------------------------------------------
 
   /** Matrix product (torch.matmul: batched and broadcasting). */
-  matmul(other: TensorLike): Promise<Tensor> {
-    return this.tensorOp('matmul', [other]);
+  matmul(other: TensorLike): TensorChain {
+    return this.chained('matmul', [other]);
   }
 
   /** The transpose of a matrix (at most 2-D). */
-  T(): Promise<Tensor> {
-    return this.tensorOp('t', []);
+  T(): TensorChain {
+    return this.chained('t', []);
   }
 
   /** Swap dimensions `dim0` and `dim1`. */
-  transpose(dim0: number, dim1: number): Promise<Tensor> {
-    return this.tensorOp('transpose', [dim0, dim1]);
+  transpose(dim0: number, dim1: number): TensorChain {
+    return this.chained('transpose', [dim0, dim1]);
   }
 
   /** Same data, new shape (one entry may be -1). */
-  reshape(shape: readonly number[]): Promise<Tensor> {
-    return this.tensorOp('reshape', [shape]);
+  reshape(shape: readonly number[]): TensorChain {
+    return this.chained('reshape', [shape]);
   }
 
   /** Entries `start` to `end` (exclusive) along `dim`, with Python's rules: negatives count from the end. */
-  slice(dim: number, start: number, end?: number): Promise<Tensor> {
-    return this.tensorOp('slice', [dim, start, end ?? null]);
+  slice(dim: number, start: number, end?: number): TensorChain {
+    return this.chained('slice', [dim, start, end ?? null]);
   }
 
   /** The entries at `indices` (an int64/int32 1-D tensor) along `dim`. */
-  indexSelect(dim: number, indices: TensorLike): Promise<Tensor> {
-    return this.tensorOp('index_select', [dim, indices]);
+  indexSelect(dim: number, indices: TensorLike): TensorChain {
+    return this.chained('index_select', [dim, indices]);
   }
 
   /** torch.gather: out[i][j] = this[index[i][j]][j] along `dim` = 0, and so on. */
-  gather(dim: number, index: TensorLike): Promise<Tensor> {
-    return this.tensorOp('gather', [dim, index]);
+  gather(dim: number, index: TensorLike): TensorChain {
+    return this.chained('gather', [dim, index]);
   }
 
   /** A new dimension of size 1 at `dim`. */
-  unsqueeze(dim: number): Promise<Tensor> {
-    return this.tensorOp('unsqueeze', [dim]);
+  unsqueeze(dim: number): TensorChain {
+    return this.chained('unsqueeze', [dim]);
   }
 
   /** Dimension `dim` (of size 1) removed. */
-  squeeze(dim: number): Promise<Tensor> {
-    return this.tensorOp('squeeze', [dim]);
+  squeeze(dim: number): TensorChain {
+    return this.chained('squeeze', [dim]);
   }
 
   /** A copy of this with `source` added at `index` along `dim`: out[index[i]] += source[i], repeats summed. */
-  indexAdd(dim: number, index: TensorLike, source: TensorLike): Promise<Tensor> {
-    return this.tensorOp('index_add', [dim, index, source]);
+  indexAdd(dim: number, index: TensorLike, source: TensorLike): TensorChain {
+    return this.chained('index_add', [dim, index, source]);
   }
 
   /** The values sorted along `dim`, ascending (ties keep their order), and where they came from. */
@@ -310,13 +314,13 @@ export class Tensor {
   }
 
   /** Indices that sort along `dim`, ascending; ties keep their order (stable). */
-  argsort(dim = -1): Promise<Tensor> {
-    return this.tensorOp('argsort', [], { dim });
+  argsort(dim = -1): TensorChain {
+    return this.chained('argsort', [], { dim });
   }
 
   /** For a sparse CSR pattern (this): (a @ b) at the pattern's stored entries only, as a CSR matrix. */
-  sampledMatmul(a: TensorLike, b: TensorLike): Promise<Tensor> {
-    return this.tensorOp('sampled_matmul', [a, b]);
+  sampledMatmul(a: TensorLike, b: TensorLike): TensorChain {
+    return this.chained('sampled_matmul', [a, b]);
   }
 
   /**
@@ -324,122 +328,122 @@ export class Tensor {
    * over the entries e from offsets[b] to offsets[b + 1] − 1 (the last bag runs to the end);
    * torch's embedding_bag, mode "sum". A sparse (B × M) matrix times this, without CSR.
    */
-  embeddingBag(indices: TensorLike, offsets: TensorLike, weights: TensorLike): Promise<Tensor> {
-    return this.tensorOp('embedding_bag', [indices, offsets, weights]);
+  embeddingBag(indices: TensorLike, offsets: TensorLike, weights: TensorLike): TensorChain {
+    return this.chained('embedding_bag', [indices, offsets, weights]);
   }
 
   /** The stored values of a sparse CSR matrix, row by row (1-D). */
-  values(): Promise<Tensor> {
-    return this.tensorOp('values', []);
+  values(): TensorChain {
+    return this.chained('values', []);
   }
 
   /** This where `condition` (bool) holds, else `other`. */
-  async where(condition: TensorLike, other: Operand): Promise<Tensor> {
-    return Tensor.wrap(this.session, await this.run('where', [condition, this, other]));
+  where(condition: TensorLike, other: Operand): TensorChain {
+    return new TensorChain(this.run('where', [condition, this, other]).then((meta) => Tensor.wrap(this.session, meta)));
   }
 
   // --- Elementwise --------------------------------------------------------------------------
 
   /** this + other (broadcasting). */
-  add(other: Operand): Promise<Tensor> {
-    return this.tensorOp('add', [other]);
+  add(other: Operand): TensorChain {
+    return this.chained('add', [other]);
   }
 
   /** this − other (broadcasting). */
-  sub(other: Operand): Promise<Tensor> {
-    return this.tensorOp('sub', [other]);
+  sub(other: Operand): TensorChain {
+    return this.chained('sub', [other]);
   }
 
   /** this × other (broadcasting). */
-  mul(other: Operand): Promise<Tensor> {
-    return this.tensorOp('mul', [other]);
+  mul(other: Operand): TensorChain {
+    return this.chained('mul', [other]);
   }
 
   /** this ÷ other (true division, broadcasting). */
-  div(other: Operand): Promise<Tensor> {
-    return this.tensorOp('div', [other]);
+  div(other: Operand): TensorChain {
+    return this.chained('div', [other]);
   }
 
   /** this ** exponent. */
-  pow(exponent: number): Promise<Tensor> {
-    return this.tensorOp('pow', [exponent]);
+  pow(exponent: number): TensorChain {
+    return this.chained('pow', [exponent]);
   }
 
   /** −this. */
-  neg(): Promise<Tensor> {
-    return this.tensorOp('neg', []);
+  neg(): TensorChain {
+    return this.chained('neg', []);
   }
 
   /** |this|. */
-  abs(): Promise<Tensor> {
-    return this.tensorOp('abs', []);
+  abs(): TensorChain {
+    return this.chained('abs', []);
   }
 
   /** Square root (NaN below 0). */
-  sqrt(): Promise<Tensor> {
-    return this.tensorOp('sqrt', []);
+  sqrt(): TensorChain {
+    return this.chained('sqrt', []);
   }
 
   /** e ** this. */
-  exp(): Promise<Tensor> {
-    return this.tensorOp('exp', []);
+  exp(): TensorChain {
+    return this.chained('exp', []);
   }
 
   /** Natural logarithm. */
-  log(): Promise<Tensor> {
-    return this.tensorOp('log', []);
+  log(): TensorChain {
+    return this.chained('log', []);
   }
 
   /** Arc cosine in radians (angles from cosines: clamp to [-1, 1] first). */
-  acos(): Promise<Tensor> {
-    return this.tensorOp('acos', []);
+  acos(): TensorChain {
+    return this.chained('acos', []);
   }
 
   /** Limit values to [min, max]; either bound may be left out. */
-  clamp(bounds: { min?: number; max?: number }): Promise<Tensor> {
-    return this.tensorOp('clamp', [], { min: bounds.min, max: bounds.max });
+  clamp(bounds: { min?: number; max?: number }): TensorChain {
+    return this.chained('clamp', [], { min: bounds.min, max: bounds.max });
   }
 
   /** Running sum along `dim`. */
-  cumsum(dim: number): Promise<Tensor> {
-    return this.tensorOp('cumsum', [dim]);
+  cumsum(dim: number): TensorChain {
+    return this.chained('cumsum', [dim]);
   }
 
   /** Boolean mask of this > other. */
-  gt(other: Operand): Promise<Tensor> {
-    return this.tensorOp('gt', [other]);
+  gt(other: Operand): TensorChain {
+    return this.chained('gt', [other]);
   }
 
   /** Boolean mask of this < other. */
-  lt(other: Operand): Promise<Tensor> {
-    return this.tensorOp('lt', [other]);
+  lt(other: Operand): TensorChain {
+    return this.chained('lt', [other]);
   }
 
   /** Boolean mask of this == other. */
-  eq(other: Operand): Promise<Tensor> {
-    return this.tensorOp('eq', [other]);
+  eq(other: Operand): TensorChain {
+    return this.chained('eq', [other]);
   }
 
   // --- Reductions ---------------------------------------------------------------------------
 
   /** Sum over `dim`, or over everything. */
-  sum(dim?: number, keepdim = false): Promise<Tensor> {
-    return this.tensorOp('sum', [], dim === undefined ? {} : { dim, keepdim });
+  sum(dim?: number, keepdim = false): TensorChain {
+    return this.chained('sum', [], dim === undefined ? {} : { dim, keepdim });
   }
 
   /** Mean over `dim`, or over everything. */
-  mean(dim?: number, keepdim = false): Promise<Tensor> {
-    return this.tensorOp('mean', [], dim === undefined ? {} : { dim, keepdim });
+  mean(dim?: number, keepdim = false): TensorChain {
+    return this.chained('mean', [], dim === undefined ? {} : { dim, keepdim });
   }
 
   /** Largest value over `dim`, or over everything. */
-  amax(dim?: number, keepdim = false): Promise<Tensor> {
-    return this.tensorOp('amax', [], { dim: dim ?? [], keepdim });
+  amax(dim?: number, keepdim = false): TensorChain {
+    return this.chained('amax', [], { dim: dim ?? [], keepdim });
   }
 
   /** Smallest value over `dim`, or over everything. */
-  amin(dim?: number, keepdim = false): Promise<Tensor> {
-    return this.tensorOp('amin', [], { dim: dim ?? [], keepdim });
+  amin(dim?: number, keepdim = false): TensorChain {
+    return this.chained('amin', [], { dim: dim ?? [], keepdim });
   }
 
   /** Largest values along `dim` and where they are (int64). */
@@ -458,40 +462,40 @@ export class Tensor {
   }
 
   /** softmax along `dim`: exp(x) / Σ exp(x), computed stably. */
-  softmax(dim: number): Promise<Tensor> {
-    return this.tensorOp('softmax', [dim]);
+  softmax(dim: number): TensorChain {
+    return this.chained('softmax', [dim]);
   }
 
   /** log Σ exp(x) over `dim`, computed stably. */
-  logsumexp(dim: number, keepdim = false): Promise<Tensor> {
-    return this.tensorOp('logsumexp', [dim, keepdim]);
+  logsumexp(dim: number, keepdim = false): TensorChain {
+    return this.chained('logsumexp', [dim, keepdim]);
   }
 
   /** Counts of each value of a 1-D int64 tensor of values ≥ 0; at least `minlength` entries. */
-  bincount(minlength = 0): Promise<Tensor> {
-    return this.tensorOp('bincount', [], { minlength });
+  bincount(minlength = 0): TensorChain {
+    return this.chained('bincount', [], { minlength });
   }
 
   /** Euclidean (L2) norm over `dim`, or over everything. */
-  norm(dim?: number, keepdim = false): Promise<Tensor> {
-    return this.tensorOp('norm', [], { dim, keepdim });
+  norm(dim?: number, keepdim = false): TensorChain {
+    return this.chained('norm', [], { dim, keepdim });
   }
 
   /** this / ‖this‖ along `dim`; rows of norm below 1e-12 are divided by 1e-12 instead (torch's F.normalize). */
-  normalize(dim = -1): Promise<Tensor> {
-    return this.tensorOp('normalize', [], { dim });
+  normalize(dim = -1): TensorChain {
+    return this.chained('normalize', [], { dim });
   }
 
   // --- Placement and lifetime ---------------------------------------------------------------
 
   /** A copy on `device` ('cpu', 'cuda', 'cuda:N'). */
-  to(device: string): Promise<Tensor> {
-    return this.tensorOp('to', [device]);
+  to(device: string): TensorChain {
+    return this.chained('to', [device]);
   }
 
   /** A copy as `dtype`. */
-  cast(dtype: DType): Promise<Tensor> {
-    return this.tensorOp('cast', [dtype]);
+  cast(dtype: DType): TensorChain {
+    return this.chained('cast', [dtype]);
   }
 
   /** Free the Python tensor now; later use throws TensorDisposedError. Safe to call twice. */
@@ -513,8 +517,8 @@ export class Tensor {
     return new Tensor(session, meta as TensorMeta);
   }
 
-  private async tensorOp(op: string, operands: unknown[], kwargs: object = {}): Promise<Tensor> {
-    return Tensor.wrap(this.session, await this.run(op, [this, ...operands], kwargs));
+  private chained(op: string, operands: unknown[], kwargs: object = {}): TensorChain {
+    return new TensorChain(this.run(op, [this, ...operands], kwargs).then((meta) => Tensor.wrap(this.session, meta)));
   }
 
   private async pairOp(op: string, operands: unknown[], kwargs: object = {}): Promise<{ values: Tensor; indices: Tensor }> {
@@ -530,7 +534,7 @@ export class Tensor {
     this.check(op);
     const encode = async (arg: unknown): Promise<unknown> => {
       if (Array.isArray(arg)) return Promise.all(arg.map(encode));
-      if (!(arg instanceof Tensor || arg instanceof Promise)) return arg;
+      if (!(arg instanceof Tensor || arg instanceof Promise || arg instanceof TensorChain)) return arg;
       const tensor = await arg;
       if (!(tensor instanceof Tensor)) throw new TypeError(`${op}: an operand promise resolved to ${String(tensor)}, not a Tensor`);
       tensor.check(op);
@@ -545,6 +549,50 @@ export class Tensor {
   private check(op: string): void {
     if (this.disposed) throw new TensorDisposedError(this.id, op);
   }
+}
+
+/** The ops of a Tensor that make a tensor: on a TensorChain, each chains on the tensor being computed. */
+const CHAINED = ['matmul', 'T', 'transpose', 'reshape', 'slice', 'indexSelect', 'gather', 'unsqueeze', 'squeeze', 'indexAdd', 'argsort', 'sampledMatmul', 'embeddingBag', 'values', 'where', 'add', 'sub', 'mul', 'div', 'pow', 'neg', 'abs', 'sqrt', 'exp', 'log', 'acos', 'clamp', 'cumsum', 'gt', 'lt', 'eq', 'sum', 'mean', 'amax', 'amin', 'softmax', 'logsumexp', 'bincount', 'norm', 'normalize', 'to', 'cast'] as const;
+/** The ops of a Tensor that end a chain: their promise, once the tensor is there. */
+const ENDING = ['toFloat32Array', 'saveNpy', 'item', 'sort', 'max', 'min', 'topk', 'dispose'] as const;
+type ChainOps = { [K in (typeof CHAINED)[number]]: (...args: Parameters<Tensor[K]>) => TensorChain } & {
+  [K in (typeof ENDING)[number]]: (...args: Parameters<Tensor[K]>) => ReturnType<Tensor[K]>;
+};
+
+/**
+ * A tensor being computed: a promise of it (`await` gives the Tensor) on which every op of Tensor can
+ * be called, so that `v.mul(v).neg().add(1).sqrt()` needs one await. Each op is still one bridge call,
+ * made as soon as the tensor before it is there; every tensor of the chain is registered in the
+ * running `tidy` scope, as an awaited op's is.
+ */
+export interface TensorChain extends ChainOps {}
+export class TensorChain implements PromiseLike<Tensor> {
+  constructor(private readonly tensor: Promise<Tensor>) {}
+
+  then<A = Tensor, B = never>(
+    onFulfilled?: ((value: Tensor) => A | PromiseLike<A>) | null,
+    onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
+  ): Promise<A | B> {
+    return this.tensor.then(onFulfilled, onRejected);
+  }
+
+  catch<B = never>(onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null): Promise<Tensor | B> {
+    return this.tensor.catch(onRejected);
+  }
+}
+for (const op of CHAINED) {
+  Object.defineProperty(TensorChain.prototype, op, {
+    value(this: TensorChain, ...args: unknown[]) {
+      return new TensorChain(this.then((t) => (t[op] as (...a: unknown[]) => TensorChain)(...args)));
+    },
+  });
+}
+for (const op of ENDING) {
+  Object.defineProperty(TensorChain.prototype, op, {
+    value(this: TensorChain, ...args: unknown[]) {
+      return this.then((t) => (t[op] as (...a: unknown[]) => Promise<unknown>)(...args));
+    },
+  });
 }
 
 /** The tensors made inside the innermost running `tidy`, per async context. */

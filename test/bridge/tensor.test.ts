@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { PythonError } from '../../src/bridge/errors.ts';
 import { PythonSession } from '../../src/bridge/session.ts';
 import { NpyRowWriter } from '../../src/bridge/npy.ts';
-import { Tensor, TensorDisposedError, tidy } from '../../src/bridge/tensor.ts';
+import { Tensor, TensorDisposedError, tidy, type TensorLike } from '../../src/bridge/tensor.ts';
 import { transferDir, transferPrefix } from '../../src/bridge/transfer.ts';
 
 let s: PythonSession;
@@ -30,7 +30,7 @@ function randomFloats(n: number, seed: number): Float32Array {
   return out;
 }
 
-const values = async (t: Tensor | Promise<Tensor>) => Array.from(await (await t).toFloat32Array());
+const values = async (t: TensorLike) => Array.from(await (await t).toFloat32Array());
 const leftovers = () => readdirSync(transferDir()).filter((name) => name.startsWith(transferPrefix));
 
 describe('creation and metadata', () => {
@@ -138,7 +138,7 @@ describe('ops against values computed in JS', () => {
   it('does elementwise arithmetic with tensors, scalars and broadcasting', async () => {
     const x = [0.25, -0.5, 0.75, 1];
     const X = await Tensor.fromArray(s, x);
-    const close = async (t: Promise<Tensor>, expected: number[]) =>
+    const close = async (t: TensorLike, expected: number[]) =>
       (await values(t)).forEach((v, i) => expect(v).toBeCloseTo(expected[i]!, 5));
     await close(X.add(X), x.map((v) => 2 * v));
     await close(X.sub(1), x.map((v) => v - 1));
@@ -368,6 +368,23 @@ describe('errors and lifetime', () => {
       throw new Error('midway');
     })).rejects.toThrow('midway');
     await expect(failed[0]!.sum()).rejects.toThrow(TensorDisposedError);
+  });
+
+  it('chains ops with one await, each op one bridge call, and tidy frees every tensor of the chain', async () => {
+    const v = await Tensor.fromArray(s, [0.6, 0.8, 0]);
+    const spy = vi.spyOn(s, 'call');
+    const result = await tidy(async () => v.mul(v).neg().add(1).sqrt()); // sqrt(1 − v²)
+    const calls = spy.mock.calls.map(([op]) => op);
+    const frees = spy.mock.calls.filter(([op]) => op === 'tensor.free').map(([, args]) => (args as { ids: number[] }).ids);
+    spy.mockRestore();
+    expect(calls.filter((op) => op === 'tensor.op')).toHaveLength(4);
+    expect(frees).toHaveLength(1);
+    expect(frees[0]).toHaveLength(3); // v², −v², 1 − v²: made inside, not returned
+    expect(frees[0]).not.toContain(result.id);
+    (await values(result)).forEach((x, i) => expect(x).toBeCloseTo([0.8, 0.6, 1][i]!, 6));
+    // A chain is an operand like a tensor, ends in a value, and rejects at the op that fails.
+    expect(await v.mul(2).sub(v.mul(1)).sum().item()).toBeCloseTo(1.4, 6);
+    await expect(v.reshape([2, 2]).add(1).sum()).rejects.toThrow(/shape '\[2, 2\]' is invalid/);
   });
 
   it('frees forgotten tensors in one batched call', async () => {
