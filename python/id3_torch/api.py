@@ -41,7 +41,6 @@ def job_kinds() -> dict[str, jobs.JobFunction]:
         "generate": generate.generate,
         "generate.preview": generate.preview,
         "train": train_diffusion,
-        "diffusion.sample": diffusion_jobs.sample_job,
         "diffusion.measure": diffusion_jobs.measure_job,
         "attributes.train": train_attribute_regressor,
     }

@@ -3,7 +3,6 @@ writes what load_diffusion_model reads; the sample job writes whole PNGs and res
 import json
 import os
 
-import numpy as np
 import pytest
 import torch
 from safetensors import safe_open
@@ -15,7 +14,6 @@ from id3_torch.data.folders import load_image
 from id3_torch.data.labelled_images import LabelledImages, attribute_columns
 from id3_torch.diffusion import SamplerOptions, load_diffusion_model, sample_images
 from id3_torch.diffusion.conditioning import ATTRIBUTE_NAMES
-from id3_torch.diffusion.jobs import sample_job
 from id3_torch.diffusion.measure import attribute_scores, held_out_conditions, identity_scores
 from id3_torch.diffusion.train import train_diffusion
 from id3_torch.encoders import embed_images, load_identity_encoder
@@ -109,36 +107,6 @@ def test_a_diverged_training_stops_at_that_step_and_is_not_written_as_done(tmp_p
     with safe_open(str(tmp_path / "checkpoint.safetensors"), framework="pt") as f:  # the last good one (every 3)
         assert json.loads(f.metadata()["id3.training_state"])["step"] == (step - 1) // 3 * 3
         assert all(torch.isfinite(f.get_tensor(k)).all() for k in f.keys() if k.startswith("model/"))
-
-
-def _npy(path, array):
-    np.save(path, array)
-    return str(path)
-
-
-def test_the_sample_job_writes_whole_pngs_resumes_and_checks_its_inputs(memorised, tmp_path):
-    manifest, train_dir, _, encoder = memorised
-    data = LabelledImages.from_manifest(manifest, splits=("train",))
-    y = embed_images(load_identity_encoder(encoder), data.images[:3]).numpy()
-    s = attribute_columns(data, ATTRIBUTE_NAMES, manifest=manifest)[:3].numpy()
-    args = {"trainDir": str(train_dir), "embeddings": _npy(tmp_path / "y.npy", y), "attributes": _npy(tmp_path / "s.npy", s),
-            "seeds": _npy(tmp_path / "seeds.npy", np.array([7, 8, 9], dtype=np.int64)), "targets": None,
-            "paths": ["a/0.png", "a/1.png", "b/0.png"], "outDir": str(tmp_path / "out"), "batchSize": 2, "device": "cpu",
-            "sampler": {"method": "ddim", "steps": 8, "eta": 0.0, "guidanceScale": 1.0, "gradientMode": "detached",
-                        "cfgScale": 1.0, "clip": True}}
-    first = sample_job(args, Progress())
-    assert (first["images"], first["written"], first["reused"]) == (3, 3, 0)
-    images = [load_image(tmp_path / "out" / p) for p in args["paths"]]
-    assert all(image.shape == (3, 16, 16) for image in images)
-    os.unlink(tmp_path / "out" / "a/1.png")
-    again = sample_job({**args, "batchSize": 3}, Progress())
-    assert (again["written"], again["reused"]) == (1, 2)
-    # The rewritten image depends only on its seed and condition: same pixels within one level, alone or batched.
-    assert (load_image(tmp_path / "out" / "a/1.png").int() - images[1].int()).abs().max() <= 1
-    with pytest.raises(ValueError, match=r"attributes: .* expected floating \(3, 4\)"):
-        sample_job({**args, "attributes": _npy(tmp_path / "bad.npy", s[:, :3]), "outDir": str(tmp_path / "x")}, Progress())
-    with pytest.raises(ValueError, match="paths: expected 3 paths"):
-        sample_job({**args, "paths": ["a.png"], "outDir": str(tmp_path / "x")}, Progress())
 
 
 def test_identity_and_attribute_scores_on_real_images(tmp_path, encoder):

@@ -1,7 +1,6 @@
 /**
- * Typed calls of the Python jobs that use a trained ID³ model (python/id3_torch/diffusion/jobs.py) and
- * of the attribute regressor (python/id3_torch/encoders/attribute_regressor.py). Bulk inputs travel
- * as `.npy` files (float32 (N, d) embeddings, float32 (N, 4) attributes, int64 (N,) seeds).
+ * Typed calls of the Python job that measures a trained ID³ model (python/id3_torch/diffusion/jobs.py)
+ * and of the attribute regressor (python/id3_torch/encoders/attribute_regressor.py).
  */
 import { runJob, type RunJobOptions } from '../bridge/jobs.ts';
 import type { PythonSession } from '../bridge/session.ts';
@@ -14,36 +13,6 @@ export function samplerArgs(sampler: DiffusionSampler): SamplerArgs {
   const { guidanceTarget: _target, batchSize: _batchSize, ...args } = sampler;
   return args;
 }
-
-export interface SampleArgs {
-  /** A finished train stage folder (model.json + ema.safetensors). */
-  trainDir: string;
-  /** .npy float32 (N, d): the condition's identity embeddings y. */
-  embeddings: string;
-  /** .npy float32 (N, 4): age (years), yaw, pitch, roll (degrees). */
-  attributes: string;
-  /** .npy int64 (N,): image i's seed; an image depends only on its seed and condition. */
-  seeds: string;
-  /** .npy float32 (N, d): guidance targets ŷ (the anchors, for the ablation); null = the embeddings. */
-  targets?: string | null;
-  /** Where image i goes, relative to outDir; existing files are kept (resume). */
-  paths: string[];
-  outDir: string;
-  sampler: SamplerArgs;
-  batchSize: number;
-  device: Id3Config['device'];
-}
-
-export interface SampleResult {
-  images: number;
-  written: number;
-  reused: number;
-  seconds: number;
-  imagesPerSecond: number | null;
-}
-
-export const sampleImages = (session: PythonSession, args: SampleArgs, options?: RunJobOptions) =>
-  runJob<SampleResult>(session, 'diffusion.sample', args, options);
 
 export interface MeasureArgs {
   trainDir: string;

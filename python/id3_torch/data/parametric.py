@@ -23,7 +23,7 @@ import math
 
 import torch
 
-ATTRIBUTE_NAMES = ("age", "yaw", "pitch", "roll")
+from .attributes import ATTRIBUTE_NAMES  # noqa: F401 (the renderer's attribute columns, re-exported)
 
 
 @dataclasses.dataclass(frozen=True)

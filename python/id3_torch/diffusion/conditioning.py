@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..data.parametric import ATTRIBUTE_NAMES  # age, yaw, pitch, roll: the manifest's columns, in s's order
+from ..data.attributes import ATTRIBUTE_NAMES
 
 # [paper] age in [0, 100] years, pose in [-90°, 90°]: mapped linearly onto [-1, 1].
 ATTRIBUTE_RANGES = {"age": (0.0, 100.0), "yaw": (-90.0, 90.0), "pitch": (-90.0, 90.0), "roll": (-90.0, 90.0)}

@@ -1,9 +1,5 @@
-"""Bridge jobs that sample a trained ID³ model: `diffusion.sample` (for generate) and `diffusion.measure`.
-
-Bulk inputs come as `.npy` files (float32 embeddings (N, d), attributes (N, 4) in years and degrees,
-int64 seeds (N,)), never as JSON lists. Images are written as PNGs, each whole or absent; a rerun
-samples only the missing ones, and since an image depends only on its seed and condition, what a
-killed run wrote is what an uninterrupted one would have.
+"""The bridge job that measures a trained ID³ model on held-out identities: `diffusion.measure`.
+(Sampling a plan into a dataset is the `generate` stage's job, python/id3_torch/stages/generate.py.)
 """
 from __future__ import annotations
 
@@ -11,11 +7,10 @@ import json
 import os
 import time
 
-import numpy as np
 import torch
 
 from ..bridge.jobs import Progress
-from ..data.image_files import write_grid_png, write_png_atomic
+from ..data.image_files import write_grid_png
 from ..data.labelled_images import LabelledImages, attribute_columns
 from ..encoders import embed_images, load_identity_encoder
 from ..encoders.attribute_regressor import load_attribute_regressor
@@ -25,58 +20,6 @@ from .conditioning import ATTRIBUTE_NAMES
 from .measure import attribute_scores, held_out_conditions, identity_scores
 from .model import load_diffusion_model
 from .sampler import SamplerOptions, sample_images, to_uint8
-
-
-def _array(args: dict, field: str, *, dtype: type, columns: int | None, rows: int | None) -> np.ndarray:
-    """The `.npy` file named by args[field], checked: dtype kind, 2-D with `columns` (or 1-D), `rows` long."""
-    path = args[field]
-    try:
-        array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as error:
-        raise ValueError(f"{field}: cannot read {path} as a .npy array ({error})") from error
-    shape_ok = array.ndim == 1 if columns is None else (array.ndim == 2 and array.shape[1] == columns)
-    kind_ok = np.issubdtype(array.dtype, dtype)
-    if not shape_ok or not kind_ok or (rows is not None and len(array) != rows):
-        want = f"({rows if rows is not None else 'N'}{'' if columns is None else f', {columns}'})"
-        raise ValueError(f"{field}: {path} holds {array.dtype} {array.shape}; expected {dtype.__name__} {want}")
-    return array
-
-
-def sample_job(args: dict, progress: Progress) -> dict:
-    """Job `diffusion.sample`: args {trainDir, embeddings, attributes, seeds, targets?, paths, outDir, sampler, batchSize, device}.
-
-    Image i has condition (embeddings[i], attributes[i]), guidance target targets[i] (default the
-    embedding; the anchor w_i for the ablation), seed seeds[i], and goes to outDir/paths[i].
-    """
-    device = Distributed.from_environment(args.get("device", "auto")).device
-    model = load_diffusion_model(args["trainDir"], device=device)
-    y = _array(args, "embeddings", dtype=np.floating, columns=model.card["embeddingSize"], rows=None)
-    n = len(y)
-    s = _array(args, "attributes", dtype=np.floating, columns=len(ATTRIBUTE_NAMES), rows=n)
-    seeds = _array(args, "seeds", dtype=np.integer, columns=None, rows=n)
-    target = _array(args, "targets", dtype=np.floating, columns=y.shape[1], rows=n) if args.get("targets") else y
-    paths = args["paths"]
-    if len(paths) != n:
-        raise ValueError(f"paths: expected {n} paths (one per embedding), got {len(paths)}")
-    options = SamplerOptions.from_args(args["sampler"])
-    encoder = load_identity_encoder(model.encoder_spec, device=device) if options.guidance_scale > 0 else None
-    files = [os.path.join(args["outDir"], p) for p in paths]
-    missing = [i for i, f in enumerate(files) if not os.path.exists(f)]
-    progress.begin(n, label="sample", unit="img", step=n - len(missing))
-    started = time.perf_counter()
-    for start in range(0, len(missing), args["batchSize"]):
-        batch = missing[start:start + args["batchSize"]]
-        as_tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a[batch], dtype=np.float32)).to(device)  # noqa: E731
-        images = to_uint8(sample_images(model.denoiser, model.schedule, y=as_tensor(y), s=as_tensor(s),
-                                        target=as_tensor(target), seeds=seeds[batch].tolist(), options=options,
-                                        encoder=encoder)).cpu()
-        for i, image in zip(batch, images):
-            os.makedirs(os.path.dirname(files[i]), exist_ok=True)
-            write_png_atomic(files[i], image)
-        progress.advance(len(batch))
-    seconds = time.perf_counter() - started
-    return {"images": n, "written": len(missing), "reused": n - len(missing), "seconds": seconds,
-            "imagesPerSecond": len(missing) / seconds if missing and seconds > 0 else None}
 
 
 def measure_job(args: dict, progress: Progress) -> dict:

@@ -18,7 +18,7 @@ from torch.nn import functional as F
 
 from ..bridge.jobs import Progress
 from ..data.labelled_images import LabelledImages, attribute_columns
-from ..data.parametric import ATTRIBUTE_NAMES
+from ..data.attributes import ATTRIBUTE_NAMES
 from ..files import write_text_atomic
 from ..recognition.checkpoints import load_safetensors, save_safetensors
 from ..recognition.iresnet import normalize_face_images

@@ -62,6 +62,18 @@ class Plan:
         return self.row_of[identities.start:identities.stop].reshape(-1)
 
 
+def _sample_rows(plan: Plan, rows: np.ndarray, identity: np.ndarray, *, model, encoder, options: SamplerOptions,
+                 target: str, device: torch.device) -> torch.Tensor:
+    """uint8 images (on the CPU) of plan `rows`, row k of identity identity[k]: conditioned on its (y, s), guided
+    towards y or (target "anchor") its identity's anchor, from its seed."""
+    y = torch.from_numpy(plan.embeddings[rows].astype(np.float32)).to(device)
+    s = torch.from_numpy(plan.attributes[rows].astype(np.float32)).to(device)
+    goal = torch.from_numpy(plan.anchors[identity].astype(np.float32)).to(device) if target == "anchor" else y
+    x = sample_images(model.denoiser, model.schedule, y=y, s=s, target=goal, seeds=plan.seeds[rows].tolist(),
+                      options=options, encoder=encoder)
+    return to_uint8(x).cpu()
+
+
 def _sample_shards(writer: SyntheticDatasetWriter, plan: Plan, shards: list[int], *, model, encoder, options: SamplerOptions,
                    target: str, batch_size: int, device: torch.device, progress: Progress) -> None:
     m = plan.images_per_identity
@@ -72,12 +84,9 @@ def _sample_shards(writer: SyntheticDatasetWriter, plan: Plan, shards: list[int]
                 batch = rows[start:start + batch_size]
                 position = start + np.arange(len(batch))  # identity-major within the shard
                 identity, image = writer.layout.shard_identities(shard).start + position // m, position % m
-                y = torch.from_numpy(plan.embeddings[batch].astype(np.float32)).to(device)
-                s = torch.from_numpy(plan.attributes[batch].astype(np.float32)).to(device)
-                goal = torch.from_numpy(plan.anchors[identity].astype(np.float32)).to(device) if target == "anchor" else y
-                x = sample_images(model.denoiser, model.schedule, y=y, s=s, target=goal, seeds=plan.seeds[batch].tolist(),
-                                  options=options, encoder=encoder)
-                out.add(identity=identity, image=image, images=to_uint8(x).cpu(), anchor=identity,
+                images = _sample_rows(plan, batch, identity, model=model, encoder=encoder, options=options, target=target,
+                                      device=device)
+                out.add(identity=identity, image=image, images=images, anchor=identity,
                         embedding=plan.embeddings[batch], attributes=plan.attributes[batch], seed=plan.seeds[batch])
                 progress.advance(len(batch))
 
@@ -235,11 +244,8 @@ def preview(args: dict, progress: Progress) -> dict:
     for start in range(0, len(rows), args["batchSize"]):
         batch = rows[start:start + args["batchSize"]]
         identity = (start + np.arange(len(batch))) // plan.images_per_identity
-        y = torch.from_numpy(plan.embeddings[batch].astype(np.float32)).to(device)
-        goal = torch.from_numpy(plan.anchors[identity].astype(np.float32)).to(device) if args["sampler"]["guidanceTarget"] == "anchor" else y
-        x = sample_images(model.denoiser, model.schedule, y=y, s=torch.from_numpy(plan.attributes[batch].astype(np.float32)).to(device),
-                          target=goal, seeds=plan.seeds[batch].tolist(), options=options, encoder=encoder)
-        images.append(to_uint8(x).cpu())
+        images.append(_sample_rows(plan, batch, identity, model=model, encoder=encoder, options=options,
+                                   target=args["sampler"]["guidanceTarget"], device=device))
         progress.advance(len(batch))
     write_grid_png(args["out"], torch.cat(images), plan.identities, plan.images_per_identity)
     return {"grid": args["out"], "images": len(rows)}
