@@ -10,6 +10,7 @@ import { getSession } from '../bridge/index.ts';
 import { runJob } from '../bridge/jobs.ts';
 import type { PythonSession } from '../bridge/session.ts';
 import { Tensor } from '../bridge/tensor.ts';
+import { IdentityPlan } from '../config/anchors.ts';
 import type { DiffusionSampler } from '../config/schema.ts';
 import { samplerArgs } from '../diffusion/jobs.ts';
 import type { RunHandle } from './open.ts';
@@ -42,14 +43,15 @@ export async function sampleIdentities(run: RunHandle, options: SampleIdentities
 
   const dim = (JSON.parse(readFileSync(run.path('train', 'model.json'), 'utf8')) as { embeddingSize: number }).embeddingSize;
   const anchors = path.join(outDir, 'anchors.npy');
-  const W = await Tensor.randn(session, [identities, dim], { seed }).then((w) => w.normalize(1));
+  const W = await Tensor.randn(session, [identities, dim], { seed }).normalize(1);
   await W.saveNpy(anchors);
   await W.dispose();
 
   const plan = path.join(outDir, 'plan');
   await writeIdentityPlan(session, {
     anchors,
-    plan: { imagesPerIdentity: images, bounds: options.bounds ?? config.generate?.bounds ?? [0.7, 0.9], attributes: config.generate?.attributes ?? { source: 'empirical' }, seed },
+    // The run's generate settings where it has them, else the schema's defaults (validated like a config's).
+    plan: IdentityPlan.parse({ imagesPerIdentity: images, bounds: options.bounds ?? config.generate?.bounds, attributes: config.generate?.attributes, seed }),
     manifest: run.path('prepare', 'manifest.csv'),
     outDir: plan,
   });
