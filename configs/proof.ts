@@ -38,8 +38,7 @@ export default defineConfig({
   evaluate: { pairs: 4000 },
   seeds: 3,
   variants: {
-    id3: {},
-    baseline: { diffusion: { loss: { w: 0 }, sampler: { guidanceScale: 0 } }, anchors: { method: 'random' } },
+    ...demo.variants, // id3 and baseline, as the demo defines them
     'real-subset': { diffusion: null, anchors: null, generate: null, trainFr: { data: 'real', realIdentities: 432 } },
   },
 });
