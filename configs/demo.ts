@@ -14,6 +14,8 @@
 import { defineConfig } from 'id3';
 import type { Id3ConfigInput } from 'id3';
 
+type Id3PoseMapInput = NonNullable<NonNullable<NonNullable<Id3ConfigInput['diffusion']>['conditioning']>['poseMap']>;
+
 /** The face-recognition recipe: on the real faces (the encoder) and on each synthetic set (train-fr). */
 export const faceRecognition = {
   backbone: 'iresnet-small',
@@ -39,6 +41,11 @@ export const parametricFaces = {
   seed: 0,
 } satisfies NonNullable<Id3ConfigInput['dataset']>;
 
+/** [ours] The head-pose map (python/id3_torch/diffusion/pose_map.py) where the parametric renderer draws the head: centred
+ *  at (0, 0.08) in image units, half-axes the mean head half-width and half-height (0.555, 0.68) at the mean scale (0.975).
+ *  Without it the U-Net ignored the asked pose entirely (docs/diffusion.md, "Attributes"). */
+export const parametricPoseMap = { centre: [0, 0.08], halfAxes: [0.55, 0.68] } satisfies Id3PoseMapInput;
+
 /** The judge that measures the generated sets: another architecture (wider, shallower, ArcFace, 64-d), trained on
  *  400 parametric identities none of the splits holds. Neither the ID loss nor the guidance ever sees it. */
 export const judge = {
@@ -59,6 +66,7 @@ export default defineConfig({
       patchSize: 2, channels: 16, channelMults: [1, 2, 2], resBlocks: 1, attentionResolutions: [8, 4], headChannels: 16,
       dropout: 0, preconditioning: 'edm',
     },
+    conditioning: { poseMap: parametricPoseMap },
     // EDM's loss weighting [ours]: at this length the paper's plain ε loss leaves the coarse structure unlearnt
     // (docs/diffusion.md); ln σ_t drawn around −0.8 ± 1.4, a little noisier than EDM's −1.2 ± 1.2, for a short training.
     loss: { w: 0.5, weighting: 'edm', logSigmaMean: -0.8, logSigmaStd: 1.4 },

@@ -25,6 +25,7 @@ export default defineConfig({
   judge,
   diffusion: {
     model: { ...demo.diffusion?.model, channels: 32, headChannels: 32 },
+    conditioning: { ...demo.diffusion?.conditioning },
     loss: { ...demo.diffusion?.loss },
     training: { ...demo.diffusion?.training, steps: 3000, warmupSteps: 100, checkpointEvery: 250 },
     // γ = 8, detached: chosen by `npx tsx scripts/choose-guidance.ts configs/proof.ts id3 0,1,2,4,8,16` on the 50

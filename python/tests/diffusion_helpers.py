@@ -8,6 +8,7 @@ import torch
 from id3_torch.data import image_files, parametric
 from id3_torch.diffusion.model import Denoiser, EpsilonPreconditioning
 from id3_torch.diffusion.schedule import DiffusionSchedule
+from id3_torch.diffusion.pose_map import POSE_MAP_CHANNELS
 from id3_torch.diffusion.unet import UNetConfig
 from id3_torch.encoders import load_identity_encoder
 from id3_torch.bridge.jobs import Progress
@@ -82,13 +83,15 @@ def encoder_at(folder):
     return load_identity_encoder(write_encoder(folder))
 
 
-def random_denoiser(seed=0, **config):
+def random_denoiser(seed=0, pose_map=None, **config):
     """A tiny denoiser whose zero-initialised output layers are randomised, so that every input matters."""
     torch.manual_seed(seed)
     fields = dict(resolution=32, patch_size=2, channels=16, channel_mults=(1, 2), res_blocks=1,
-                  attention_resolutions=(8,), head_channels=16, condition_size=64, condition_tokens=4)
+                  attention_resolutions=(8,), head_channels=16, condition_size=64, condition_tokens=4,
+                  extra_input_channels=POSE_MAP_CHANNELS if pose_map else 0)
     denoiser = Denoiser(UNetConfig(**{**fields, **config}), embedding_size=EMBEDDING, condition_hidden=(32, 32),
-                        preconditioning=EpsilonPreconditioning(DiffusionSchedule().alphas_cumprod, sigma_data=0.5))
+                        preconditioning=EpsilonPreconditioning(DiffusionSchedule().alphas_cumprod, sigma_data=0.5),
+                        pose_map=pose_map)
     with torch.no_grad():
         for p in denoiser.parameters():
             if not p.any():

@@ -10,10 +10,14 @@ import torch
 from id3_torch.data import image_files, parametric
 from id3_torch.data.verification_bin import write_verification_bin
 from id3_torch.evaluation import make_pairs, verify_pairs, write_pairs_csv
+from diffusion_helpers import write_trained_encoder
+from id3_torch.bridge.jobs import Progress
+from id3_torch.evaluation.evaluate import evaluate
 from id3_torch.evaluation.ops import verify_model
+from id3_torch.evaluation.pairs import read_pairs_csv
 from id3_torch.evaluation.verification import flip_sum_embeddings
 from id3_torch.recognition.checkpoints import save_safetensors
-from id3_torch.recognition.encoder import FaceEncoder
+from id3_torch.recognition.encoder import FaceEncoder, load_trained_encoder
 from id3_torch.recognition.iresnet import build_backbone
 
 IDENTITIES, IMAGES = 20, 4
@@ -57,21 +61,45 @@ def test_a_bin_pair_set_scored_like_the_protocol_on_the_models_own_embeddings(fa
     assert result["threshold"] == pytest.approx(expected.threshold, abs=1e-12)
 
 
+def _write_manifest(folder, pictures, identity, split="test"):
+    with open(folder / "manifest.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["path", "identity", "split"])
+        for n, (picture, i) in enumerate(zip(pictures, identity.tolist())):
+            image_files.write_png_atomic(folder / f"{n}.png", picture)
+            writer.writerow([f"{n}.png", i, split])
+    return folder / "manifest.csv"
+
+
 def test_a_pairs_csv_of_manifest_rows(faces, encoder_dir, tmp_path):
     pictures, identity = faces
-    with open(tmp_path / "manifest.csv", "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["path", "identity"])
-        for n, (picture, i) in enumerate(zip(pictures, identity.tolist())):
-            image_files.write_png_atomic(tmp_path / f"{n}.png", picture)
-            writer.writerow([f"{n}.png", i])
+    manifest = _write_manifest(tmp_path, pictures, identity)
     pairs = make_pairs(identity.numpy(), total=100, seed=2)
     write_pairs_csv(tmp_path / "pairs.csv", pairs)
     folder, backbone = encoder_dir
-    result = verify_model(str(tmp_path / "pairs.csv"), str(folder), manifest=str(tmp_path / "manifest.csv"),
-                          batchSize=64, device="cpu")
+    result = verify_model(str(tmp_path / "pairs.csv"), str(folder), manifest=str(manifest), batchSize=64, device="cpu")
     expected = _expected(backbone, pictures, pairs.a, pairs.b, pairs.same)
     assert result["accuracy"] == pytest.approx(expected.accuracy, abs=1e-12)
+
+
+def test_the_evaluate_stage_and_id3_verify_give_identical_figures(faces, tmp_path):
+    """One embedding path: `evaluate` once summed two normalised embeddings where `id3 verify` normalised the sum
+    (on this briefly trained f, that moved the threshold from 1.29 to 1.25 and the accuracy from 0.665 to 0.65)."""
+    pictures, identity = faces
+    manifest = _write_manifest(tmp_path, pictures, identity, split="train")
+    folder = tmp_path / "encoder"
+    write_trained_encoder(folder, str(manifest), epochs=2)  # some skill, far from perfect: the paths can differ
+    out = tmp_path / "evaluate"
+    out.mkdir()
+    rows = evaluate({"heldOut": {"name": "held-out", "manifest": str(manifest), "splits": ["train"], "pairs": 200, "seed": 3},
+                     "benchmarks": [], "models": [{"name": "f", "encoder": {"kind": "folder", "path": str(folder)}}],
+                     "pixelBaseline": False, "batchSize": 32, "outDir": str(out), "device": "cpu"}, Progress())["rows"]
+    verified = verify_model(str(out / "pairs.csv"), str(folder), manifest=str(manifest), batchSize=64, device="cpu")
+    pairs = read_pairs_csv(str(out / "pairs.csv"))
+    encoder = load_trained_encoder(str(folder))  # the raw network, flip-summed and normalised once (insightface)
+    expected = _expected(encoder.backbone, pictures, pairs.a, pairs.b, pairs.same)
+    for field in ("pairs", "accuracy", "std", "threshold"):
+        assert rows[0][field] == verified[field] == pytest.approx(getattr(expected, field), abs=1e-12), field
 
 
 def test_a_checkpoint_file_needs_its_architecture(encoder_dir, tmp_path):

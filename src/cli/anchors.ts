@@ -37,6 +37,9 @@ interface AnchorsOptions extends FlagValues {
   json?: boolean;
 }
 
+/** A number where the text is one, else the text (for the schema to refuse, naming the option). */
+const numberOrText = (text: string): number | string => (Number.isFinite(Number(text)) && text.trim() !== '' ? Number(text) : text);
+
 const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
 /** The options as the config section, checked by its schema; problems name the options. */
@@ -45,7 +48,7 @@ function designFromOptions(opts: AnchorsOptions): AnchorsConfig & { dim: number 
   for (const [flag, field] of Object.entries(FLAGS) as [keyof typeof FLAGS, keyof AnchorsConfig][]) {
     const text = opts[flag];
     if (text === undefined) continue;
-    input[field] = field === 'method' || !Number.isFinite(Number(text)) || text.trim() === '' ? text : Number(text);
+    input[field] = field === 'temperature' ? text.split(',').map(numberOrText) : field === 'method' ? text : numberOrText(text);
   }
   const flagOf = Object.fromEntries(Object.entries(FLAGS).map(([flag, field]) => [field, `--${kebab(flag)}`]));
   const problems: string[] = [];
@@ -82,9 +85,9 @@ export function makeAnchorsCommand(): Command {
     .option('--n <N>', 'number of anchors')
     .option('--dim <D>', 'dimension d (the identity encoder\'s embedding size)')
     .option('--seed <S>', 'seed of the random start (default 0)')
-    .option('--steps <K>', 'projected gradient steps (default 100)')
+    .option('--steps <K>', 'projected gradient steps (default 200)')
     .option('--method <name>', 'tammes | random (default tammes)')
-    .option('--temperature <tau>', 'τ of the smooth maximum (default 0.01)')
+    .option('--temperature <first,last>', 'τ_0,τ_1 of the smooth minimum of angles, radians, annealed (default 0.1,0.001)')
     .option('--step-size <eta>', 'first step size η (default 0.1)')
     .option('--neighbours <k>', 'nearest anchors each one is pushed from (default 32)')
     .option('--refresh-every <steps>', 'steps between exact nearest-neighbour searches (default 5)')

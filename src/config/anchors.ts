@@ -19,8 +19,11 @@ export const AnchorsConfig = z.strictObject({
     .default('tammes')
     .describe('tammes: maximise the minimum pairwise angle; random: normalised Gaussians (the ablation)'),
   dim: positiveInt().optional().describe("d, when there is no encoder section (otherwise the encoder's embedding size, and it must agree)"),
-  steps: positiveInt().default(100).describe('T: projected gradient steps of the Tammes descent'),
-  temperature: positiveNumber().default(0.01).describe('τ of the smooth maximum of each anchor\'s nearest cosines (smaller: closer to the true maximum)'),
+  steps: positiveInt().default(200).describe('T: projected gradient steps of the Tammes descent'),
+  temperature: z
+    .tuple([positiveNumber(), positiveNumber()], { error: 'expected [τ_0, τ_1], two numbers > 0' })
+    .default([0.1, 0.001])
+    .describe('τ_0 and τ_1 (radians) of the smooth minimum of each anchor\'s nearest angles: annealed geometrically from the first step\'s to the last step\'s (smaller: closer to the true minimum)'),
   stepSize: positiveNumber().default(0.1).describe('η: the first step size, decayed to 0 as a half cosine over the steps'),
   neighbours: positiveInt().default(32).describe('k: nearest anchors each anchor is pushed from'),
   refreshEvery: positiveInt().default(5).describe('steps between two exact nearest-neighbour searches'),

@@ -30,6 +30,14 @@ export const DiffusionConditioning = z
     hidden: z.tuple([positiveInt(), positiveInt()]).default([512, 256]).describe('[paper] hidden sizes of the MLP on [y ; s] (ReLU)'),
     size: positiveInt().default(768).describe('[paper] size of c'),
     dropout: numberInRange(0, 1).default(0.1).describe('[ours] probability of replacing c by the learned null token (classifier-free guidance)'),
+    poseMap: z
+      .strictObject({
+        centre: z.tuple([numberInRange(-1, 1), numberInRange(-1, 1)]).describe('the head centre in image units ([-1, 1] across, y up)'),
+        halfAxes: z.tuple([numberInRange(0.01, 2), numberInRange(0.01, 2)]).describe('the head half-width and half-height, image units'),
+      })
+      .nullable()
+      .default(null)
+      .describe("[ours] the head-pose map: yaw, pitch and roll drawn per pixel as the head-frame point each pixel shows, read by the U-Net beside x_t (python/id3_torch/diffusion/pose_map.py); null = off, the pose only in c"),
   })
   .prefault({});
 

@@ -7,7 +7,7 @@ import { folderCheckpoints } from '../../src/anchors/checkpoint.ts';
 import { designAnchors, type AnchorDesign } from '../../src/anchors/design.ts';
 import { nearestNeighbours, separation } from '../../src/anchors/neighbours.ts';
 import { RowSparseLayout } from '../../src/anchors/sparse.ts';
-import { smoothMaxGradient, solveTammes, type TammesState } from '../../src/anchors/tammes.ts';
+import { annealedTemperature, smoothMinGradient, solveTammes, type TammesState } from '../../src/anchors/tammes.ts';
 import { CancelledError } from '../../src/bridge/errors.ts';
 import { PythonSession } from '../../src/bridge/session.ts';
 import { Tensor } from '../../src/bridge/tensor.ts';
@@ -33,22 +33,28 @@ function minAngleOf(rows: number[][]): number {
   return angle(largest);
 }
 
-describe('known optima on the 2-sphere', () => {
-  it('12 points reach the icosahedron: 63.43°', async () => {
-    const { anchors, report } = await designAnchors(s, design({ count: 12, dim: 3, steps: 200 }));
-    const rows = rowsOf(await anchors.toFloat32Array(), 3);
-    expect(minAngleOf(rows)).toBeGreaterThanOrEqual(63.4);
-    expect(minAngleOf(rows)).toBeLessThanOrEqual(63.4349 + 1e-3); // the optimum, so the measure is right too
-    expect(report.minAngle).toBeCloseTo(minAngleOf(rows), 3);
-    for (const row of rows) expect(Math.hypot(...row)).toBeCloseTo(1, 6);
+describe('known optima on the 2-sphere, at the defaults, from every seed', () => {
+  // The cosine smooth maximum with a fixed τ stalled here: 12 points ended at 55.7° (seeds 0 and 2) or 0.00° (seed 3).
+  it('12 points reach the icosahedron: 63.43°, seeds 0–9', async () => {
+    for (let seed = 0; seed < 10; seed++) {
+      const { anchors, report } = await designAnchors(s, design({ count: 12, dim: 3, seed }));
+      const rows = rowsOf(await anchors.toFloat32Array(), 3);
+      expect(minAngleOf(rows), `seed ${seed}`).toBeGreaterThanOrEqual(63.4);
+      expect(minAngleOf(rows)).toBeLessThanOrEqual(63.4349 + 1e-3); // the optimum, so the measure is right too
+      expect(report.minAngle).toBeCloseTo(minAngleOf(rows), 3);
+      for (const row of rows) expect(Math.hypot(...row)).toBeCloseTo(1, 6);
+      await anchors.dispose();
+    }
   });
 
-  it('24 points reach the snub cube: 43.69°', async () => {
-    // The smooth maximum's optimum is the true maximum's only as τ → 0: a small τ for a tight optimum.
-    const { anchors } = await designAnchors(s, design({ count: 24, dim: 3, steps: 400, temperature: 0.002 }));
-    const min = minAngleOf(rowsOf(await anchors.toFloat32Array(), 3));
-    expect(min).toBeGreaterThanOrEqual(43.6);
-    expect(min).toBeLessThanOrEqual(43.6908 + 1e-3);
+  it('24 points reach the snub cube: 43.69°, seeds 0–9', async () => {
+    for (let seed = 0; seed < 10; seed++) {
+      const { anchors } = await designAnchors(s, design({ count: 24, dim: 3, seed }));
+      const min = minAngleOf(rowsOf(await anchors.toFloat32Array(), 3));
+      expect(min, `seed ${seed}`).toBeGreaterThanOrEqual(43.6);
+      expect(min).toBeLessThanOrEqual(43.6908 + 1e-3);
+      await anchors.dispose();
+    }
   });
 });
 
@@ -66,17 +72,17 @@ describe('against random anchors', () => {
   });
 });
 
-describe('the smooth-max gradient', () => {
-  it('equals the finite differences of E(W) = Σ_i τ log Σ_{j∈N(i)} exp(w_i·w_j/τ)', async () => {
-    const [n, d, k, tau] = [7, 4, 3, 0.3];
-    const W = await Tensor.randn(s, [n, d], { seed: 11 });
+describe('the smooth-min gradient', () => {
+  it('equals the finite differences of E(W) = −Σ_i τ log Σ_{j∈N(i)} exp(−θ_ij/τ), θ_ij = arccos(w_i·w_j)', async () => {
+    const [n, d, tau] = [7, 4, 0.3];
+    const W = await (await Tensor.randn(s, [n, d], { seed: 11 })).normalize(1); // on the sphere, as the descent keeps them
     const w = rowsOf(await W.toFloat32Array(), d);
     // neighbour sets in any order, distinct, never the row itself
     const sets = Array.from({ length: n }, (_, i) => [(i + 1) % n, (i + 3) % n, (i + 5) % n]);
     const layout = await RowSparseLayout.build(await Tensor.fromArray(s, sets, { dtype: 'int64' }), n, { transpose: true });
-    const G = rowsOf(await (await smoothMaxGradient(W, layout, tau)).toFloat32Array(), d);
+    const G = rowsOf(await (await smoothMinGradient(W, layout, tau)).toFloat32Array(), d);
     const energy = (x: number[][]) =>
-      x.reduce((sum, xi, i) => sum + tau * Math.log(sets[i]!.reduce((z, j) => z + Math.exp(dot(xi, x[j]!) / tau), 0)), 0);
+      x.reduce((sum, xi, i) => sum - tau * Math.log(sets[i]!.reduce((z, j) => z + Math.exp(-Math.acos(dot(xi, x[j]!)) / tau), 0)), 0);
     const h = 1e-5;
     for (let i = 0; i < n; i++) {
       for (let c = 0; c < d; c++) {
@@ -84,11 +90,16 @@ describe('the smooth-max gradient', () => {
         const minus = w.map((row) => [...row]);
         plus[i]![c]! += h;
         minus[i]![c]! -= h;
-        expect(G[i]![c]!).toBeCloseTo((energy(plus) - energy(minus)) / (2 * h), 4);
+        expect(G[i]![c]!).toBeCloseTo((energy(plus) - energy(minus)) / (2 * h), 3);
       }
     }
-    expect(k).toBe(sets[0]!.length);
     await layout.dispose();
+  });
+
+  it('anneals τ geometrically from the first step to the last', () => {
+    expect(annealedTemperature([0.1, 0.001], 0, 200)).toBeCloseTo(0.1, 12);
+    expect(annealedTemperature([0.1, 0.001], 199, 200)).toBeCloseTo(0.001, 12);
+    expect(annealedTemperature([0.1, 0.001], 99.5, 200)).toBeCloseTo(0.01, 12); // the geometric midpoint
   });
 });
 
@@ -130,7 +141,7 @@ describe('reproducibility', () => {
   it('a descent stopped midway resumes from its checkpoint to the same anchors', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'id3-tammes-'));
     const start = await (await Tensor.randn(s, [150, 12], { seed: 3 })).normalize(1);
-    const options = { steps: 30, temperature: 0.01, stepSize: 0.1, neighbours: 16, refreshEvery: 5, chunk: 64 };
+    const options = { steps: 30, temperature: [0.1, 0.001] as const, stepSize: 0.1, neighbours: 16, refreshEvery: 5, chunk: 64 };
     const whole = await solveTammes(start, options);
     const stop = new AbortController();
     const checkpoints = folderCheckpoints(s, dir, 0); // save at every refresh

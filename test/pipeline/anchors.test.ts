@@ -67,12 +67,12 @@ describe('the anchors stage', () => {
     expect(() => config({ encoder, anchors: { dim: 8 } })).toThrow(/anchors.dim: expected the encoder's embedding size 24, or no dim, got 8/);
     const bad = (() => {
       try {
-        return config({ anchors: { dim: 8, exclusionAngle: 0, temperature: -1 } }) && '';
+        return config({ anchors: { dim: 8, exclusionAngle: 0, temperature: [0.1, -1] } }) && '';
       } catch (err) {
         return (err as Error).message;
       }
     })();
     expect(bad).toMatch(/^ {2}anchors.exclusionAngle: expected an angle in degrees, > 0 and ≤ 90, got 0$/m);
-    expect(bad).toMatch(/^ {2}anchors.temperature: expected a number > 0, got -1$/m);
+    expect(bad).toMatch(/^ {2}anchors.temperature.1: expected a number > 0, got -1$/m);
   });
 });

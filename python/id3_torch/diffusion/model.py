@@ -16,6 +16,7 @@ from torch import nn
 from ..files import write_text_atomic
 from ..recognition.checkpoints import load_safetensors
 from .conditioning import ATTRIBUTE_NAMES, ATTRIBUTE_RANGES, ConditionEncoder
+from .pose_map import POSE_MAP_CHANNELS, PoseMapSpec, head_pose_map
 from .schedule import DiffusionSchedule
 from .unet import UNet, UNetConfig
 
@@ -47,14 +48,23 @@ class EpsilonPreconditioning(nn.Module):
 
 
 class Denoiser(nn.Module):
-    """ε_θ(x_t, t, c) with c = MLP([y ; s]) (or the null token where `drop`): what DDP wraps and EMA averages."""
+    """ε_θ(x_t, t, c) with c = MLP([y ; s]) (or the null token where `drop`): what DDP wraps and EMA averages.
+
+    With a `pose_map` [ours], the U-Net also reads the head-pose map of s beside x_t (0 where `drop`: the
+    unconditional model knows no pose either).
+    """
 
     def __init__(self, unet: UNetConfig, *, embedding_size: int, condition_hidden: tuple[int, int] = (512, 256),
-                 preconditioning: EpsilonPreconditioning | None = None) -> None:
+                 preconditioning: EpsilonPreconditioning | None = None, pose_map: PoseMapSpec | None = None) -> None:
         super().__init__()
+        expected = POSE_MAP_CHANNELS if pose_map else 0
+        if unet.extra_input_channels != expected:
+            raise ValueError(f"the U-Net reads {unet.extra_input_channels} extra input channels; the pose map "
+                             f"{'needs' if pose_map else 'is off:'} {expected}")
         self.condition = ConditionEncoder(embedding_size, hidden=condition_hidden, output=unet.condition_size)
         self.unet = UNet(unet)
         self.preconditioning = preconditioning
+        self.pose_map = pose_map
 
     @property
     def resolution(self) -> int:
@@ -63,9 +73,14 @@ class Denoiser(nn.Module):
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, y: torch.Tensor, s: torch.Tensor,
                 drop: torch.Tensor | None = None) -> torch.Tensor:
         c = self.condition(y, s, drop)
+        pose = None
+        if self.pose_map is not None:
+            pose = head_pose_map(s, self.resolution, self.pose_map)
+            if drop is not None:
+                pose = pose * (~drop).to(pose.dtype)[:, None, None, None]
         if self.preconditioning is None:
-            return self.unet(x_t, t, c)
-        return self.preconditioning(lambda x: self.unet(x, t, c), x_t, t)
+            return self.unet(x_t, t, c, pose)
+        return self.preconditioning(lambda x: self.unet(x, t, c, pose), x_t, t)
 
 
 @dataclass(frozen=True)
@@ -91,11 +106,12 @@ def preconditioning_for(schedule: DiffusionSchedule, spec: dict | None) -> Epsil
 
 
 def write_model_card(folder: str, *, unet: UNetConfig, schedule: DiffusionSchedule, embedding_size: int,
-                     condition_hidden: tuple[int, int], preconditioning: dict | None, encoder: dict,
-                     training: dict) -> None:
+                     condition_hidden: tuple[int, int], preconditioning: dict | None, pose_map: PoseMapSpec | None,
+                     encoder: dict, training: dict) -> None:
     card = {"kind": "id3-diffusion", "resolution": unet.resolution, "unet": unet.to_json(),
             "schedule": schedule.config(), "preconditioning": preconditioning, "embeddingSize": embedding_size,
-            "conditionHidden": list(condition_hidden), "encoder": encoder,
+            "conditionHidden": list(condition_hidden),
+            "poseMap": pose_map.to_json() if pose_map else None, "encoder": encoder,
             "attributes": list(ATTRIBUTE_NAMES), "attributeRanges": {n: list(ATTRIBUTE_RANGES[n]) for n in ATTRIBUTE_NAMES},
             "weights": EMA_WEIGHTS, "training": training}
     write_text_atomic(os.path.join(folder, CARD_NAME), json.dumps(card, indent=2))
@@ -114,7 +130,8 @@ def load_diffusion_model(folder: str, *, device: torch.device | str = "cpu") -> 
                                  beta_end=card["schedule"]["betaEnd"])
     denoiser = Denoiser(UNetConfig.from_json(card["unet"]), embedding_size=card["embeddingSize"],
                         condition_hidden=tuple(card["conditionHidden"]),
-                        preconditioning=preconditioning_for(schedule, card["preconditioning"]))
+                        preconditioning=preconditioning_for(schedule, card["preconditioning"]),
+                        pose_map=PoseMapSpec.from_json(card.get("poseMap")))
     load_safetensors(os.path.join(folder, card["weights"]), denoiser)
     denoiser.to(device).eval().requires_grad_(False)
     schedule.to(device)

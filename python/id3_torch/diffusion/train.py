@@ -34,6 +34,7 @@ from .conditioning import ATTRIBUTE_NAMES
 from .ema import EMA
 from .loss import id3_loss, timestep_probabilities
 from .model import EMA_WEIGHTS, Denoiser, preconditioning_for, write_model_card
+from .pose_map import POSE_MAP_CHANNELS, PoseMapSpec
 from .sampler import SamplerOptions, sample_images, to_uint8
 from .schedule import DiffusionSchedule
 from .unet import UNetConfig
@@ -50,6 +51,7 @@ class DiffusionTrainingOptions:
     condition_hidden: tuple[int, int]
     condition_size: int
     condition_dropout: float  # p of the learned null token
+    pose_map: PoseMapSpec | None  # the head-pose map read beside x_t [ours]; None = off
     timesteps: int
     beta_start: float
     beta_end: float
@@ -75,7 +77,7 @@ class DiffusionTrainingOptions:
         c, sch, t = args["conditioning"], args["schedule"], args["training"]
         return DiffusionTrainingOptions(
             model=args["model"], condition_hidden=tuple(c["hidden"]), condition_size=c["size"],
-            condition_dropout=c["dropout"], timesteps=sch["timesteps"], beta_start=sch["betaStart"],
+            condition_dropout=c["dropout"], pose_map=PoseMapSpec.from_json(c.get("poseMap")), timesteps=sch["timesteps"], beta_start=sch["betaStart"],
             beta_end=sch["betaEnd"], w=args["loss"]["w"], weighting=args["loss"]["weighting"],
             log_sigma_mean=args["loss"]["logSigmaMean"], log_sigma_std=args["loss"]["logSigmaStd"], steps=t["steps"], batch_size=t["batchSize"], lr=t["lr"],
             weight_decay=t["weightDecay"], warmup_steps=t["warmupSteps"], grad_clip=t.get("gradClip"),
@@ -96,6 +98,7 @@ class DiffusionTrainingOptions:
     def denoiser(self, resolution: int, *, embedding_size: int, schedule: DiffusionSchedule) -> Denoiser:
         """ε_θ as configured, freshly initialised from the global RNG (what the job and the benchmarks train)."""
         return Denoiser(self.unet(resolution), embedding_size=embedding_size, condition_hidden=self.condition_hidden,
+                        pose_map=self.pose_map,
                         preconditioning=preconditioning_for(schedule, self.preconditioning))
 
     def unet(self, resolution: int) -> UNetConfig:
@@ -104,7 +107,8 @@ class DiffusionTrainingOptions:
                           channel_mults=tuple(m["channelMults"]), res_blocks=m["resBlocks"],
                           attention_resolutions=tuple(m["attentionResolutions"]), head_channels=m["headChannels"],
                           dropout=m["dropout"], condition_size=self.condition_size,
-                          condition_tokens=m["conditionTokens"])
+                          condition_tokens=m["conditionTokens"],
+                          extra_input_channels=POSE_MAP_CHANNELS if self.pose_map else 0)
 
 
 def train_diffusion(args: dict, progress: Progress) -> dict:
@@ -186,6 +190,7 @@ def train_diffusion(args: dict, progress: Progress) -> dict:
         save_safetensors(os.path.join(out_dir, EMA_WEIGHTS), ema.shadow)
         write_model_card(out_dir, unet=unet, schedule=schedule, embedding_size=encoder.embedding_size,
                          condition_hidden=options.condition_hidden, preconditioning=options.preconditioning,
+                         pose_map=options.pose_map,
                          encoder=args["encoder"], training=training)
         if options.grid_images > 0:
             progress.check_cancelled()

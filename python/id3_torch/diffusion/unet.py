@@ -7,7 +7,7 @@ over the feature map and cross-attention from it to the condition tokens (both t
 every residual block, and as the key/value tokens of cross-attention, c (768) split into
 `condition_tokens` tokens with learned position embeddings. An optional space-to-depth stem
 (`patch_size`, as in "simple diffusion") runs the first level at R/p a side: how a CPU trains
-32-px faces in minutes.
+32-px faces in minutes. Optional extra input channels (the pose map, pose_map.py) are read beside x_t.
 """
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ class UNetConfig:
     dropout: float = 0.0  # inside residual blocks
     condition_size: int = 768  # c
     condition_tokens: int = 4  # c split into this many cross-attention tokens
+    extra_input_channels: int = 0  # channels read beside x_t (the pose map), none in the output
 
     def __post_init__(self) -> None:
         problems = []
@@ -152,7 +153,7 @@ class UNet(nn.Module):
         self.condition_proj = nn.Linear(cfg.condition_size, embedding_size)
         self.token_position = nn.Parameter(torch.randn(cfg.condition_tokens, token_size) * 0.02)
         patch_channels = 3 * cfg.patch_size**2
-        self.conv_in = nn.Conv2d(patch_channels, cfg.channels, 3, padding=1)
+        self.conv_in = nn.Conv2d((3 + cfg.extra_input_channels) * cfg.patch_size**2, cfg.channels, 3, padding=1)
 
         def attention(width: int, side: int) -> AttentionBlock | None:
             return AttentionBlock(width, cfg.head_channels, token_size) if side in cfg.attention_resolutions else None
@@ -197,8 +198,14 @@ class UNet(nn.Module):
         h = level.blocks[index](h, e)
         return level.attention[index](h, tokens) if level.has_attention[index] else h
 
-    def forward(self, x_t: torch.Tensor, t: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    def forward(self, x_t: torch.Tensor, t: torch.Tensor, c: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
+        """`extra`: (B, extra_input_channels, R, R) read beside x_t (the pose map), or None when there are none."""
         cfg = self.config
+        if (extra is None) != (cfg.extra_input_channels == 0):
+            raise ValueError(f"the U-Net reads {cfg.extra_input_channels} extra input channels, got "
+                             f"{'none' if extra is None else tuple(extra.shape)}")
+        if extra is not None:
+            x_t = torch.cat([x_t, extra.to(x_t.dtype)], dim=1)
         e = self.time_mlp(timestep_sinusoid(t, cfg.channels)) + self.condition_proj(c)  # (B, 4·channels)
         tokens = c.view(len(c), cfg.condition_tokens, -1) + self.token_position  # (B, tokens, 768 / tokens)
         h = self.conv_in(F.pixel_unshuffle(x_t, cfg.patch_size) if cfg.patch_size > 1 else x_t)

@@ -15,7 +15,7 @@ from ..data.verification_bin import load_verification_bin
 from ..encoders import load_identity_encoder
 from ..training.distributed import Distributed
 from .pairs import make_pairs, write_pairs_csv
-from .verification import flip_sum_embeddings, result_json, verify_pairs
+from .verification import encoder_embeddings, flip_sum_embeddings, result_json, verify_pairs
 
 PIXELS = "raw pixels (cosine)"
 
@@ -66,11 +66,13 @@ def evaluate(args: dict, progress: Progress) -> dict:
 
     rows = []
     for pair_set in sets:
-        embedders = [(name, lambda x, f=encoder: f(x.float() / 127.5 - 1.0)) for name, encoder in models]
+        embedded = [(name, lambda f=encoder: encoder_embeddings(f, pair_set.images, batch_size=args["batchSize"],
+                                                                device=device)) for name, encoder in models]
         if args["pixelBaseline"]:
-            embedders.append((PIXELS, PixelEmbedding(pair_set.images)))
-        for name, embed in embedders:
-            e = flip_sum_embeddings(embed, pair_set.images, batch_size=args["batchSize"], device=device).numpy()
+            embedded.append((PIXELS, lambda: flip_sum_embeddings(PixelEmbedding(pair_set.images), pair_set.images,
+                                                                 batch_size=args["batchSize"], device=device)))
+        for name, embed in embedded:
+            e = embed().numpy()
             result = verify_pairs(e[pair_set.a], e[pair_set.b], pair_set.same)
             rows.append({"model": name, "benchmark": pair_set.name, **result_json(result)})
             progress.advance(1)

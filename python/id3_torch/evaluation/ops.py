@@ -10,7 +10,8 @@ import torch
 from ..data.folders import index_manifest
 from ..data.verification_bin import load_verification_bin
 from ..recognition.checkpoints import load_backbone_checkpoint, load_safetensors
-from ..recognition.encoder import FaceEncoder, load_trained_encoder
+from ..encoders import IdentityEncoder, load_identity_encoder
+from ..recognition.encoder import FaceEncoder
 from ..recognition.iresnet import build_backbone
 from ..training.distributed import Distributed
 from . import verification
@@ -53,11 +54,11 @@ def verify_embeddings(path: str) -> dict:
     return verification.result_json(result)
 
 
-def load_encoder(model: str, *, backbone: str | None, device: torch.device) -> torch.nn.Module:
+def load_encoder(model: str, *, backbone: str | None, device: torch.device) -> IdentityEncoder:
     """A train-fr folder (encoder.json beside its weights), or an insightface/our checkpoint file of
-    the named arcface_torch backbone (112 px input)."""
+    the named arcface_torch backbone (112 px input, the insightface template)."""
     if os.path.isdir(model):
-        return load_trained_encoder(model, device=device)
+        return load_identity_encoder({"kind": "folder", "path": model}, device=device)
     if backbone is None:
         raise ValueError(f"{model}: a checkpoint file needs its architecture (backbone, e.g. 'iresnet50')")
     network = build_backbone(backbone, input_size=112)
@@ -65,9 +66,8 @@ def load_encoder(model: str, *, backbone: str | None, device: torch.device) -> t
         load_safetensors(model, network)
     else:
         load_backbone_checkpoint(model, network)
-    encoder = FaceEncoder(network, 112).to(device).eval()
-    encoder.requires_grad_(False)
-    return encoder
+    return IdentityEncoder(FaceEncoder(network, 112), input_size=112, embedding_size=network.fc.out_features,
+                           framing="arcface-112").to(device)
 
 
 def _pair_images(pairs: str, manifest: str | None) -> tuple[torch.Tensor, np.ndarray, np.ndarray, np.ndarray]:
@@ -92,11 +92,11 @@ def _pair_images(pairs: str, manifest: str | None) -> tuple[torch.Tensor, np.nda
 
 def verify_model(pairs: str, model: str, backbone: str | None = None, manifest: str | None = None,
                  batchSize: int = 256, device: str = "auto") -> dict:
-    """Embed the pair images with a model (flip-sum) and run the verification protocol."""
+    """Embed the pair images with a model (verification.encoder_embeddings, as `evaluate` does) and run the protocol."""
     torch_device = Distributed.from_environment(device).device
     encoder = load_encoder(os.fspath(model), backbone=backbone, device=torch_device)
     images, a, b, same = _pair_images(os.fspath(pairs), manifest)
-    embeddings = verification.flip_sum_embeddings(encoder, images, batch_size=batchSize, device=torch_device).numpy()
+    embeddings = verification.encoder_embeddings(encoder, images, batch_size=batchSize, device=torch_device).numpy()
     return verification.result_json(verification.verify_pairs(embeddings[a], embeddings[b], same))
 
 

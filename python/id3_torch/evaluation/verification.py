@@ -19,6 +19,8 @@ from typing import Callable
 import numpy as np
 import torch
 
+from ..encoders.base import IdentityEncoder
+
 N_FOLDS = 10
 THRESHOLDS = np.arange(0, 4, 0.01)  # (400,) the candidate thresholds, exactly as insightface builds them
 FAR_TARGETS = (1e-3, 1e-4)
@@ -164,6 +166,17 @@ def flip_sum_embeddings(embed_fn: Callable[[torch.Tensor], torch.Tensor], images
         e = embed_fn(x) + embed_fn(torch.flip(x, dims=[3]))  # (B, D)
         rows.append(torch.nn.functional.normalize(e.float(), dim=1).cpu())
     return torch.cat(rows)
+
+
+def encoder_embeddings(encoder: IdentityEncoder, images: torch.Tensor | np.ndarray, *, batch_size: int,
+                       device: torch.device | str | None = None) -> torch.Tensor:
+    """The one verification embedding of every command (`evaluate`, `id3 verify`), insightface's: the network's
+    raw embeddings of the image and of its mirror image summed, then normalised once. uint8 images go to
+    [-1, 1] first, as every IdentityEncoder takes them."""
+    def raw(x: torch.Tensor) -> torch.Tensor:
+        return encoder.network(x.float() / 127.5 - 1.0 if x.dtype == torch.uint8 else x)
+
+    return flip_sum_embeddings(raw, images, batch_size=batch_size, device=device)
 
 
 def result_json(result: VerificationResult) -> dict:

@@ -57,7 +57,8 @@ export async function tensorDevice({ config, session }: StageContext): Promise<s
 
 export const anchorsStage: Stage<AnchorsSummary> = {
   name: 'anchors',
-  version: 1,
+  // 2: the smooth minimum of angles at an annealed τ (src/anchors/tammes.ts)
+  version: 2,
   after: ['prepare', 'encoder'],
   enabled: (config) => config.anchors !== undefined,
   // `chunk` changes memory and speed, not the anchors.

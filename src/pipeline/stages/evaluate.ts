@@ -91,7 +91,8 @@ export function paperTable(rows: readonly VerificationRow[]): { columns: string[
 
 export const evaluateStage: Stage<EvaluateSummary> = {
   name: 'evaluate',
-  version: 2,
+  // 3: one embedding path with `id3 verify` (raw embeddings flip-summed, then normalised once)
+  version: 3,
   after: ['prepare', 'encoder', 'train-fr'],
   enabled: (config: Id3Config) =>
     modelsOf(config, '').length > 0 && (config.evaluate.split !== null || config.evaluate.benchmarks.length > 0),
