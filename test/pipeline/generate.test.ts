@@ -74,6 +74,11 @@ describe('generate', () => {
     expect(judge.realism.generated).toMatchObject({ real: 40, generated: 24 });
     expect(judge.realism.floor.recall).toBeLessThan(judge.realism.realVsReal.recall);
     expect(Object.keys(s.attributes)).toEqual(['age', 'yaw', 'pitch', 'roll']);
+    // The yardstick's ceiling: the same figures on the held-out real images, their true attributes as asked (the
+    // renderer draws yaw uniformly in ±45°: a within-identity spread of about 26° over a few images each).
+    expect(Object.keys(s.attributesReal!)).toEqual(['age', 'yaw', 'pitch', 'roll']);
+    expect(s.attributesReal!.yaw!.spreadAsked).toBeGreaterThan(10);
+    expect(s.attributesReal!.yaw!.spreadAsked).toBeLessThan(30);
     expect(result.stages.judge!.record.summary).toMatchObject({ classes: 12, images: 48 });
     expect(readFileSync(path.join(root, 'card.md'), 'utf8')).toMatch(/f\.encoder \| f, optimised by the sampler/);
     expect(statSync(path.join(result.dir, g.grid)).size).toBeGreaterThan(100);
@@ -81,6 +86,7 @@ describe('generate', () => {
     const trained = result.stages['train-fr']!.record.summary as TrainFrSummary;
     expect(trained).toMatchObject({ classes: 8, images: 24 });
     expect(readFileSync(path.join(result.dir, 'report', 'report.md'), 'utf8')).toContain('## Synthetic dataset');
+    expect(readFileSync(path.join(result.dir, 'report', 'report.md'), 'utf8')).toMatch(/the attribute regressor on held-out real images, truth as asked: .* \| age -?\d/);
   });
 
   it('killed under torchrun and resumed, it ends with the bytes of the unbroken run', async () => {

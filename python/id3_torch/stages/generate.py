@@ -21,7 +21,7 @@ import torch
 from ..bridge.jobs import Progress
 from ..data.datasets import open_face_images
 from ..data.image_files import write_grid_png
-from ..data.labelled_images import LabelledImages
+from ..data.labelled_images import LabelledImages, attribute_columns
 from ..data.synthetic import SyntheticDatasetWriter, SyntheticLayout
 from ..diffusion.conditioning import ATTRIBUTE_NAMES
 from ..diffusion.model import load_diffusion_model
@@ -114,6 +114,16 @@ def _attribute_predictor(spec: dict | None, device: torch.device):
     raise ValueError(f"attributes.kind: expected 'regressor' or 'face-api', got {spec['kind']!r}")
 
 
+def _attributes_of_real_images(spec: dict, device: torch.device) -> dict:
+    """The attribute figures of the held-out real images with their ground truth as "asked": the yardstick's own
+    ceiling (a generator that follows its attributes exactly scores about this)."""
+    real = spec["real"]
+    images = LabelledImages.from_manifest(real["manifest"], splits=(real["split"],))
+    truth = attribute_columns(images, ATTRIBUTE_NAMES, manifest=real["manifest"])
+    return attribute_control(_attribute_predictor(spec, device)(images.images), truth, ATTRIBUTE_NAMES, images.labels,
+                             images.num_classes)
+
+
 def _held_out(real: dict) -> tuple[torch.Tensor, torch.Tensor]:
     """The held-out real images (uint8 (N, 3, H, W)) of the prepared manifest's split, and the floor: each
     image replaced by its mean colour (what no face scores)."""
@@ -159,6 +169,8 @@ def _measure(root: str, args: dict, plan: Plan, layout: SyntheticLayout, f, devi
     order = plan.rows(range(identities))  # the dataset's manifest rows, as plan rows
     statistics: dict = {"attributes": attribute_control(predicted, torch.from_numpy(plan.attributes[order].astype(np.float32)),
                                                         ATTRIBUTE_NAMES, labels, identities)}
+    if (args.get("attributes") or {}).get("real"):
+        statistics["attributesReal"] = _attributes_of_real_images(args["attributes"], device)
     centres = torch.from_numpy(np.load(args["centres"], allow_pickle=False)) if args.get("centres") else None
     f_statistics, f_histograms = encoder_statistics(f_embeddings, labels, identities, training_centres=centres)
     f_statistics["identityConsistency"] |= condition_agreement(

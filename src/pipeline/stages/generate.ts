@@ -57,8 +57,13 @@ export interface FidFigures {
 }
 
 /** The card's figures: attribute control, the judge's (if any), FID (if its weights are given) and f's. */
+type AttributeFigures = Record<string, { correlation: number | null; spreadAsked: number; spreadObtained: number; error: number; meanPredictorError: number }>;
+
 export interface SyntheticStatistics {
-  attributes: Record<string, { correlation: number | null; spreadAsked: number; spreadObtained: number; error: number; meanPredictorError: number }>;
+  attributes: AttributeFigures;
+  /** The same figures for the held-out real images, their ground truth as "asked": what the regressor reads
+   *  of attributes that are there (the parametric set only, whose truth is known). */
+  attributesReal?: AttributeFigures;
   judge?: IdentityFigures & { realism: { generated: RealismScores; realVsReal: RealismScores; floor: RealismScores; heldOutSplit: string } };
   fid?: FidFigures;
   /** f, which the ID loss and the guidance optimise: its figures are no evidence on their own. */
@@ -95,8 +100,10 @@ const samplerOf = (config: Id3Config) => {
 
 /** How the generated images' attributes are measured: the parametric set's regressor (stage
  *  "attributes"), face-api's predictors for real faces. */
-function attributePredictor(config: Id3Config, runDir: string): { kind: 'regressor'; path: string } | { kind: 'face-api' } {
-  return config.dataset.kind === 'parametric' ? { kind: 'regressor', path: outputsOf(runDir).attributes.folder } : { kind: 'face-api' };
+function attributePredictor(config: Id3Config, runDir: string): { kind: 'regressor'; path: string; real: ReturnType<typeof heldOutReal> } | { kind: 'face-api' } {
+  return config.dataset.kind === 'parametric'
+    ? { kind: 'regressor', path: outputsOf(runDir).attributes.folder, real: heldOutReal(config, runDir) }
+    : { kind: 'face-api' };
 }
 
 /** The real images that realism is measured against: the prepared manifest's held-out test split, else val. */
@@ -177,7 +184,7 @@ export const generateStage: Stage<GenerateSummary> = {
     };
   },
   report: (s) => {
-    const { judge, f, attributes, fid } = s.statistics;
+    const { judge, f, attributes, attributesReal, fid } = s.statistics;
     const identityRows = (who: string, figures: IdentityFigures) => [
       { figure: `${who}: leave-one-out consistency (chance level)`, value: `${f3(figures.identityConsistency.leaveOneOutCosine)} (${f3(figures.identityConsistency.chanceCosine)})` },
       { figure: `${who}: max / mean cos between identity centres — separation`, value: `${f3(figures.separation.maxCentreCosine)} / ${f3(figures.separation.meanCentreCosine)}` },
@@ -200,6 +207,12 @@ export const generateStage: Stage<GenerateSummary> = {
         figure: `${name}: correlation asked–predicted; spread within identities obtained (asked); error (predicting the mean)`,
         value: `${f3(a.correlation)}; ${f3(a.spreadObtained)} (${f3(a.spreadAsked)}); ${f3(a.error)} (${f3(a.meanPredictorError)})`,
       })),
+      ...(attributesReal
+        ? [{
+            figure: 'the attribute regressor on held-out real images, truth as asked: correlation; spread obtained (true)',
+            value: Object.entries(attributesReal).map(([name, a]) => `${name} ${f3(a.correlation)}; ${f3(a.spreadObtained)} (${f3(a.spreadAsked)})`).join(' · '),
+          }]
+        : []),
     ];
     return [
       {
