@@ -156,16 +156,33 @@ def test_raw_photos_without_align_are_reported_not_embedded(photos, tmp_path):
     assert (tmp_path / "images").is_symlink()  # pre-aligned folders are linked, not copied
 
 
-def test_encode_op_aligns_photos_and_reports_those_without_a_face():
+def test_encode_op_aligns_photos_reads_framed_crops_as_given_and_reports_those_without_a_face(tmp_path):
+    from id3_torch.data.image_files import write_png_atomic
+    from id3_torch.encoders.faces import FaceFinder
+    from id3_torch.encoders.framing import FRAMINGS, warp_to_framing
     from id3_torch.encoders.ops import encode_images
 
-    files = [str(MEDIA / "SeanConnery.jpg"), str(MEDIA / "ironman.jpg")]
-    result = encode_images(DLIB, files, align=True)
+    photo = load_image(str(MEDIA / "SeanConnery.jpg"))
+    landmarks = FaceFinder.from_package()([photo])[0][0].landmarks
+    for name in ("arcface-112", "dlib-150"):  # his face, already cropped: in the encoder's framing, and in another
+        write_png_atomic(tmp_path / f"{name}.png", warp_to_framing(photo, landmarks, FRAMINGS[name]))
+    files = [str(MEDIA / "SeanConnery.jpg"), str(tmp_path / "arcface-112.png"), str(tmp_path / "dlib-150.png"),
+             str(MEDIA / "ironman.jpg")]
+    result = encode_images(DLIB, files, out=str(tmp_path / "out.npz"))
     assert result["encoder"]["embeddingSize"] == 128
-    connery, nobody = result["images"]
-    assert connery["found"] and len(connery["embedding"]) == 128
-    assert np.linalg.norm(connery["embedding"]) == pytest.approx(1.0, abs=1e-5)
-    assert set(connery["attributes"]) == {"age", "yaw", "pitch", "roll"}
-    assert nobody == {"file": files[1], "found": False, "embedding": None, "attributes": None}
-    with pytest.raises(ValueError, match=r"ironman\.jpg: not a square face crop \(600×800\); use --align"):
-        encode_images(DLIB, files[1:], align=False)
+    aligned, framed, other, nobody = result["images"]
+    assert [i["framing"] for i in result["images"]] == [
+        "aligned to arcface-112", "as given (already framed as arcface-112)", "aligned to arcface-112", "no face found"]
+    # The photo aligned and its crop read as given are the same pixels: the same embedding.
+    assert np.allclose(aligned["embedding"], framed["embedding"], atol=1e-6)
+    assert np.linalg.norm(np.array(aligned["embedding"]) - other["embedding"]) < 0.3  # re-aligned from the wider crop
+    assert np.linalg.norm(aligned["embedding"]) == pytest.approx(1.0, abs=1e-5)
+    assert set(aligned["attributes"]) == {"age", "yaw", "pitch", "roll"}
+    assert nobody == {"file": files[3], "found": False, "framing": "no face found", "embedding": None, "attributes": None}
+    with np.load(tmp_path / "out.npz") as saved:
+        assert saved["embeddings"].shape == (4, 128) and np.isnan(saved["embeddings"][3]).all()
+        assert np.allclose(saved["embeddings"][0], aligned["embedding"], atol=1e-6)
+        assert saved["found"].tolist() == [True, True, True, False] and saved["files"].tolist() == files
+        assert saved["yaw"][0] == pytest.approx(aligned["attributes"]["yaw"], abs=1e-4) and np.isnan(saved["age"][3])
+    with pytest.raises(ValueError, match=r"ironman\.jpg: not a square face crop \(600×800\); use --align auto"):
+        encode_images(DLIB, files[3:], align="never")

@@ -58,14 +58,15 @@ describe('prepare (real photos)', () => {
     expect(planRun(config('a')).map((p) => p.action)).toEqual(['run']);
   });
 
-  it('id3 encode prints the embeddings of aligned crops, as prepare made them', async () => {
+  it('id3 encode reads prepare\'s aligned crops as given, and aligns photos, with no flags', async () => {
     const dir = path.join(runsDir, 'a', 'prepare');
     const rows = readFileSync(path.join(dir, 'manifest.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
     const files = [rows[2]![0]!, rows[3]![0]!, rows[0]![0]!].map((p) => path.join(dir, p)); // franck, franck, cage
-    const out = await runCli(['encode', '--encoder', 'dlib', '--json', ...files], { env: { OMP_NUM_THREADS: '1' } });
+    const out = await runCli(['encode', '--json', ...files], { env: { OMP_NUM_THREADS: '1' } }); // dlib, align auto: the defaults
     expect(out.code).toBe(0);
     const result = JSON.parse(out.stdout);
     expect(result.encoder).toMatchObject({ inputSize: 150, embeddingSize: 128, framing: 'arcface-112' });
+    expect(result.images.map((i: { framing: string }) => i.framing)).toEqual(Array(3).fill('as given (already framed as arcface-112)'));
     const [a, b, c] = result.images.map((i: { embedding: number[] }) => i.embedding);
     const d = (x: number[], y: number[]) => Math.hypot(...x.map((v, i) => v - y[i]!));
     expect(d(a, b)).toBeLessThan(0.35); // the same person
@@ -76,6 +77,16 @@ describe('prepare (real photos)', () => {
     const row = (r: number) => Array.from(data.subarray(128 * r, 128 * (r + 1)));
     expect(d(a, row(2))).toBeLessThan(1e-5);
     expect(d(c, row(0))).toBeLessThan(1e-5);
+    // The photos themselves, without a flag: each aligned, the same people told apart.
+    const photos = ['cage.jpg', 'cage2_crop.jpg', 'SeanConnery.jpg'].map((f) => path.join(media, f));
+    const npz = path.join(work, 'photos.npz');
+    const fromPhotos = await runCli(['encode', '--out', npz, ...photos], { env: { OMP_NUM_THREADS: '1' } });
+    expect(fromPhotos.code).toBe(0);
+    expect(fromPhotos.stdout).toMatch(/cage\.jpg \(aligned to arcface-112\): \[/);
+    const distances = fromPhotos.stdout.split('\n').filter((l) => /^ {2}\[\d\]/.test(l)).map((l) => l.trim().split(/\s+/).slice(1).map(Number));
+    expect(distances[0]![1]).toBeLessThan(0.35); // Cage and Cage
+    expect(distances[0]![2]).toBeGreaterThan(0.45); // Cage and Connery
+    expect(readFileSync(npz).subarray(0, 2).toString()).toBe('PK'); // an .npz (zip) archive
     const bad = await runCli(['encode', '--encoder', 'arcface', '--backbone', 'iresnet18', files[0]!]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--path: expected a path/);
