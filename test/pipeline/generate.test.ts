@@ -74,6 +74,13 @@ describe('generate', () => {
     expect(judge.realism.generated).toMatchObject({ real: 40, generated: 24 });
     expect(judge.realism.floor.recall).toBeLessThan(judge.realism.realVsReal.recall);
     expect(Object.keys(s.attributes)).toEqual(['age', 'yaw', 'pitch', 'roll']);
+    // Memorisation: every generated image against the 18 × 4 training images, beside the 80 held-out ones.
+    const m = s.memorisation!;
+    expect(m.judge).toMatchObject({ generatedImages: 24, heldOutImages: 80, trainingImages: 72 });
+    expect(m.judge.generated.closest).toBeGreaterThanOrEqual(m.judge.generated.median); // cosine: larger is closer
+    expect(m.pixels.generated.closest).toBeLessThanOrEqual(m.pixels.generated.median); // RMS: smaller is closer
+    expect(m.pixels.heldOut.closest).toBeGreaterThan(0); // no held-out photo is a training image
+    expect(statSync(path.join(result.dir, path.dirname(g.grid), m.picture)).size).toBeGreaterThan(100);
     // The yardstick's ceiling: the same figures on the held-out real images, their true attributes as asked (the
     // renderer draws yaw uniformly in ±45°: a within-identity spread of about 26° over a few images each).
     expect(Object.keys(s.attributesReal!)).toEqual(['age', 'yaw', 'pitch', 'roll']);

@@ -17,6 +17,7 @@ import time
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from ..bridge.jobs import Progress
 from ..data.datasets import open_face_images
@@ -28,6 +29,7 @@ from ..diffusion.model import load_diffusion_model
 from ..diffusion.sampler import SamplerOptions, sample_images, to_uint8
 from ..encoders import embed_images, load_identity_encoder, refuse_equal_encoders
 from ..encoders.attribute_regressor import load_attribute_regressor
+from ..evaluation import memorisation
 from ..evaluation.fid import fid_table
 from ..evaluation.fid_inception import load_fid_inception
 from ..evaluation.realism import realism_table
@@ -149,11 +151,36 @@ def _fid(root: str, spec: dict, held_out: torch.Tensor, flat: torch.Tensor, devi
     return {**table, "heldOutSplit": spec["real"]["split"], "weightsSha256": _sha256(spec["weights"])}
 
 
+def _memorisation(root: str, real: dict, generated: torch.Tensor, held_out: torch.Tensor,
+                  held_out_embeddings: torch.Tensor, training: torch.Tensor, picture: str) -> dict:
+    """evaluation/memorisation.py's figures in the judge's space and in pixels, and the picture of the closest
+    pairs: rows of generated images over their nearest training images, by the judge then by pixels."""
+    training_images = open_face_images(real["manifest"], splits=("train",))
+    pixels_of = memorisation.dataset_thumbnails
+    figures, rows = {}, []
+    for name, measure, queries, reference, references in (
+            ("judge", "cosine", generated, held_out_embeddings, training),
+            ("pixels", "rms", pixels_of(root), memorisation.thumbnails(held_out), pixels_of(real["manifest"], splits=("train",)))):
+        figures[name], score, index = memorisation.memorisation_figures(queries, reference, references, measure=measure)
+        pairs = memorisation.closest_pairs(score, index, measure=measure)
+        rows += [[generated_image for generated_image, _ in pairs], [training for _, training in pairs]]
+    dataset = open_face_images(root)
+    images = []
+    for n, row in enumerate(rows):
+        source = dataset if n % 2 == 0 else training_images
+        images += [source.image(i) for i in row]
+    side = images[0].shape[-1]
+    images = [i if i.shape[-1] == side else F.interpolate(i[None].float(), size=(side, side), mode="area")[0].round().to(torch.uint8)
+              for i in images]
+    write_grid_png(picture, torch.stack(images), len(rows), len(rows[0]))
+    return {**figures, "picture": os.path.basename(picture)}
+
+
 def _measure(root: str, args: dict, plan: Plan, layout: SyntheticLayout, f, device: torch.device,
-             progress: Progress) -> tuple[dict, dict]:
-    """The card's figures: attribute control; the judge's identity and realism figures; FID when given
-    its weights; f's identity figures, labelled as optimised by the sampler (its condition and anchor
-    cosines are f's alone)."""
+             progress: Progress, picture: str) -> tuple[dict, dict]:
+    """The card's figures: attribute control; the judge's identity and realism figures, and memorisation (the
+    closest pairs drawn to `picture`); FID when given its weights; f's identity figures, labelled as optimised by
+    the sampler (its condition and anchor cosines are f's alone)."""
     real_images: dict[tuple[str, str], tuple[torch.Tensor, torch.Tensor]] = {}  # the judge and FID read the same split once
 
     def held_out_and_flat(real: dict) -> tuple[torch.Tensor, torch.Tensor]:
@@ -188,12 +215,15 @@ def _measure(root: str, args: dict, plan: Plan, layout: SyntheticLayout, f, devi
         judged, judge_histograms = encoder_statistics(
             embeddings, labels, identities,
             training_centres=identity_centres(trained, trained_labels, int(trained_labels.max()) + 1))
-        judged["realism"] = realism_table(embed_images(judge, held_out, device=device, batch_size=batch),
-                                          embed_images(judge, flat, device=device, batch_size=batch), embeddings,
-                                          seed=0)
+        held_out_embeddings = embed_images(judge, held_out, device=device, batch_size=batch)
+        judged["realism"] = realism_table(held_out_embeddings, embed_images(judge, flat, device=device, batch_size=batch),
+                                          embeddings, seed=0)
         judged["realism"]["heldOutSplit"] = real["split"]
         statistics["judge"] = {"encoder": args["judge"]["name"], **judged}
         histograms |= {f"judge: {name}": values for name, values in judge_histograms.items()}
+        progress.check_cancelled()
+        statistics["memorisation"] = _memorisation(root, real, embeddings, held_out, held_out_embeddings, trained,
+                                                   picture)
     if args.get("fid"):
         progress.check_cancelled()
         statistics["fid"] = _fid(root, args["fid"], *held_out_and_flat(args["fid"]["real"]), device)
@@ -233,7 +263,8 @@ def generate(args: dict, progress: Progress) -> dict:
     if dist.is_main:
         writer.finalize()
         progress.check_cancelled()
-        statistics, histograms = _measure(root, args, plan, layout, encoder, device, progress)
+        statistics, histograms = _measure(root, args, plan, layout, encoder, device, progress,
+                                          os.path.join(args["outDir"], "memorisation.png"))
         writer.write_card(statistics=statistics, histograms=histograms)
         _write_grid(root, os.path.join(args["outDir"], "grid.png"), layout, args["gridIdentities"], args["gridImages"])
         result["statistics"] = statistics

@@ -57,6 +57,19 @@ export interface FidFigures {
 }
 
 /** The card's figures: attribute control, the judge's (if any), FID (if its weights are given) and f's. */
+/** Nearest-training-image scores (python/id3_torch/evaluation/memorisation.py): the closest, the 1st and 5th
+ *  percentiles from the close end, the median. */
+type NearestQuantiles = { closest: number; p01: number; p05: number; median: number };
+interface MemorisationFigures {
+  generated: NearestQuantiles;
+  heldOut: NearestQuantiles;
+  /** The share of generated images nearer a training image than any held-out real image comes. */
+  closerThanHeldOut: number;
+  generatedImages: number;
+  heldOutImages: number;
+  trainingImages: number;
+}
+
 type AttributeFigures = Record<string, { correlation: number | null; spreadAsked: number; spreadObtained: number; error: number; meanPredictorError: number }>;
 
 export interface SyntheticStatistics {
@@ -66,6 +79,9 @@ export interface SyntheticStatistics {
   attributesReal?: AttributeFigures;
   judge?: IdentityFigures & { realism: { generated: RealismScores; realVsReal: RealismScores; floor: RealismScores; heldOutSplit: string } };
   fid?: FidFigures;
+  /** Each generated image's nearest training image, by the judge (cosine) and in pixels (RMS of 16 × 16
+   *  thumbnails), beside the held-out real images'; `picture`: the closest pairs, in the stage folder. */
+  memorisation?: { judge: MemorisationFigures; pixels: MemorisationFigures; picture: string };
   /** f, which the ID loss and the guidance optimise: its figures are no evidence on their own. */
   f: IdentityFigures & { identityConsistency: { meanCosineToCondition: number; meanCosineToAnchor: number } };
 }
@@ -184,7 +200,12 @@ export const generateStage: Stage<GenerateSummary> = {
     };
   },
   report: (s) => {
-    const { judge, f, attributes, attributesReal, fid } = s.statistics;
+    const { judge, f, attributes, attributesReal, fid, memorisation } = s.statistics;
+    const quantiles = (q: NearestQuantiles) => `${f3(q.closest)} / ${f3(q.p01)} / ${f3(q.median)}`;
+    const memorisationRow = (name: string, m: MemorisationFigures) => ({
+      figure: `memorisation, ${name} to the nearest of ${m.trainingImages} training images: closest / 1 % / median, generated (held-out real); generated closer than any held-out image`,
+      value: `${quantiles(m.generated)} (${quantiles(m.heldOut)}); ${(100 * m.closerThanHeldOut).toFixed(1)} %`,
+    });
     const identityRows = (who: string, figures: IdentityFigures) => [
       { figure: `${who}: leave-one-out consistency (chance level)`, value: `${f3(figures.identityConsistency.leaveOneOutCosine)} (${f3(figures.identityConsistency.chanceCosine)})` },
       { figure: `${who}: max / mean cos between identity centres — separation`, value: `${f3(figures.separation.maxCentreCosine)} / ${f3(figures.separation.meanCentreCosine)}` },
@@ -198,6 +219,7 @@ export const generateStage: Stage<GenerateSummary> = {
             realism('generated', judge.realism.generated),
             realism(`real vs real (${judge.realism.heldOutSplit} halves)`, judge.realism.realVsReal),
             realism('floor (flat images)', judge.realism.floor),
+            ...(memorisation ? [memorisationRow('judge cos', memorisation.judge), memorisationRow('pixel RMS (16 px)', memorisation.pixels)] : []),
             ...fidRows(fid),
           ]
         : [...fidRows(fid), { figure: 'judge', value: 'none configured: every identity figure below is f\'s, which the sampler optimised' }]),
@@ -219,7 +241,10 @@ export const generateStage: Stage<GenerateSummary> = {
         markdown:
           `## Synthetic dataset\n\n${s.images} images of ${s.identities} identities ([card](../${s.card}), [manifest](../${s.manifest})). ` +
           `Plan: cos(y_ij, w_i) = v_ij in [${f3(s.cosines.min)}, ${f3(s.cosines.max)}], KS p = ${f3(s.cosines.ks.pValue)}. ` +
-          `Rows are identities, columns their images:\n\n![generated](../${s.grid})\n\n${markdownTable(['figure', 'value'], rows)}`,
+          `Rows are identities, columns their images:\n\n![generated](../${s.grid})\n\n${markdownTable(['figure', 'value'], rows)}` +
+          (memorisation
+            ? `\n\nThe generated images nearest a training image (rows 1 and 3) above those training images (rows 2 and 4), by the judge (rows 1–2) and in pixels (rows 3–4):\n\n![memorisation](../${path.join(path.dirname(s.grid), memorisation.picture)})`
+            : ''),
       },
     ];
   },
