@@ -7,7 +7,7 @@ import type { JobProgress } from '../bridge/jobs.ts';
 import type { PythonSession } from '../bridge/session.ts';
 import { Tensor } from '../bridge/tensor.ts';
 import type { AnchorsConfig } from '../config/anchors.ts';
-import { closestApproach, ExclusionZone } from './exclusion.ts';
+import { automaticExclusionAngle, closestApproach, ExclusionZone } from './exclusion.ts';
 import { separation, type Separation } from './neighbours.ts';
 import { solveTammes, type TammesCheckpoints } from './tammes.ts';
 
@@ -41,7 +41,10 @@ export interface AnchorReport extends Separation {
     identities: number;
     /** The smallest angle from any anchor to any centre. */
     closestAngle: number;
+    /** The zone's angle (degrees), as configured or as 'auto' measured it; null without a zone. */
     exclusionAngle: number | null;
+    /** Whether the angle was measured ('auto': automaticExclusionAngle) rather than configured. */
+    exclusionAutomatic: boolean;
     /** Anchors moved out of a cap by the final exact check (0 when the descent kept them out). */
     moved: number;
   } | null;
@@ -57,7 +60,8 @@ export async function designAnchors(session: PythonSession, design: AnchorDesign
     throw new Error(`anchors.dim: the anchors have d = ${design.dim}, but the training identity centres have ${centres.shape[1]}`);
   }
   const began = performance.now();
-  const zone = design.exclusionAngle !== undefined ? new ExclusionZone(centres!, design.exclusionAngle, design.chunk) : undefined;
+  const exclusionAngle = design.exclusionAngle === 'auto' ? await automaticExclusionAngle(centres!, design.chunk) : design.exclusionAngle;
+  const zone = exclusionAngle !== undefined ? new ExclusionZone(centres!, exclusionAngle, design.chunk) : undefined;
   const start = await Tensor.randn(session, [design.count, design.dim], { seed: design.seed, device }).normalize(1);
   let anchors = start;
   try {
@@ -78,7 +82,13 @@ export async function designAnchors(session: PythonSession, design: AnchorDesign
     }
     const final = await separation(anchors, design.chunk);
     const training = centres
-      ? { identities: centres.shape[0]!, closestAngle: await closestApproach(anchors, centres, design.chunk), exclusionAngle: design.exclusionAngle ?? null, moved }
+      ? {
+          identities: centres.shape[0]!,
+          closestAngle: await closestApproach(anchors, centres, design.chunk),
+          exclusionAngle: exclusionAngle ?? null,
+          exclusionAutomatic: design.exclusionAngle === 'auto',
+          moved,
+        }
       : null;
     const report: AnchorReport = {
       method: design.method,

@@ -10,8 +10,25 @@
  * is inside any cap, since leaving one cap can enter another.
  */
 import { Tensor, tidy } from '../bridge/tensor.ts';
-import { angleOf, nearestAmong, radians } from './neighbours.ts';
+import { angleOf, nearestAmong, nearestNeighbours, radians } from './neighbours.ts';
 import { RowSparseLayout } from './sparse.ts';
+
+/** The percentile of the training identities' nearest-neighbour angles that `exclusionAngle: 'auto'` takes. */
+export const AUTOMATIC_EXCLUSION_PERCENTILE = 5;
+
+/**
+ * `exclusionAngle: 'auto'`: the 5th percentile of the angles from each training identity centre to its nearest
+ * other centre, in degrees. That is how close two distinct training people come in f: 95 % of them are further
+ * apart than it, so an anchor kept that far from every centre is no nearer a training person than real people
+ * are to one another.
+ */
+export async function automaticExclusionAngle(centres: Tensor, chunk: number): Promise<number> {
+  if (centres.shape[0]! < 2) throw new Error("anchors.exclusionAngle: 'auto' needs at least two training identities");
+  const { indices, cosines } = await nearestNeighbours(centres, 1, chunk);
+  const nearest = Array.from(await cosines.toFloat32Array(), angleOf).sort((a, b) => a - b);
+  await Tensor.disposeAll([indices, cosines]);
+  return nearest[Math.floor((AUTOMATIC_EXCLUSION_PERCENTILE / 100) * (nearest.length - 1))]!;
+}
 
 /** Rounds of `enforce` before the zone is declared infeasible. */
 const ENFORCE_ROUNDS = 100;

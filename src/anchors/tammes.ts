@@ -1,10 +1,10 @@
 /**
  * Identity anchors by the Tammes problem (docs/method.md, "Synthetic dataset
  * generation"): N points w_i on S^{d-1} whose smallest pairwise angle is as large as possible.
- * Projected gradient descent from random normalised Gaussians on a smooth minimum of each
- * anchor's nearest angles θ_ij = arccos(w_i·w_j), at a temperature τ_t that is annealed:
+ * Projected gradient descent from random normalised Gaussians on E, minus a smooth minimum of each
+ * anchor's nearest angles θ_ij = arccos(w_i·w_j) (so descending E raises them), at a temperature τ_t that is annealed:
  *
- *   E(W) = −Σ_i τ_t · log Σ_{j ∈ N(i)} exp(−θ_ij / τ_t),     τ_t = τ_0 · (τ_1 / τ_0)^{t / (T − 1)}
+ *   E(W) = Σ_i τ_t · log Σ_{j ∈ N(i)} exp(−θ_ij / τ_t),     τ_t = τ_0 · (τ_1 / τ_0)^{t / (T − 1)}
  *
  * Why angles and not cosines [ours]: the cosine's gradient along the sphere, sin θ_ij, vanishes for
  * two anchors that start almost together, so a smooth maximum of cosines leaves such pairs stuck
@@ -112,7 +112,7 @@ async function gradientFrom(W: Tensor, sets: RowSparseLayout, cosines: Tensor, a
 /** Angles θ_ij (N, k) of the tracked pairs, from their cosines. */
 const anglesOf = (cosines: Tensor) => cosines.clamp({ min: -1, max: 1 }).acos();
 
-/** ∂E/∂W (N, d) of E(W) = −Σ_i τ log Σ_{j ∈ N(i)} exp(−θ_ij / τ), N(i) the rows of `sets` (built with transpose). */
+/** ∂E/∂W (N, d) of E(W) = Σ_i τ log Σ_{j ∈ N(i)} exp(−θ_ij / τ), N(i) the rows of `sets` (built with transpose). */
 export function smoothMinGradient(W: Tensor, sets: RowSparseLayout, tau: number): Promise<Tensor> {
   return tidy(async () => {
     const cosines = await trackedCosines(W, sets);

@@ -73,7 +73,7 @@ function printReport(report: AnchorReport, out: string): void {
   line('mean nearest angle', `${deg(report.meanNearestAngle)} (random start ${deg(report.start.meanNearestAngle)})`);
   line('max / mean cosine', `${report.maxCosine.toFixed(4)} / ${report.meanCosine.toFixed(4)}`);
   if (report.training) {
-    const zone = report.training.exclusionAngle === null ? '' : ` (exclusion zone ${report.training.exclusionAngle}°)`;
+    const zone = report.training.exclusionAngle === null ? '' : ` (exclusion zone ${deg(report.training.exclusionAngle)}${report.training.exclusionAutomatic ? ', auto' : ''})`;
     line('closest identity centre', `${deg(report.training.closestAngle)} of ${report.training.identities}${zone}`);
   }
   line('time', `${report.seconds.toFixed(1)} s on ${report.device}`);
@@ -92,7 +92,7 @@ export function makeAnchorsCommand(): Command {
     .option('--neighbours <k>', 'nearest anchors each one is pushed from (default 32)')
     .option('--refresh-every <steps>', 'steps between exact nearest-neighbour searches (default 5)')
     .option('--centres <file.npy>', 'identity centres (K × d) to report the closest approach to')
-    .option('--exclusion-angle <deg>', 'keep every anchor at least this far from every centre (needs --centres)')
+    .option('--exclusion-angle <deg>', "keep every anchor at least this far from every centre (needs --centres); auto: the 5th percentile of the centres' nearest-neighbour angles")
     .option('--chunk <rows>', 'rows per block of the exact searches (memory, not results; default 1024)')
     .option('--device <device>', 'cpu, cuda, cuda:N or auto', 'auto')
     .option('--out <file>', 'where the anchors go (N × d float32 .npy)', 'anchors.npy')

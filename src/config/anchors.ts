@@ -28,10 +28,12 @@ export const AnchorsConfig = z.strictObject({
   neighbours: positiveInt().default(32).describe('k: nearest anchors each anchor is pushed from'),
   refreshEvery: positiveInt().default(5).describe('steps between two exact nearest-neighbour searches'),
   seed: nonNegativeInt().default(0).describe('seed of the random start: same seed, same anchors'),
-  exclusionAngle: numberInRange(0, 90)
-    .refine((a) => a > 0, { error: 'expected an angle in degrees, > 0 and ≤ 90' })
+  exclusionAngle: z
+    .union([numberInRange(0, 90).refine((a) => a > 0, { error: 'expected an angle in degrees, > 0 and ≤ 90' }), z.literal('auto')], {
+      error: "expected an angle in degrees, > 0 and ≤ 90, or 'auto'",
+    })
     .optional()
-    .describe('keep every anchor at least this many degrees from every training identity centre (needs an encoder)'),
+    .describe("keep every anchor at least this many degrees from every training identity centre (needs an encoder); 'auto': the 5th percentile of the training identities' angles to their nearest other identity (src/anchors/exclusion.ts)"),
   chunk: positiveInt().default(1024).describe('anchors per block of the exact searches (memory ≈ chunk × N × 8 bytes; speed, not results)'),
 });
 export type AnchorsConfig = z.infer<typeof AnchorsConfig>;

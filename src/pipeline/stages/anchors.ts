@@ -69,7 +69,9 @@ export const anchorsStage: Stage<AnchorsSummary> = {
   describe: (config) => {
     const a = anchorsOf(config);
     const how = a.method === 'tammes' ? `Tammes descent, ${a.steps} steps` : 'random';
-    return `${a.count} identity anchors (${how}, seed ${a.seed})${a.exclusionAngle ? `, ≥ ${a.exclusionAngle}° from every training identity` : ''}`;
+    const zone = a.exclusionAngle === 'auto' ? 'as far' : `≥ ${a.exclusionAngle}°`;
+    const apart = a.exclusionAngle === 'auto' ? ' as most training identities are from each other' : '';
+    return `${a.count} identity anchors (${how}, seed ${a.seed})${a.exclusionAngle ? `, ${zone} from every training identity${apart}` : ''}`;
   },
   summarize: (s) =>
     `${s.count} anchors in ${s.dim}-d: min angle ${s.minAngle.toFixed(2)}° (random start ${s.startMinAngle.toFixed(2)}°), ` +
