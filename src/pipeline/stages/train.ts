@@ -69,7 +69,8 @@ export const trainStage: Stage<TrainSummary> = {
     const d = diffusionOf(config);
     const m = d.model;
     return (
-      `U-Net ${m.channels}×[${m.channelMults.join(',')}]${m.patchSize > 1 ? ` on ${m.patchSize}×${m.patchSize} patches` : ''} at ${config.dataset.resolution} px, ` +
+      `U-Net ${m.channels}×[${m.channelMults.join(',')}]${m.patchSize > 1 ? ` on ${m.patchSize}×${m.patchSize} patches` : ''} at ${config.dataset.resolution} px` +
+      `${d.conditioning.poseMap ? ' with the head-pose map' : ''}, ` +
       `w ${d.loss.w}, ${d.training.steps} steps, batch ${d.training.batchSize} × ${d.training.processes} process(es)`
     );
   },
