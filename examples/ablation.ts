@@ -1,7 +1,8 @@
 /**
  * The paper's ablation axes, on the demo's parametric face set, as one sweep:
  *
- *   npx tsx examples/ablation.ts
+ *   npx tsx examples/ablation.ts                        # on configs/demo.ts (variant id3)
+ *   npx tsx examples/ablation.ts configs/proof.ts 1     # on the proof's trained models, 1 seed a variant
  *
  * Each variant changes one thing of ID³ (configs/demo.ts, variant `id3`): the ID loss off (λ = 0),
  * the reversed-likelihood guidance off (γ = 0), random instead of Tammes anchors, and the per-image
@@ -12,6 +13,7 @@
  * spread, leakage) and the verification accuracy of face recognition trained on it.
  * test/examples.test.ts runs the same sweep at toy size.
  */
+import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { closeSession, createReporter, sweep, type ConfigPatch, type Id3ConfigInput, type RunOptions } from 'id3';
 import demo from '../configs/demo.ts';
@@ -41,10 +43,15 @@ export async function ablation(base: Id3ConfigInput, options: RunOptions = {}) {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const { variants: _demoVariants, ...base } = demo;
+  const [file, seeds] = process.argv.slice(2);
+  const config = file ? ((await import(pathToFileURL(path.resolve(file)).href)) as { default: Id3ConfigInput }).default : demo;
+  const { variants: _variants, ...base } = config;
+  const name = file ? `ablation-${base.name}` : 'ablation';
   const reporter = createReporter('bars');
   try {
-    await ablation({ ...base, name: 'ablation' }, { reporter });
+    const started = performance.now();
+    await ablation({ ...base, name, ...(seeds ? { seeds: Number(seeds) } : {}) }, { reporter });
+    console.log(`${name}: ${((performance.now() - started) / 60_000).toFixed(1)} min`);
   } finally {
     reporter.close();
     await closeSession();

@@ -8,11 +8,6 @@ import { sweep, type SweepResult } from '../pipeline/sweep.ts';
 import { markdownTable } from '../report/markdown.ts';
 import { planRun, runPipeline, type RunResult, type StageSelection } from '../pipeline/runner.ts';
 import { STAGES } from '../pipeline/stages/index.ts';
-import type { AnchorsSummary } from '../pipeline/stages/anchors.ts';
-import { HELD_OUT, paperTable, type EvaluateSummary } from '../pipeline/stages/evaluate.ts';
-import type { RealPrepareSummary } from '../pipeline/stages/prepare-real.ts';
-import type { PrepareSummary } from '../pipeline/stages/prepare.ts';
-import type { TrainFrSummary } from '../pipeline/stages/train-fr.ts';
 import { createReporter, type ReporterKind } from '../ui/reporter.ts';
 import { action } from './fail.ts';
 
@@ -86,26 +81,8 @@ function printSweep(result: SweepResult): void {
 function printWhereThingsWent(result: RunResult): void {
   const here = (p: string) => path.relative(process.cwd(), path.resolve(result.dir, p)) || '.';
   console.log(`\nrun folder: ${here('.')} (config.json, run.json, one folder per stage)`);
-  const prepare = result.stages.prepare?.record.summary as PrepareSummary | RealPrepareSummary | undefined;
-  if (prepare) {
-    console.log(`  images:   ${here(prepare.imagesDir)}`);
-    console.log(`  manifest: ${here(prepare.manifest)}`);
-    if ('grid' in prepare) console.log(`  grid:     ${here(prepare.grid)}`);
-    else {
-      if (prepare.embeddings) console.log(`  embeddings: ${here(prepare.embeddings)} (row i = manifest row i)`);
-      if (prepare.missing) console.log(`  left out: ${here(prepare.notFound)} (${prepare.missing} inputs)`);
-    }
-  }
-  const trainFr = result.stages['train-fr']?.record.summary as TrainFrSummary | undefined;
-  if (trainFr) console.log(`  encoder:  ${here(trainFr.encoder)} (encoder.json, backbone.safetensors)`);
-  const anchors = result.stages.anchors?.record.summary as AnchorsSummary | undefined;
-  if (anchors) console.log(`  anchors:  ${here(anchors.anchors)} (${anchors.count} × ${anchors.dim}; ${here(anchors.report)})`);
-  const evaluation = result.stages.evaluate?.record.summary as EvaluateSummary | undefined;
-  if (evaluation) {
-    const heldOut = evaluation.sets.find((s) => s.name === HELD_OUT);
-    const sets = evaluation.sets.map((s) => (s === heldOut ? `${s.name}: ${s.pairs} pairs of ${s.identities} identities` : `${s.name}: ${s.pairs} pairs`));
-    console.log(`\nverification accuracy, % (${sets.join('; ')}; ${here(evaluation.table)}):\n`);
-    const table = paperTable(evaluation.rows);
-    console.log(markdownTable(table.columns, table.rows));
+  for (const stage of STAGES) {
+    const summary = result.stages[stage.name]?.record.summary;
+    if (summary && stage.outputLines) for (const line of stage.outputLines(summary as never, here)) console.log(line);
   }
 }

@@ -54,4 +54,7 @@ export interface Stage<Summary extends object = object> {
   report?(summary: Summary, context: ReportContext): ReportPart[];
   /** The figures a sweep table shows for this stage (column → value), if any. */
   metrics?(summary: Summary): Record<string, string | number | null>;
+  /** Its lines of the CLI's "where things went" after a run, if any; `here` makes a run-folder path relative
+   *  to the working directory. */
+  outputLines?(summary: Summary, here: (runPath: string) => string): string[];
 }

@@ -73,6 +73,7 @@ export const anchorsStage: Stage<AnchorsSummary> = {
     const apart = a.exclusionAngle === 'auto' ? ' as most training identities are from each other' : '';
     return `${a.count} identity anchors (${how}, seed ${a.seed})${a.exclusionAngle ? `, ${zone} from every training identity${apart}` : ''}`;
   },
+  outputLines: (s, here) => [`  anchors:  ${here(s.anchors)} (${s.count} × ${s.dim}; ${here(s.report)})`],
   summarize: (s) =>
     `${s.count} anchors in ${s.dim}-d: min angle ${s.minAngle.toFixed(2)}° (random start ${s.startMinAngle.toFixed(2)}°), ` +
     `mean nearest ${s.meanNearestAngle.toFixed(2)}°` +

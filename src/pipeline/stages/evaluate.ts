@@ -108,6 +108,12 @@ export const evaluateStage: Stage<EvaluateSummary> = {
       .filter((r) => r.model !== PIXELS)
       .map((r) => `${r.model} on ${r.benchmark} ${percent(r.accuracy)} ± ${percent(r.std)}`)
       .join('; '),
+  outputLines: (s, here) => {
+    const heldOut = s.sets.find((set) => set.name === HELD_OUT);
+    const sets = s.sets.map((set) => (set === heldOut ? `${set.name}: ${set.pairs} pairs of ${set.identities} identities` : `${set.name}: ${set.pairs} pairs`));
+    const table = paperTable(s.rows);
+    return [`\nverification accuracy, % (${sets.join('; ')}; ${here(s.table)}):\n`, markdownTable(table.columns, table.rows)];
+  },
   report: (s, { reportDir }) => {
     const table = paperTable(s.rows);
     const plots = s.sets.map((set) => ({

@@ -112,6 +112,16 @@ export const prepareStage: Stage<PrepareSummary | RealPrepareSummary> = {
       ? `${s.images} images of ${s.identities.train}/${s.identities.val}/${s.identities.test} train/val/test identities ` +
         `(${s.rendered} rendered, ${s.reused} reused)`
       : summarizeReal(s),
+  outputLines: (s, here) => [
+    `  images:   ${here(s.imagesDir)}`,
+    `  manifest: ${here(s.manifest)}`,
+    ...('grid' in s
+      ? [`  grid:     ${here(s.grid)}`]
+      : [
+          ...(s.embeddings ? [`  embeddings: ${here(s.embeddings)} (row i = manifest row i)`] : []),
+          ...(s.missing ? [`  left out: ${here(s.notFound)} (${s.missing} inputs)`] : []),
+        ]),
+  ],
   report: (s, { runDir, reportDir }) => {
     const counts = `${s.identities.train} training, ${s.identities.val} validation and ${s.identities.test} test identities`;
     const grid = 'grid' in s ? ` Rows are identities, columns their images:\n\n![sample grid](../${s.grid})` : ` Faces not found: [${s.missing}](../${s.notFound}).`;

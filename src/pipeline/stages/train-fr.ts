@@ -103,6 +103,7 @@ export const trainFrStage: Stage<TrainFrSummary> = {
     return `${describeRecipe(trainFrOf(config))}, on the ${trainingData(config) === 'real' ? real : 'generated set'}`;
   },
   summarize: summarizeTraining,
+  outputLines: (s, here) => [`  encoder:  ${here(s.encoder)} (encoder.json, backbone.safetensors)`],
   run: (context) =>
     trainFaceRecognition(trainFrOf(context.config), context, {
       ...(trainingData(context.config) === 'real'
