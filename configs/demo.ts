@@ -83,6 +83,6 @@ export default defineConfig({
   seeds: 3,
   variants: {
     id3: {},
-    baseline: { diffusion: { loss: { w: 0 }, sampler: { guidanceScale: 0 } }, anchors: { method: 'random' } },
+    baseline: { diffusion: { loss: { w: 0 }, sampler: { guidanceScale: 0 } }, anchors: { method: 'random' }, guidance: null },
   },
 });

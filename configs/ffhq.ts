@@ -5,7 +5,8 @@
  * prepare  detect and align FFHQ's 70,000 photos into 112-px ArcFace crops (the framing of the .bin
  *          benchmarks), embed each with the pretrained ArcFace f, predict age and pose
  * train    the ID³ U-Net at 112 px (78.8M parameters), 500k steps × batch 16 as the paper trained it
- * anchors  10,000 Tammes anchors in f's 512-d space
+ * guidance γ chosen on 1,000 held-out photos by an independent judge (dlib), never on the benchmarks
+ * anchors  10,000 Tammes anchors in f's 512-d space, kept out of the training identities' neighbourhoods
  * generate 10,000 identities × 50 images (0.5M), DDIM 50 with identity guidance, on every GPU
  * train-fr iResNet-50 + ArcFace (s 64, m 0.5) on the synthetic set, 40 epochs, on every GPU
  * evaluate LFW, CFP-FP, CPLFW, AgeDB-30, CALFW (10-fold protocol), beside raw pixels
@@ -49,9 +50,17 @@ export const diffusion = {
   model: { ...gpu.diffusion?.model, channelMults: [1, 1, 2, 2, 4], attentionResolutions: [28, 14] },
   loss: { w: 0.5 },
   training: { ...gpu.diffusion?.training, steps: 500_000, batchSize: 16, processes: 1 },
-  // γ [ours] is not tuned at this scale: look at previews first (docs/gpu.md, "Before the 500k images").
-  sampler: { ...gpu.diffusion?.sampler, method: 'ddim', steps: 50, guidanceScale: 1, gradientMode: 'detached', batchSize: 128 },
+  // γ and the gradient mode: chosen by the stage `guidance` (below) on the validation identities.
+  sampler: { ...gpu.diffusion?.sampler, method: 'ddim', steps: 50, batchSize: 128 },
 } satisfies Section<'diffusion'>;
+
+/** The judge: an encoder that neither the ID loss nor the guidance sees. dlib's ResNet (installed with the package,
+ *  another architecture and other training data than f's ArcFace) reads the ArcFace crops in its own framing; an
+ *  AdaFace checkpoint you supply is the stronger choice (`{ kind: 'adaface', path, backbone: 'ir101' }`). */
+export const judge = { kind: 'dlib', framing: 'arcface-112' } satisfies Section<'judge'>;
+
+/** γ chosen on the validation identities by the judge before any test benchmark is read (docs/gpu.md, "γ"). */
+export const guidance = { scales: [0, 0.5, 1, 2, 4], modes: ['detached'] } satisfies Section<'guidance'>;
 
 /** N = 10,000 identities; d is f's embedding size (checked against the checkpoint when the stage runs). The exclusion
  *  zone keeps every anchor as far from every training identity as 95 % of the training identities are from their
@@ -108,9 +117,13 @@ export default defineConfig({
     align: true,
     framing: 'arcface-112',
     resolution: 112,
+    // 1,000 photos held out (each its own identity): the conditions the guidance choice is scored on.
+    valIdentities: 1000,
     batchSize: 64,
   },
   encoder,
+  judge,
+  guidance,
   diffusion,
   anchors,
   generate,

@@ -9,8 +9,8 @@
  * with EDM's loss weighting; a synthetic set of 432 identities × 8 images (3,456: half the real training
  * split's 6,800); DDIM in 15 steps. Two variants over 3 seeds each (anchors, plan, sampling and
  * face-recognition training; one diffusion model per loss setting):
- * - `id3`: the ID loss (w = 0.5), Tammes anchors, the guidance at the γ that
- *   `npx tsx scripts/choose-guidance.ts configs/proof.ts` chose on the validation identities by the judge;
+ * - `id3`: the ID loss (w = 0.5), Tammes anchors, the guidance at the γ and gradient mode that the stage
+ *   `guidance` chooses on the 50 validation identities by the judge (never by f, never on the test identities);
  * - `baseline`: λ = 0, γ = 0, random anchors;
  * - `real-subset`: no diffusion at all; the same face-recognition recipe on the first 432 real training
  *   identities × 8 images: the real set of the synthetic sets' size, the ratio's denominator.
@@ -28,11 +28,10 @@ export default defineConfig({
     conditioning: { ...demo.diffusion?.conditioning },
     loss: { ...demo.diffusion?.loss },
     training: { ...demo.diffusion?.training, steps: 3000, warmupSteps: 100, checkpointEvery: 250 },
-    // γ = 8, detached: chosen by `npx tsx scripts/choose-guidance.ts configs/proof.ts id3 0,1,2,4,8,16` on the 50
-    // validation identities by the judge (rank-1 0.82 unguided; 0.90 / 0.94 / 0.96 / 0.98 / 0.98 at γ 1 / 2 / 4 / 8 / 16
-    // detached; `full` stayed at 0.82–0.88): the smallest γ of the best rank-1.
-    sampler: { steps: 15, guidanceScale: 8, gradientMode: 'detached', batchSize: 64 },
+    // γ and the gradient mode come from the stage `guidance` (below); the baseline samples at γ = 0.
+    sampler: { steps: 15, batchSize: 64 },
   },
+  guidance: { scales: [0, 1, 2, 4, 8, 16], modes: ['detached', 'full'] },
   anchors: { count: 432 },
   generate: { imagesPerIdentity: 8, bounds: [0.7, 0.9], identitiesPerShard: 48, attributeRegressor: { epochs: 2 } },
   trainFr: { ...faceRecognition, epochs: 8, decayEpochs: [5, 7], batchSize: 64 },
@@ -40,6 +39,6 @@ export default defineConfig({
   seeds: 3,
   variants: {
     ...demo.variants, // id3 and baseline, as the demo defines them
-    'real-subset': { diffusion: null, anchors: null, generate: null, trainFr: { data: 'real', realIdentities: 432 } },
+    'real-subset': { diffusion: null, anchors: null, generate: null, guidance: null, trainFr: { data: 'real', realIdentities: 432 } },
   },
 });

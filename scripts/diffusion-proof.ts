@@ -70,8 +70,8 @@ for (const c of cases) {
     model: c.model, guidance: c.guidanceScale ? `γ ${c.guidanceScale} ${c.gradientMode}` : 'none',
     cosF: f!.identityCosine, cosJudge: j!.identityCosine, rank1F: f!.rank1, rank1Judge: j!.rank1,
     impostorJudge: j!.impostorCosine, genuineJudge: j!.genuineCosine,
-    ageError: result.attributeError.samples.age, yawError: result.attributeError.samples.yaw,
-    pitchError: result.attributeError.samples.pitch, rollError: result.attributeError.samples.roll,
+    ageError: result.attributeError!.samples.age, yawError: result.attributeError!.samples.yaw,
+    pitchError: result.attributeError!.samples.pitch, rollError: result.attributeError!.samples.roll,
     seconds: result.samplingSeconds,
   });
 }

@@ -9,6 +9,7 @@ import { RealDatasets } from './dataset.ts';
 import { DiffusionConfig, diffusionFitProblems } from './diffusion.ts';
 import { EncoderConfig } from './encoder.ts';
 import { GenerateConfig } from './generate.ts';
+import { GuidanceChoice } from './guidance.ts';
 import { JudgeConfig } from './judge.ts';
 import { Evaluate } from './evaluate.ts';
 import { intInRange, interval, nonNegativeInt, positiveInt } from './fields.ts';
@@ -86,6 +87,18 @@ function judgeProblems(config: { dataset: DatasetConfig; encoder?: EncoderConfig
   return [];
 }
 
+/** The choice needs the model it samples, a judge to score it, and validation identities to score it on. */
+function guidanceProblems(config: { dataset: DatasetConfig; diffusion?: unknown; judge?: JudgeConfig; guidance?: unknown }): string[] {
+  if (!config.guidance) return [];
+  const problems = [];
+  if (!config.diffusion) problems.push('expected a diffusion section: the choice samples the trained model');
+  if (!config.judge) problems.push('expected a judge: γ is chosen by an encoder that the guidance does not climb, never by f');
+  if (config.dataset.valIdentities < 2) {
+    problems.push(`expected dataset.valIdentities ≥ 2 (now ${config.dataset.valIdentities}): γ is chosen on validation identities, never on the test ones`);
+  }
+  return problems;
+}
+
 const runName = () =>
   z.string({ error: 'expected a name' }).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, { error: 'expected a name of letters, digits, ".", "_", "-"' });
 
@@ -102,6 +115,7 @@ export const Id3Config = z.strictObject({
   anchors: AnchorsConfig.optional().describe('identity anchors w_i for the synthetic identities (the stage "anchors")'),
   generate: GenerateConfig.optional().describe('the synthetic dataset: the per-image plan, sampled by the trained model (needs diffusion and anchors)'),
   judge: JudgeConfig.optional().describe('an identity encoder that neither the loss nor the guidance sees: it measures the generated sets (config/judge.ts)'),
+  guidance: GuidanceChoice.optional().describe('choose γ and the gradient mode on the validation identities by the judge (stage "guidance"); generate samples at the choice instead of diffusion.sampler\'s (config/guidance.ts)'),
   evaluate: Evaluate.describe('verification of the face-recognition models the run trains (encoder, trainFr)'),
   seeds: intInRange(1, 100)
     .default(1)
@@ -129,6 +143,7 @@ export const Id3Config = z.strictObject({
       for (const [at, message] of diffusionFitProblems(config.diffusion, dataset.resolution)) context.addIssue({ code: 'custom', path: ['diffusion', ...at], message });
     }
     for (const [at, message] of judgeProblems(config)) context.addIssue({ code: 'custom', path: ['judge', ...at], message });
+    for (const message of guidanceProblems(config)) context.addIssue({ code: 'custom', path: ['guidance'], message });
     if (dataset.kind !== 'parametric' && encoder && 'framing' in encoder && encoder.framing !== dataset.framing) {
       context.addIssue({ code: 'custom', path: ['encoder', 'framing'], message: `expected the dataset's framing ${dataset.framing}: the encoder reads the prepared images` });
     }
@@ -147,7 +162,7 @@ export type Id3Config = z.infer<typeof Id3Config>;
 
 type DeepPartial<T> = T extends readonly unknown[] ? T : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
 type SingleConfigInput = Omit<z.input<typeof Id3Config>, 'variants'>;
-type RemovableSection = 'encoder' | 'trainFr' | 'diffusion' | 'anchors' | 'generate' | 'judge';
+type RemovableSection = 'encoder' | 'trainFr' | 'diffusion' | 'anchors' | 'generate' | 'judge' | 'guidance';
 /** A variant: any part of a config, merged into the base (objects key by key; values and arrays replaced);
  *  an optional section set to null is left out. */
 export type ConfigPatch = DeepPartial<Omit<SingleConfigInput, 'name' | 'runsDir' | RemovableSection>> & {

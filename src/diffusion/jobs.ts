@@ -25,8 +25,8 @@ export interface MeasureArgs {
   /** Sample i has seed seed + i. */
   seed: number;
   batchSize: number;
-  /** A folder written by `trainAttributeRegressor`. */
-  attributeRegressor: string;
+  /** A folder written by `trainAttributeRegressor`; null: no attribute errors (real faces). */
+  attributeRegressor: string | null;
   /** Independent encoders to judge with, by name (encoder specs, see `encoderSpec`); the model's own f is judge "f". */
   judges?: Record<string, object> | null;
   /** measure.json and samples.png (real images over samples) go here. */
@@ -49,7 +49,7 @@ export interface MeasureResult {
   identities: number;
   samples: number;
   identity: Record<string, IdentityScores>;
-  attributeError: { samples: AttributeErrors; real: AttributeErrors };
+  attributeError: { samples: AttributeErrors; real: AttributeErrors } | null;
   sampler: SamplerArgs;
   samplingSeconds: number;
 }

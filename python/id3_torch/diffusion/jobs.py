@@ -25,7 +25,7 @@ from .sampler import SamplerOptions, sample_images, to_uint8
 def measure_job(args: dict, progress: Progress) -> dict:
     """Job `diffusion.measure`: identity preservation and attribute error of samples for held-out identities.
 
-    args {trainDir, manifest, split, perIdentity, sampler, seed, batchSize, attributeRegressor,
+    args {trainDir, manifest, split, perIdentity, sampler, seed, batchSize, attributeRegressor? (none: no attribute errors),
     judges? ({name: encoder spec}; the model's own f is always judge "f"), outDir?, device}. The
     samples are drawn once and scored by every judge: an independent encoder tells identity carried
     by the image from identity that only fools the f the model was trained against.
@@ -58,7 +58,7 @@ def measure_job(args: dict, progress: Progress) -> dict:
               "identity": {name: identity_scores(judge, samples_t, real, data.images[conditions.partner], conditions.labels)
                            for name, judge in judges.items()},
               "attributeError": attribute_scores(load_attribute_regressor(args["attributeRegressor"], device=device),
-                                                 samples_t, real, s),
+                                                 samples_t, real, s) if args.get("attributeRegressor") else None,
               "sampler": args["sampler"], "samplingSeconds": seconds}
     if args.get("outDir"):
         os.makedirs(args["outDir"], exist_ok=True)

@@ -32,11 +32,13 @@ class HeldOutConditions:
 
 
 def held_out_conditions(data: LabelledImages, *, per_identity: int) -> HeldOutConditions:
-    """The first `per_identity` images of every identity of the split as conditions (each identity needs one more)."""
+    """The first `per_identity` images of every identity of the split as conditions, each with a partner: another
+    image of its identity (for genuineCosine), or itself where the identity has one image only (FFHQ, where every
+    image is its own identity: then only per_identity = 1 works, and genuineCosine leaves such rows out)."""
     rows, partners = [], []
     for label in range(data.num_classes):
         members = (data.labels == label).nonzero().flatten().tolist()
-        if len(members) < per_identity + 1:
+        if len(members) < per_identity + (per_identity > 1):
             raise ValueError(f"identity {data.identities[label]} has {len(members)} images; "
                              f"expected at least perIdentity + 1 = {per_identity + 1}")
         rows += members[:per_identity]
@@ -49,6 +51,7 @@ def identity_scores(judge: IdentityEncoder, samples: torch.Tensor, real: torch.T
                     labels: torch.Tensor) -> dict[str, float]:
     """samples, real, partners: uint8 (N, 3, H, W), row i the sample, condition image and partner image of condition i."""
     e_sample, e_real, e_partner = (embed_images(judge, images) for images in (samples, real, partners))
+    own = (partners == real).flatten(1).all(dim=1)  # a one-image identity: its partner is the condition itself
     cos = e_sample @ e_real.T  # (N, N): sample i against condition j
     same = labels[:, None] == labels[None, :]
     classes = labels.unique()
@@ -57,7 +60,7 @@ def identity_scores(judge: IdentityEncoder, samples: torch.Tensor, real: torch.T
     return {"identityCosine": float(cos.diagonal().mean()),
             "impostorCosine": float(cos[~same].mean()) if (~same).any() else float("nan"),
             "rank1": float((nearest == labels).float().mean()),
-            "genuineCosine": float((e_partner * e_real).sum(-1).mean())}
+            "genuineCosine": float((e_partner * e_real).sum(-1)[~own].mean()) if (~own).any() else float("nan")}
 
 
 def attribute_scores(regressor: AttributeRegressor, samples: torch.Tensor, real: torch.Tensor,

@@ -16,6 +16,7 @@ import type { Stage, StageContext } from '../stage.ts';
 import { tensorDevice } from './anchors.ts';
 import { fileDigest } from './encoder.ts';
 import { judgeSpec } from './judge.ts';
+import { chosenGuidance } from './guidance.ts';
 import { outputsOf } from './outputs-of.ts';
 
 /** One encoder's identity figures of a synthetic set (python/id3_torch/evaluation/synthetic.py `encoder_statistics`). */
@@ -87,6 +88,8 @@ export interface SyntheticStatistics {
 }
 
 export interface GenerateSummary {
+  /** The γ and gradient mode sampled at; chosen: by the guidance stage on the validation identities. */
+  guidance: { guidanceScale: number; gradientMode: 'detached' | 'full'; chosen: boolean };
   identities: number;
   imagesPerIdentity: number;
   images: number;
@@ -156,13 +159,16 @@ const f3 = (x: number | null | undefined) => (x === null || x === undefined ? '�
 export const generateStage: Stage<GenerateSummary> = {
   name: 'generate',
   version: 2,
-  after: ['prepare', 'encoder', 'judge', 'train', 'anchors', 'attributes'],
+  after: ['prepare', 'encoder', 'judge', 'train', 'guidance', 'anchors', 'attributes'],
   enabled: (config) => config.generate !== undefined,
   // Images depend on their seeds and conditions only: batch size and process count change speed. FID
   // depends on the weights file's bytes, not on where it lies; without it the key is what it always was.
+  // With a guidance section, γ and the mode are the guidance stage's choice (its key comes through `after`).
   slice: (config) => {
     const { processes: _processes, fidInceptionWeights, ...generate } = generateOf(config);
-    const { batchSize: _batchSize, ...sampler } = samplerOf(config);
+    const { batchSize: _batchSize, ...all } = samplerOf(config);
+    const { guidanceScale: _chosen, gradientMode: _chosenMode, ...rest } = all;
+    const sampler = config.guidance ? rest : all;
     const fid = fidInceptionWeights === undefined ? {} : { fidInceptionWeights: { sha256: fileDigest(path.resolve(fidInceptionWeights), FID_FIELD) } };
     return { ...generate, sampler, ...fid };
   },
@@ -171,7 +177,8 @@ export const generateStage: Stage<GenerateSummary> = {
     const s = samplerOf(config);
     return (
       `${config.anchors?.count ?? '?'} identities × ${g.imagesPerIdentity} images, v ~ U[${g.bounds.join(', ')}], ` +
-      `${s.method} ${s.method === 'ddim' ? `${s.steps} steps, ` : ''}γ ${s.guidanceScale} (${s.gradientMode}, target ${s.guidanceTarget})`
+      `${s.method} ${s.method === 'ddim' ? `${s.steps} steps, ` : ''}` +
+      (config.guidance ? `γ and mode chosen on the validation identities (target ${s.guidanceTarget})` : `γ ${s.guidanceScale} (${s.gradientMode}, target ${s.guidanceTarget})`)
     );
   },
   summarize: (s) => {
@@ -266,7 +273,7 @@ export const generateStage: Stage<GenerateSummary> = {
       plan: path.join(dir, 'plan'),
       trainDir: outputsOf(runDir).train.folder,
       outDir: dir,
-      sampler: { ...samplerArgs(sampler), guidanceTarget: sampler.guidanceTarget },
+      sampler: { ...samplerArgs(sampler), ...chosenGuidance(config, runDir), guidanceTarget: sampler.guidanceTarget },
       batchSize: sampler.batchSize,
       formats: g.formats,
       imageFormat: g.imageFormat,
@@ -280,11 +287,12 @@ export const generateStage: Stage<GenerateSummary> = {
       fid: fidArgs(config, runDir),
       device: config.device,
     };
-    type Result = Omit<GenerateSummary, 'cosines' | 'dataset' | 'manifest' | 'card' | 'grid'>;
+    type Result = Omit<GenerateSummary, 'cosines' | 'dataset' | 'manifest' | 'card' | 'grid' | 'guidance'>;
     const result = await runStageJob<Result>('generate', args, context, { processes: g.processes });
     const relative = (...p: string[]) => path.relative(runDir, path.join(dir, ...p));
     return {
       ...result,
+      guidance: { guidanceScale: args.sampler.guidanceScale, gradientMode: args.sampler.gradientMode, chosen: config.guidance !== undefined },
       cosines: plan.cosines,
       dataset: relative('dataset'),
       manifest: relative('dataset', 'manifest.csv'),

@@ -5,6 +5,7 @@ import { encoderStage } from './encoder.ts';
 import { evaluateStage } from './evaluate.ts';
 import { generateStage } from './generate.ts';
 import { judgeStage } from './judge.ts';
+import { guidanceStage } from './guidance.ts';
 import { prepareStage } from './prepare.ts';
 import { reportStage } from './report.ts';
 import { trainStage } from './train.ts';
@@ -12,5 +13,5 @@ import { trainFrStage } from './train-fr.ts';
 
 /** Every stage, in the order a run executes them. */
 export const STAGES: readonly Stage[] = [
-  prepareStage, encoderStage, judgeStage, attributesStage, trainStage, anchorsStage, generateStage, trainFrStage, evaluateStage, reportStage,
+  prepareStage, encoderStage, judgeStage, attributesStage, trainStage, guidanceStage, anchorsStage, generateStage, trainFrStage, evaluateStage, reportStage,
 ];

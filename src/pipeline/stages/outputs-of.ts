@@ -13,6 +13,7 @@ export function outputsOf(runDir: string) {
     judge: { folder: at('judge') },
     attributes: { folder: at('attributes') },
     train: { folder: at('train') },
+    guidance: { choice: at('guidance', 'choice.json') },
     anchors: { anchors: at('anchors', 'anchors.npy'), centres: at('anchors', 'centres.npy') },
     generate: { manifest: at('generate', 'dataset', 'manifest.csv') },
     trainFr: { folder: at('train-fr') },

@@ -22,7 +22,7 @@ export interface ReportSummary {
 }
 
 /** Stages a report describes: every stage before it. */
-const REPORTED: readonly StageName[] = ['prepare', 'encoder', 'attributes', 'train', 'anchors', 'generate', 'train-fr', 'evaluate'];
+const REPORTED: readonly StageName[] = ['prepare', 'encoder', 'attributes', 'train', 'guidance', 'anchors', 'generate', 'train-fr', 'evaluate'];
 
 function readJson<T>(file: string): T | null {
   try {
