@@ -6,7 +6,7 @@
  * encoder f of the ID loss, and the table's "trained on real faces" row. Then two variants, sharing
  * every stage they have in common:
  * - `id3`: the diffusion model with the ID-preserving loss, Tammes anchors, the reversed-likelihood
- *   guidance (γ > 0): the ID³ synthetic set;
+ *   guidance at the γ the stage `guidance` chose on the validation identities: the ID³ synthetic set;
  * - `baseline`: λ = 0 (plain conditional diffusion), γ = 0, random anchors: the baseline synthetic set;
  * each generates its synthetic identities, trains the same face-recognition recipe on them and scores
  * it on pairs of 100 held-out real identities, beside the raw-pixel baseline on the same pairs.
@@ -71,9 +71,11 @@ export default defineConfig({
     // (docs/diffusion.md); ln σ_t drawn around −0.8 ± 1.4, a little noisier than EDM's −1.2 ± 1.2, for a short training.
     loss: { w: 0.5, weighting: 'edm', logSigmaMean: -0.8, logSigmaStd: 1.4 },
     training: { steps: 400, batchSize: 32, lr: 2e-3, warmupSteps: 40, emaDecay: 0.995, checkpointEvery: 200 },
-    // γ = 20, detached: the largest γ tried on the val identities, still raising an independent judge's rank-1.
-    sampler: { steps: 12, guidanceScale: 20, gradientMode: 'detached', batchSize: 64 },
+    // γ and the gradient mode: chosen by the stage `guidance` (below); the baseline samples at γ = 0.
+    sampler: { steps: 12, batchSize: 64 },
   },
+  // γ chosen on the 50 validation identities by the judge, never by f, never on the test identities.
+  guidance: { scales: [0, 10, 20], modes: ['detached'] },
   anchors: { count: 128 },
   generate: { imagesPerIdentity: 6, bounds: [0.7, 0.9], identitiesPerShard: 32, attributeRegressor: { epochs: 2 } },
   // 128 × 6 synthetic images are far fewer than the 850 × 8 real ones: more epochs, smaller batches.
