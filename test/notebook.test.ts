@@ -21,7 +21,8 @@ const EXECUTE = `
 import sys, nbformat
 from nbclient import NotebookClient
 notebook = nbformat.read(sys.argv[1], as_version=4)
-NotebookClient(notebook, kernel_name="deno", timeout=600, resources={"metadata": {"path": sys.argv[3]}}).execute()
+# iopub_timeout: how long outputs may trail a cell's reply; nbclient's 4 s lost an inline PNG on a loaded machine.
+NotebookClient(notebook, kernel_name="deno", timeout=600, iopub_timeout=60, resources={"metadata": {"path": sys.argv[3]}}).execute()
 nbformat.write(notebook, sys.argv[2])
 `;
 

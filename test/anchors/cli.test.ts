@@ -36,7 +36,7 @@ describe('id3 anchors', () => {
     expect(code).toBe(0);
     expect(stdout).toMatch(/^anchors\s+50 in 6-d, tammes \(20 steps\), seed 0 → /m);
     expect(stdout).toMatch(/^minimum angle\s+\d+\.\d\d° \(random start \d+\.\d\d°\)$/m);
-    const closest = Number(/^closest identity centre\s+(\d+\.\d+)° of 30 \(exclusion zone 30°\)$/m.exec(stdout)?.[1]);
+    const closest = Number(/^closest identity centre\s+(\d+\.\d+)° of 30 \(exclusion zone 30.00°\)$/m.exec(stdout)?.[1]);
     expect(closest).toBeGreaterThanOrEqual(30 - 0.01);
   });
 
