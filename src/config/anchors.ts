@@ -11,6 +11,13 @@ const positiveNumber = () => {
   return z.number({ error }).positive({ error });
 };
 
+/** The default descent length by problem size, measured (docs/anchors.md): small problems need the longer anneal to reach
+ *  the known optima from every seed (12 and 24 points in 3-d), which costs them seconds; 10,000 × 512 reaches 85.6° in
+ *  100 steps, and 200 would double its 45 s. */
+const SMALL_PROBLEM = 2000;
+const SMALL_PROBLEM_STEPS = 200;
+const LARGE_PROBLEM_STEPS = 100;
+
 /** N anchors w_i on S^{d-1}, as far apart as the method can place them. */
 export const AnchorsConfig = z.strictObject({
   count: positiveInt().default(1000).describe('N: synthetic identities, one anchor each'),
@@ -19,7 +26,9 @@ export const AnchorsConfig = z.strictObject({
     .default('tammes')
     .describe('tammes: maximise the minimum pairwise angle; random: normalised Gaussians (the ablation)'),
   dim: positiveInt().optional().describe("d, when there is no encoder section (otherwise the encoder's embedding size, and it must agree)"),
-  steps: positiveInt().default(200).describe('T: projected gradient steps of the Tammes descent'),
+  steps: positiveInt()
+    .optional()
+    .describe(`T: projected gradient steps of the Tammes descent; default ${SMALL_PROBLEM_STEPS} up to ${SMALL_PROBLEM.toLocaleString('en')} anchors, ${LARGE_PROBLEM_STEPS} above (docs/anchors.md)`),
   temperature: z
     .tuple([positiveNumber(), positiveNumber()], { error: 'expected [τ_0, τ_1], two numbers > 0' })
     .default([0.1, 0.001])
@@ -35,8 +44,8 @@ export const AnchorsConfig = z.strictObject({
     .optional()
     .describe("keep every anchor at least this many degrees from every training identity centre (needs an encoder); 'auto': the 5th percentile of the training identities' angles to their nearest other identity (src/anchors/exclusion.ts)"),
   chunk: positiveInt().default(1024).describe('anchors per block of the exact searches (memory ≈ chunk × N × 8 bytes; speed, not results)'),
-});
-export type AnchorsConfig = z.infer<typeof AnchorsConfig>;
+}).transform((a) => ({ ...a, steps: a.steps ?? (a.count <= SMALL_PROBLEM ? SMALL_PROBLEM_STEPS : LARGE_PROBLEM_STEPS) }));
+export type AnchorsConfig = z.output<typeof AnchorsConfig>;
 
 /** What `anchorsAgreeWithEncoder` reads of the root config. */
 interface AnchorsAndEncoder {
