@@ -21,7 +21,7 @@ import demo from '../configs/demo.ts';
 export const variants: Record<string, ConfigPatch> = {
   id3: {},
   'no-id-loss': { diffusion: { loss: { w: 0 } } },
-  'no-guidance': { diffusion: { sampler: { guidanceScale: 0 } } },
+  'no-guidance': { diffusion: { sampler: { guidanceScale: 0 } }, guidance: null }, // no γ chosen: γ = 0
   'random-anchors': { anchors: { method: 'random' } },
   'bounds-0.5-0.7': { generate: { bounds: [0.5, 0.7] } },
 };
