@@ -52,6 +52,11 @@ describe('chaos', () => {
     const straightDir = mkdtempSync(path.join(tmpdir(), 'id3-straight-'));
     const straight = await runCli(['run', writeToyConfig(straightDir), '--quiet'], { env });
     expect(straight.code, straight.stderr).toBe(0);
+    // Where things went: each stage's own lines (Stage.outputLines), in stage order.
+    const lines = ['  manifest: ', '  anchors:  ', '  encoder:  ', 'verification accuracy, % (held-out: 100 pairs of 20 identities'];
+    const at = lines.map((line) => straight.stdout.indexOf(line));
+    expect(at.every((i) => i >= 0), straight.stdout).toBe(true);
+    expect([...at].sort((a, b) => a - b)).toEqual(at);
 
     const chaosDir = mkdtempSync(path.join(tmpdir(), 'id3-chaos-'));
     const file = writeToyConfig(chaosDir);
