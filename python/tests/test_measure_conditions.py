@@ -24,11 +24,12 @@ def test_one_image_identities_are_their_own_partners_and_leave_genuine_cosine_ou
     encoder = IdentityEncoder(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 5)), input_size=8,
                               embedding_size=5, framing="dataset")
     real = data.images[conditions.rows]
-    scores = identity_scores(encoder, real, real, data.images[conditions.partner], conditions.labels)
+    scores = identity_scores(encoder, real, real, data.images[conditions.partner], conditions.labels,
+                             alone=conditions.partner == conditions.rows)
     assert scores["rank1"] == 1.0 and math.isnan(scores["genuineCosine"])  # samples equal to their conditions
     mixed = _data([0, 0, 1])  # one identity with a partner, one without
     conditions = held_out_conditions(mixed, per_identity=1)
     scores = identity_scores(encoder, mixed.images[conditions.rows], mixed.images[conditions.rows],
-                             mixed.images[conditions.partner], conditions.labels)
+                             mixed.images[conditions.partner], conditions.labels, alone=conditions.partner == conditions.rows)
     e = torch.nn.functional.normalize(encoder.network(mixed.images.float() / 127.5 - 1), dim=-1)
     assert scores["genuineCosine"] == pytest.approx(float(e[0] @ e[1]), abs=1e-5)

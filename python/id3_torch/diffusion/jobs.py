@@ -55,7 +55,8 @@ def measure_job(args: dict, progress: Progress) -> dict:
     seconds = time.perf_counter() - started
     samples_t = torch.cat(samples)
     result = {"split": args["split"], "identities": int(conditions.labels.unique().numel()), "samples": n,
-              "identity": {name: identity_scores(judge, samples_t, real, data.images[conditions.partner], conditions.labels)
+              "identity": {name: identity_scores(judge, samples_t, real, data.images[conditions.partner], conditions.labels,
+                                                 alone=conditions.partner == conditions.rows)
                            for name, judge in judges.items()},
               "attributeError": attribute_scores(load_attribute_regressor(args["attributeRegressor"], device=device),
                                                  samples_t, real, s) if args.get("attributeRegressor") else None,

@@ -48,10 +48,11 @@ def held_out_conditions(data: LabelledImages, *, per_identity: int) -> HeldOutCo
 
 
 def identity_scores(judge: IdentityEncoder, samples: torch.Tensor, real: torch.Tensor, partners: torch.Tensor,
-                    labels: torch.Tensor) -> dict[str, float]:
-    """samples, real, partners: uint8 (N, 3, H, W), row i the sample, condition image and partner image of condition i."""
+                    labels: torch.Tensor, *, alone: torch.Tensor | None = None) -> dict[str, float]:
+    """samples, real, partners: uint8 (N, 3, H, W), row i the sample, condition image and partner image of condition i.
+    alone: (N,) bool, conditions whose identity has no other image (left out of genuineCosine)."""
     e_sample, e_real, e_partner = (embed_images(judge, images) for images in (samples, real, partners))
-    own = (partners == real).flatten(1).all(dim=1)  # a one-image identity: its partner is the condition itself
+    own = torch.zeros(len(real), dtype=torch.bool) if alone is None else alone
     cos = e_sample @ e_real.T  # (N, N): sample i against condition j
     same = labels[:, None] == labels[None, :]
     classes = labels.unique()
