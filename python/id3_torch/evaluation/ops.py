@@ -14,7 +14,7 @@ from ..encoders import IdentityEncoder, load_identity_encoder
 from ..recognition.encoder import FaceEncoder
 from ..recognition.iresnet import build_backbone
 from ..training.distributed import Distributed
-from . import verification
+from . import ijb, verification
 from .pairs import read_pairs_csv
 
 
@@ -100,4 +100,15 @@ def verify_model(pairs: str, model: str, backbone: str | None = None, manifest: 
     return verification.result_json(verification.verify_pairs(embeddings[a], embeddings[b], same))
 
 
-OPS = {"evaluation.verify_embeddings": verify_embeddings, "evaluation.verify_model": verify_model}
+def verify_ijb(folder: str, model: str, backbone: str | None = None, batchSize: int = 256, workers: int = 0,
+               detectorScore: bool = True, normScore: bool = True, device: str = "auto", scores: bool = False) -> dict:
+    """IJB-B/C 1:1 template verification of a model (evaluation/ijb.py); `scores`: every pair's score too."""
+    torch_device = Distributed.from_environment(device).device
+    encoder = load_encoder(os.fspath(model), backbone=backbone, device=torch_device)
+    result = ijb.evaluate_ijb(encoder, ijb.read_ijb_folder(os.fspath(folder)), batch_size=batchSize, workers=workers,
+                              device=torch_device, detector_score=detectorScore, norm_score=normScore)
+    return {**result.json(), **({"scores": result.scores.tolist()} if scores else {})}
+
+
+OPS = {"evaluation.verify_embeddings": verify_embeddings, "evaluation.verify_model": verify_model,
+       "evaluation.verify_ijb": verify_ijb}
