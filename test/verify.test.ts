@@ -115,4 +115,54 @@ json.dump({"backbone": "iresnet-small", "inputSize": 32, "embeddingSize": 16, "w
     expect(alone.code).toBe(1);
     expect(alone.stderr.trim()).toBe('id3: --pairs and --model go together');
   });
+
+  it('--ijb <folder> --model: the IJB 1:1 protocol, equal to the library on the same folder, in its own results file', async () => {
+    // A small IJB-C release (python/tests/ijb_helper.py) and an untrained 112-px encoder with its card; the
+    // library's own result on them (python/id3_torch/evaluation/ops.py verify_ijb).
+    const MAKE = `
+import json, os, sys, torch
+sys.path[:0] = [sys.argv[2], sys.argv[3]]
+from ijb_helper import write_ijb_folder
+from id3_torch.evaluation.ops import verify_ijb
+from id3_torch.recognition.checkpoints import save_safetensors
+from id3_torch.recognition.iresnet import build_backbone
+write_ijb_folder(sys.argv[1] + "/IJBC", subjects=5, templates_each=2)
+os.makedirs(sys.argv[1] + "/ijb-model")
+torch.manual_seed(0)
+backbone = build_backbone("iresnet-small", input_size=112, embedding_size=16, widths=(4, 4, 8, 8), layers=(1, 1, 1, 1))
+save_safetensors(sys.argv[1] + "/ijb-model/backbone.safetensors", backbone)
+json.dump({"backbone": "iresnet-small", "inputSize": 112, "embeddingSize": 16, "widths": [4, 4, 8, 8], "layers": [1, 1, 1, 1],
+           "weights": "backbone.safetensors"}, open(sys.argv[1] + "/ijb-model/encoder.json", "w"))
+print(json.dumps(verify_ijb(sys.argv[1] + "/IJBC", sys.argv[1] + "/ijb-model", device="cpu", detectorScore=False)))
+`;
+    const made = execFileSync(pythonExecutable(), ['-c', MAKE, folder, path.join(repoRoot, 'python'), path.join(repoRoot, 'python', 'tests')], {
+      encoding: 'utf8',
+    });
+    const library = JSON.parse(made);
+    const json = await runCli(['verify', '--ijb', 'IJBC', '--model', 'ijb-model', '--no-detector-score', '--json'], { cwd: folder });
+    expect(json.stderr).toBe('');
+    expect(json.code).toBe(0);
+    const result = JSON.parse(json.stdout);
+    expect(result).toEqual(library);
+    expect(result.templates).toBe(10);
+    expect(result.pairs).toBe(45);
+    expect(Object.keys(result.tarAtFar)).toEqual(['1e-6', '1e-5', '1e-4', '1e-3', '1e-2', '1e-1']);
+
+    const printed = await runCli(['verify', '--ijb', 'IJBC', '--model', 'ijb-model', '--name', 'small'], { cwd: folder });
+    expect(printed.code).toBe(0);
+    expect(printed.stdout).toMatch(/^templates +10 in 45 pairs \(IJBC\) embedded by ijb-model$/m);
+    expect(printed.stdout).toMatch(/^TAR@FAR +1e-6: \d+\.\d\d%, 1e-5: .*, 1e-1: \d+\.\d\d%$/m);
+    expect(printed.stdout).toMatch(/^results +appended to verification-ijb\.csv$/m);
+    const lines = readFileSync(path.join(folder, 'verification-ijb.csv'), 'utf8').trimEnd().split('\n');
+    expect(lines[0]).toBe('time,model,dataset,protocol,templates,pairs,tar@1e-6,tar@1e-5,tar@1e-4,tar@1e-3,tar@1e-2,tar@1e-1,auc');
+    expect(lines[1]).toContain(`,ijb-model,IJBC,`);
+    expect(lines[1]).toMatch(new RegExp(`,10,45,${result.tarAtFar['1e-6'].toFixed(6)},.*,${result.auc.toFixed(6)}$`));
+    expect(lines[2]).toContain(',small,IJBC,');
+
+    const alone = await runCli(['verify', '--ijb', 'IJBC'], { cwd: folder });
+    expect(alone.stderr.trim()).toBe('id3: --ijb and --model go together');
+    const wrong = await runCli(['verify', '--ijb', '.', '--model', 'ijb-model'], { cwd: folder });
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain('expected an IJB-B or IJB-C release folder with meta/ijbb_template_pair_label.txt');
+  });
 });

@@ -26,6 +26,7 @@ def job_kinds() -> dict[str, jobs.JobFunction]:
     from .diffusion.train import train_diffusion
     from .encoders.attribute_regressor import train_attribute_regressor
     from .evaluation.evaluate import evaluate
+    from .evaluation.ops import verify_ijb_job
     from .recognition.train import train_face_recognition
     from .report.plots import draw_plots
     from .stages import anchors, generate, prepare, prepare_real
@@ -35,6 +36,7 @@ def job_kinds() -> dict[str, jobs.JobFunction]:
         "prepare.real": prepare_real.prepare_real,
         "train-fr": train_face_recognition,
         "evaluate": evaluate,
+        "verify.ijb": verify_ijb_job,
         "report.plots": draw_plots,
         "data.convert": convert_dataset,
         "anchors.identity-centres": anchors.identity_centres,

@@ -21,55 +21,17 @@ from id3_torch.evaluation.ops import verify_ijb
 from id3_torch.recognition.checkpoints import save_safetensors
 from id3_torch.recognition.encoder import FaceEncoder
 from id3_torch.recognition.iresnet import build_backbone
+from ijb_helper import photo_of, write_ijb_folder
 
 SUBJECTS, TEMPLATES_EACH = 8, 3
 X_LABELS = [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1]
 
 
-def _photo_of(face: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """A 112-px crop (H, W, 3) placed in a larger photo by a random similarity, and its five points there."""
-    angle, scale = rng.uniform(-0.35, 0.35), rng.uniform(0.8, 1.4)
-    side = int(rng.integers(150, 200))
-    rotation = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
-    shift = side / 2 - rotation @ np.array([55.5, 55.5]) + rng.uniform(-10, 10, 2)
-    matrix = np.hstack([rotation, shift[:, None]])  # crop → photo pixels
-    photo = cv2.warpAffine(face, matrix, (side, side), flags=cv2.INTER_LINEAR, borderValue=(90, 120, 60))
-    points = ARCFACE_112.template @ rotation.T + shift + rng.normal(0, 1.0, (5, 2))  # a detector's error
-    return photo, points
-
-
 @pytest.fixture(scope="module")
 def ijb_folder(tmp_path_factory):
-    """IJB-C layout: 24 templates (3 per person) of 1-3 media, each media 1-3 images (frames share a photo
-    with small changes), 276 labelled template pairs in shuffled order."""
-    root = tmp_path_factory.mktemp("IJBC")
-    (root / "loose_crop").mkdir()
-    (root / "meta").mkdir()
-    rng = np.random.default_rng(0)
-    points_lines, media_lines = [], []
-    image, media_id = 0, 1000
-    template_subject = {}
-    for subject in range(SUBJECTS):
-        for k in range(TEMPLATES_EACH):
-            template = 10 * subject + k + 1  # sparse ids, as the release's
-            template_subject[template] = subject
-            for _ in range(int(rng.integers(1, 4))):
-                media_id += 1
-                for _ in range(int(rng.integers(1, 4))):
-                    faces, _ = parametric.render_images(3, torch.tensor([subject]), torch.tensor([image]), 112)
-                    photo, points = _photo_of(np.ascontiguousarray(faces[0].permute(1, 2, 0).numpy()), rng)
-                    name = f"{image + 1}.jpg"
-                    Image.fromarray(photo).save(root / "loose_crop" / name, quality=90)
-                    coordinates = " ".join(f"{v:.3f}" for v in points.reshape(-1))
-                    points_lines.append(f"{name} {coordinates} {rng.uniform(0.4, 1.0):.6f}")
-                    media_lines.append(f"{name} {template} {media_id}")
-                    image += 1
-    templates = sorted(template_subject)
-    pairs = [(a, b, int(template_subject[a] == template_subject[b])) for i, a in enumerate(templates) for b in templates[i + 1:]]
-    pairs = [pairs[i] for i in rng.permutation(len(pairs))]
-    (root / "meta" / "ijbc_name_5pts_score.txt").write_text("\n".join(points_lines) + "\n")
-    (root / "meta" / "ijbc_face_tid_mid.txt").write_text("\n".join(media_lines) + "\n")
-    (root / "meta" / "ijbc_template_pair_label.txt").write_text("".join(f"{a} {b} {s}\n" for a, b, s in pairs))
+    """24 templates (3 per person) of 1-3 media, each media 1-3 images, 276 labelled template pairs."""
+    root = tmp_path_factory.mktemp("release") / "IJBC"
+    write_ijb_folder(str(root), subjects=SUBJECTS, templates_each=TEMPLATES_EACH)
     return root
 
 
@@ -254,7 +216,7 @@ def test_the_crop_undoes_the_photos_similarity(tmp_path):
     """With exact landmarks, the aligned crop of a photo made from a face is that face again (bilinear twice)."""
     faces, _ = parametric.render_images(3, torch.tensor([2]), torch.tensor([0]), 112)
     face = np.ascontiguousarray(faces[0].permute(1, 2, 0).numpy())
-    photo, _ = _photo_of(face, np.random.default_rng(1))
+    photo, _ = photo_of(face, np.random.default_rng(1))
     rng = np.random.default_rng(1)  # the same draws again, without the landmark noise
     angle, scale = rng.uniform(-0.35, 0.35), rng.uniform(0.8, 1.4)
     side = int(rng.integers(150, 200))

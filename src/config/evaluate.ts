@@ -12,6 +12,22 @@ export const Benchmark = z.strictObject({
 });
 export type Benchmark = z.infer<typeof Benchmark>;
 
+/** An IJB-B or IJB-C release folder as insightface distributes it (IJB_release/IJBB, IJB_release/IJBC). */
+export const IjbBenchmark = z.strictObject({
+  name: Benchmark.shape.name.describe('its rows in the tables, e.g. "IJB-C"'),
+  folder: z
+    .string({ error: 'expected a path' })
+    .min(1, { error: 'expected a path' })
+    .describe('the folder holding loose_crop/ and meta/ (ijbb_* or ijbc_* files), relative to the working directory'),
+  detectorScore: z.boolean().default(true).describe("weight each image by its detector score (insightface's default, D1)"),
+  normScore: z.boolean().default(true).describe("keep each image feature's norm when pooling (insightface's default, N1); false: normalise first"),
+  whenMissing: z
+    .enum(['error', 'skip'])
+    .default('error')
+    .describe('a folder that is not there: stop before the run starts (error), or leave the benchmark out and say so (skip)'),
+});
+export type IjbBenchmark = z.infer<typeof IjbBenchmark>;
+
 export const Evaluate = z
   .strictObject({
     split: z
@@ -29,6 +45,12 @@ export const Evaluate = z
       .refine((list) => new Set(list.map((b) => b.name)).size === list.length, { error: 'expected benchmarks of distinct names' })
       .default([])
       .describe('verification .bin pair sets scored with every model'),
+    ijb: z
+      .array(IjbBenchmark)
+      .refine((list) => new Set(list.map((b) => b.name)).size === list.length, { error: 'expected IJB folders of distinct names' })
+      .default([])
+      .describe('IJB-B/C 1:1 template verification (TAR at FAR 1e-6 … 1e-1) with every model'),
+    workers: nonNegativeInt().default(0).describe('processes reading and aligning IJB photos while the network runs'),
     pixelBaseline: z.boolean().default(true).describe('also score raw-pixel cosine on the same pairs'),
     batchSize: positiveInt().default(256),
   })

@@ -19,7 +19,7 @@ export { FoldersDataset, ManifestDataset, RecordIODataset, type RealDataset } fr
 export { AdaFaceEncoder, ArcFaceEncoder, DlibEncoder, EncoderConfig, FolderEncoder, Framing, TrainedEncoder } from './encoder.ts';
 export { DiffusionConfig, DiffusionSampler } from './diffusion.ts';
 export { TrainFr } from './train-fr.ts';
-export { Benchmark, Evaluate } from './evaluate.ts';
+export { Benchmark, Evaluate, IjbBenchmark } from './evaluate.ts';
 export { AttributeRegressorRecipe, GenerateConfig } from './generate.ts';
 export { JudgeConfig, TrainedJudge } from './judge.ts';
 export { AnchorsConfig, IdentityPlan, AttributeSource } from './anchors.ts';

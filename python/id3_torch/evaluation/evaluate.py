@@ -1,6 +1,7 @@
 """evaluate, Python half: verification accuracy of a run's face-recognition models on pair sets —
 pairs of the prepared set's held-out identities, and verification benchmarks (`.bin`: LFW, CFP-FP,
-CPLFW, AgeDB-30, CALFW) — each beside the raw-pixel baseline on the same pairs."""
+CPLFW, AgeDB-30, CALFW) — each beside the raw-pixel baseline on the same pairs; and IJB-B/C 1:1
+template verification (TAR at FAR, evaluation/ijb.py) for each model."""
 from __future__ import annotations
 
 import os
@@ -14,6 +15,7 @@ from ..data.labelled_images import LabelledImages
 from ..data.verification_bin import load_verification_bin
 from ..encoders import load_identity_encoder
 from ..training.distributed import Distributed
+from .ijb import evaluate_ijb, read_ijb_folder
 from .pairs import make_pairs, write_pairs_csv
 from .verification import encoder_embeddings, flip_sum_embeddings, result_json, verify_pairs
 
@@ -59,10 +61,12 @@ def evaluate(args: dict, progress: Progress) -> dict:
     device = Distributed.from_environment(args.get("device", "auto")).device
     sets = ([held_out_pairs(args["heldOut"], args["outDir"])] if args.get("heldOut") else []) + \
         [benchmark_pairs(b) for b in args["benchmarks"]]
-    if not sets:
-        raise ValueError("evaluate: no pair sets (no held-out split and no benchmarks)")
+    ijb_sets = [(spec, read_ijb_folder(spec["folder"])) for spec in args.get("ijb", [])]
+    if not sets and not ijb_sets:
+        raise ValueError("evaluate: no pair sets (no held-out split, no benchmarks, no IJB folder)")
     models = [(m["name"], load_identity_encoder(m["encoder"], device=device)) for m in args["models"]]
-    progress.begin(len(sets) * (len(models) + bool(args["pixelBaseline"])), label="evaluate", unit="score")
+    ijb_images = sum(len(folder.names) for _, folder in ijb_sets) * len(models)
+    progress.begin(len(sets) * (len(models) + bool(args["pixelBaseline"])) + ijb_images, label="evaluate", unit="item")
 
     rows = []
     for pair_set in sets:
@@ -76,5 +80,11 @@ def evaluate(args: dict, progress: Progress) -> dict:
             result = verify_pairs(e[pair_set.a], e[pair_set.b], pair_set.same)
             rows.append({"model": name, "benchmark": pair_set.name, **result_json(result)})
             progress.advance(1)
+    ijb_rows = [
+        {"model": name, "benchmark": spec["name"],
+         **evaluate_ijb(encoder, folder, batch_size=args["batchSize"], workers=args.get("workers", 0), device=device,
+                        detector_score=spec["detectorScore"], norm_score=spec["normScore"], on_batch=progress.advance).json()}
+        for spec, folder in ijb_sets for name, encoder in models
+    ]
     return {"rows": rows, "sets": [{"name": s.name, "images": len(s.images), "pairs": len(s.same), "identities": s.identities}
-                                   for s in sets]}
+                                   for s in sets], "ijb": ijb_rows}

@@ -7,6 +7,7 @@ import zipfile
 import numpy as np
 import torch
 
+from ..bridge.jobs import Progress
 from ..data.folders import index_manifest
 from ..data.verification_bin import load_verification_bin
 from ..recognition.checkpoints import load_backbone_checkpoint, load_safetensors
@@ -101,14 +102,23 @@ def verify_model(pairs: str, model: str, backbone: str | None = None, manifest: 
 
 
 def verify_ijb(folder: str, model: str, backbone: str | None = None, batchSize: int = 256, workers: int = 0,
-               detectorScore: bool = True, normScore: bool = True, device: str = "auto", scores: bool = False) -> dict:
+               detectorScore: bool = True, normScore: bool = True, device: str = "auto", scores: bool = False,
+               progress: Progress | None = None) -> dict:
     """IJB-B/C 1:1 template verification of a model (evaluation/ijb.py); `scores`: every pair's score too."""
     torch_device = Distributed.from_environment(device).device
     encoder = load_encoder(os.fspath(model), backbone=backbone, device=torch_device)
-    result = ijb.evaluate_ijb(encoder, ijb.read_ijb_folder(os.fspath(folder)), batch_size=batchSize, workers=workers,
-                              device=torch_device, detector_score=detectorScore, norm_score=normScore)
+    release = ijb.read_ijb_folder(os.fspath(folder))
+    if progress:
+        progress.begin(len(release.names), label="IJB", unit="image")
+    result = ijb.evaluate_ijb(encoder, release, batch_size=batchSize, workers=workers, device=torch_device,
+                              detector_score=detectorScore, norm_score=normScore,
+                              on_batch=progress.advance if progress else None)
     return {**result.json(), **({"scores": result.scores.tolist()} if scores else {})}
 
 
-OPS = {"evaluation.verify_embeddings": verify_embeddings, "evaluation.verify_model": verify_model,
-       "evaluation.verify_ijb": verify_ijb}
+def verify_ijb_job(args: dict, progress: Progress) -> dict:
+    """`id3 verify --ijb`, as a job: tens of minutes on IJB-C's 469k photos, with progress."""
+    return verify_ijb(**args, progress=progress)
+
+
+OPS = {"evaluation.verify_embeddings": verify_embeddings, "evaluation.verify_model": verify_model}
