@@ -9,7 +9,8 @@
  *
  * Expects, relative to the working directory (docs/gpu.md, "Data layout"; you download them):
  *   data/faces_webface_112x112/train.rec, train.idx
- *   weights/arcface-r100/backbone.pth, data/benchmarks/{lfw,cfp_fp,cplfw,agedb_30,calfw}.bin (as ffhq.ts)
+ *   weights/arcface-r100/backbone.pth, data/benchmarks/{lfw,cfp_fp,cplfw,agedb_30,calfw}.bin (as ffhq.ts),
+ *   and optionally data/IJB_release/IJBC/ (IJB-C 1:1, reported when present, as ffhq.ts)
  *
  * Estimated cost: as ffhq.ts (the same model, steps, set size and recipe), about 35–70 A100-hours; the
  * train stage holds the decoded set in host memory (≈ 18.5 GB).

@@ -9,7 +9,8 @@
  * anchors  10,000 Tammes anchors in f's 512-d space, kept out of the training identities' neighbourhoods
  * generate 10,000 identities × 50 images (0.5M), DDIM 50 with identity guidance, on every GPU
  * train-fr iResNet-50 + ArcFace (s 64, m 0.5) on the synthetic set, 40 epochs, on every GPU
- * evaluate LFW, CFP-FP, CPLFW, AgeDB-30, CALFW (10-fold protocol), beside raw pixels
+ * evaluate LFW, CFP-FP, CPLFW, AgeDB-30, CALFW (10-fold protocol), beside raw pixels; IJB-C 1:1 (TAR at
+ *          FAR 1e-6 … 1e-1) when data/IJB_release/IJBC is there
  *
  * Expects, relative to the working directory (docs/gpu.md, "Data layout"; you download them):
  *   data/ffhq/images1024x1024/00000/00000.png …   FFHQ as NVlabs distributes it
@@ -17,6 +18,7 @@
  *                                                 image is its own identity (docs/gpu.md has the one-liner)
  *   weights/arcface-r100/backbone.pth             an insightface arcface_torch iResNet-100 (a state dict)
  *   data/benchmarks/{lfw,cfp_fp,cplfw,agedb_30,calfw}.bin
+ *   data/IJB_release/IJBC/{loose_crop,meta}/       optional: insightface's IJB-C release (skipped when absent)
  *
  * Estimated cost (docs/gpu.md, "GPU hours"; from FLOPs per image at 15–30 % of an A100's peak, not
  * measured): prepare ≈ 1 h (CPU-bound), train ≈ 8–17 h on one GPU, generate ≈ 22–45 GPU-h (3–6 h on 8),
@@ -103,8 +105,12 @@ export const trainFr = {
 /** The five benchmarks of the paper's table, as insightface distributes them (112×112, aligned). */
 export const benchmarks = ['lfw', 'cfp_fp', 'cplfw', 'agedb_30', 'calfw'].map((name) => ({ name, path: `data/benchmarks/${name}.bin` }));
 
-/** Benchmarks only: the real set holds no identities out (split null). */
-export const evaluate = { split: null, benchmarks } satisfies Section<'evaluate'>;
+/** IJB-C as insightface distributes it (IJB_release/IJBC: loose_crop/, meta/): reported when the folder is there. */
+export const ijb = [{ name: 'IJB-C', folder: 'data/IJB_release/IJBC', whenMissing: 'skip' as const }];
+
+/** Benchmarks only: the real set holds no identities out (split null). IJB-C's 469k photos are read and
+ *  aligned by 8 processes while the GPU runs. */
+export const evaluate = { split: null, benchmarks, ijb, workers: 8 } satisfies Section<'evaluate'>;
 
 export default defineConfig({
   name: 'ffhq',

@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runJob } from '../../src/bridge/jobs.ts';
 import { PythonSession } from '../../src/bridge/session.ts';
 import { resolveConfig } from '../../src/config/load.ts';
 import { runPipeline } from '../../src/pipeline/runner.ts';
@@ -115,6 +116,44 @@ describe('train-fr and evaluate', () => {
     const paper = paperTable(rows);
     expect(paper.columns).toEqual(['model', 'held-out', 'copy', 'avg']);
     expect(paper.rows[0]!.avg).toBeCloseTo(((paper.rows[0]!['held-out'] as number) + (paper.rows[0]!.copy as number)) / 2, 1);
+  });
+
+  it('IJB folders: every model scored as `id3 verify --ijb` scores it; an absent folder skipped or refused', async () => {
+    const base = config('bridge', 1);
+    const release = path.join(runsDir, 'IJB_release');
+    const made = spawnSync(
+      path.join(repoRoot, '.venv', 'bin', 'python'),
+      ['-c', 'import sys; from ijb_helper import write_ijb_folder; write_ijb_folder(sys.argv[1], subjects=5, templates_each=2)', path.join(release, 'IJBC')],
+      { env: { ...process.env, PYTHONPATH: [path.join(repoRoot, 'python'), path.join(repoRoot, 'python', 'tests')].join(path.delimiter) }, encoding: 'utf8' },
+    );
+    expect(made.stderr).toBe('');
+    const ijb = [
+      { name: 'IJB-C', folder: path.join(release, 'IJBC') },
+      { name: 'IJB-B', folder: path.join(release, 'IJBB'), whenMissing: 'skip' },
+    ];
+    const withIjb = resolveConfig({ ...base, evaluate: { ...base.evaluate, ijb } }, 'test');
+    const result = await runPipeline(withIjb, { session });
+    expect(result.stages['train-fr']?.outcome).toBe('cached');
+    const evaluation = result.stages.evaluate!.record.summary as EvaluateSummary;
+    expect(evaluation.ijbMissing).toEqual([{ name: 'IJB-B', folder: path.join(release, 'IJBB') }]);
+    expect(evaluation.ijb.map((r) => [r.model, r.benchmark, r.templates, r.pairs])).toEqual([['iresnet-small (train-fr)', 'IJB-C', 10, 45]]);
+    const direct = await runJob<{ tarAtFar: object; auc: number }>(session, 'verify.ijb', {
+      folder: path.join(release, 'IJBC'),
+      model: path.join(result.dir, 'train-fr'),
+      device: 'cpu',
+    }); // what `id3 verify --ijb` runs
+    expect(evaluation.ijb[0]!.tarAtFar).toEqual(direct.tarAtFar);
+    expect(evaluation.ijb[0]!.auc).toBe(direct.auc);
+    const csv = readFileSync(path.join(result.dir, evaluation.ijbTable!), 'utf8').trim().split('\n');
+    expect(csv[0]).toBe('model,benchmark,templates,pairs,tar@1e-6,tar@1e-5,tar@1e-4,tar@1e-3,tar@1e-2,tar@1e-1,auc');
+    expect(csv[1]).toBe(`iresnet-small (train-fr),IJB-C,10,45,${Object.values(direct.tarAtFar).join(',')},${direct.auc}`);
+    const report = readFileSync(path.join(result.dir, 'report', 'report.md'), 'utf8');
+    expect(report).toContain('## IJB 1:1 verification');
+    expect(report).toContain(`IJB-B: not evaluated, ${path.join(release, 'IJBB')} not found.`);
+    expect(pngSize(path.join(result.dir, 'report', 'roc-IJB-C.png')).width).toBeGreaterThan(100);
+
+    const required = resolveConfig({ ...base, evaluate: { ...base.evaluate, ijb: [{ ...ijb[1]!, whenMissing: 'error' }] } }, 'test');
+    await expect(runPipeline(required, { session })).rejects.toThrow(`evaluate.ijb: IJB-B: ${path.join(release, 'IJBB')} not found`);
   });
 
   it('train under torchrun with two processes (gloo)', async () => {
