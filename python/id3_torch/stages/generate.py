@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import os
 import time
+from dataclasses import dataclass
+from typing import Callable, TypeVar
 
 import numpy as np
 import torch
@@ -120,18 +123,86 @@ def _attributes_of_real_images(spec: dict, device: torch.device) -> dict:
     """The attribute figures of the held-out real images with their ground truth as "asked": the yardstick's own
     ceiling (a generator that follows its attributes exactly scores about this)."""
     real = spec["real"]
-    images = LabelledImages.from_manifest(real["manifest"], splits=(real["split"],))
-    truth = attribute_columns(images, ATTRIBUTE_NAMES, manifest=real["manifest"])
-    return attribute_control(_attribute_predictor(spec, device)(images.images), truth, ATTRIBUTE_NAMES, images.labels,
-                             images.num_classes)
+
+    def measure() -> dict:
+        images = LabelledImages.from_manifest(real["manifest"], splits=(real["split"],))
+        truth = attribute_columns(images, ATTRIBUTE_NAMES, manifest=real["manifest"])
+        return attribute_control(_attribute_predictor(spec, device)(images.images), truth, ATTRIBUTE_NAMES, images.labels,
+                                 images.num_classes)
+
+    return _memo("attributesReal", [_spec_key({k: v for k, v in spec.items() if k != "real"}), real,
+                                    _file_identity(real["manifest"])], measure)
+
+
+@dataclass(frozen=True)
+class JudgedRealFaces:
+    """The real side of the judge's figures: the prepared manifest's training split (embeddings, labels, 16-px
+    thumbnails) and held-out split (images, their mean-colour floor, both embedded). Read-only: shared by
+    every generate job that measures the same faces with the same judge."""
+
+    training: torch.Tensor  # (T, d) unit judge embeddings
+    training_labels: torch.Tensor  # (T,)
+    training_thumbnails: torch.Tensor  # (T, 3·16²)
+    held_out: torch.Tensor  # (H, 3, h, w) uint8
+    flat: torch.Tensor  # (H, 3, h, w) uint8, each image its mean colour
+    held_out_embeddings: torch.Tensor  # (H, d)
+    flat_embeddings: torch.Tensor  # (H, d)
+
+
+def _judged_real_faces(judge_spec: dict, judge, real: dict, device: torch.device, batch: int) -> JudgedRealFaces:
+    def measure() -> JudgedRealFaces:
+        trained, trained_labels, _ = embed_dataset(real["manifest"], judge, device=device, batch_size=batch, splits=("train",))
+        held_out, flat = _held_out(real)
+        return JudgedRealFaces(
+            training=trained, training_labels=trained_labels,
+            training_thumbnails=memorisation.dataset_thumbnails(real["manifest"], splits=("train",)),
+            held_out=held_out, flat=flat,
+            held_out_embeddings=embed_images(judge, held_out, device=device, batch_size=batch),
+            flat_embeddings=embed_images(judge, flat, device=device, batch_size=batch))
+
+    return _memo("judgedRealFaces", [_spec_key(judge_spec), real, _file_identity(real["manifest"])], measure)
+
+
+T = TypeVar("T")
+_MEMO: dict[str, tuple[str, object]] = {}  # name → (key, value): the last real-side measurement of each kind
+
+
+def _file_identity(path: str) -> list:
+    """A file's (or a folder's files') path, size and modification time: what a memo key needs to notice a change."""
+    path = os.path.abspath(path)
+    if os.path.isdir(path):
+        return [_file_identity(os.path.join(path, name)) for name in sorted(os.listdir(path))]
+    stat = os.stat(path)
+    return [path, stat.st_size, stat.st_mtime_ns]
+
+
+def _memo(name: str, key: object, compute: Callable[[], T]) -> T:
+    """compute(), reused while `key` (JSON) is unchanged. A sweep's generate jobs run in one bridge process and
+    measure the same real faces with the same judge and regressor (the demo: six times); one value per name
+    bounds the memory."""
+    text = json.dumps(key, sort_keys=True)
+    hit = _MEMO.get(name)
+    if hit is not None and hit[0] == text:
+        return hit[1]  # type: ignore[return-value]
+    value = compute()
+    _MEMO[name] = (text, value)
+    return value
+
+
+def _spec_key(spec: dict) -> dict:
+    """An encoder or regressor spec with the identity of the files it names."""
+    return {**spec, "files": _file_identity(spec["path"]) if isinstance(spec.get("path"), str) and os.path.exists(spec["path"]) else None}
 
 
 def _held_out(real: dict) -> tuple[torch.Tensor, torch.Tensor]:
     """The held-out real images (uint8 (N, 3, H, W)) of the prepared manifest's split, and the floor: each
-    image replaced by its mean colour (what no face scores)."""
-    held_out = LabelledImages.from_manifest(real["manifest"], splits=(real["split"],)).images
-    flat = held_out.float().mean(dim=(2, 3), keepdim=True).expand_as(held_out).round().to(torch.uint8)
-    return held_out, flat
+    image replaced by its mean colour (what no face scores). Read once for the judge and FID."""
+    def read() -> tuple[torch.Tensor, torch.Tensor]:
+        held_out = LabelledImages.from_manifest(real["manifest"], splits=(real["split"],)).images
+        flat = held_out.float().mean(dim=(2, 3), keepdim=True).expand_as(held_out).round().to(torch.uint8)
+        return held_out, flat
+
+    return _memo("heldOut", [real, _file_identity(real["manifest"])], read)
 
 
 def _sha256(path: str) -> str:
@@ -151,16 +222,15 @@ def _fid(root: str, spec: dict, held_out: torch.Tensor, flat: torch.Tensor, devi
     return {**table, "heldOutSplit": spec["real"]["split"], "weightsSha256": _sha256(spec["weights"])}
 
 
-def _memorisation(root: str, real: dict, generated: torch.Tensor, held_out: torch.Tensor,
-                  held_out_embeddings: torch.Tensor, training: torch.Tensor, picture: str) -> dict:
+def _memorisation(root: str, real: dict, generated: torch.Tensor, faces: JudgedRealFaces, picture: str) -> dict:
     """evaluation/memorisation.py's figures in the judge's space and in pixels, and the picture of the closest
     pairs: rows of generated images over their nearest training images, by the judge then by pixels."""
     training_images = open_face_images(real["manifest"], splits=("train",))
-    pixels_of = memorisation.dataset_thumbnails
     figures, rows = {}, []
     for name, measure, queries, reference, references in (
-            ("judge", "cosine", generated, held_out_embeddings, training),
-            ("pixels", "rms", pixels_of(root), memorisation.thumbnails(held_out), pixels_of(real["manifest"], splits=("train",)))):
+            ("judge", "cosine", generated, faces.held_out_embeddings, faces.training),
+            ("pixels", "rms", memorisation.dataset_thumbnails(root), memorisation.thumbnails(faces.held_out),
+             faces.training_thumbnails)):
         figures[name], score, index = memorisation.memorisation_figures(queries, reference, references, measure=measure)
         pairs = memorisation.closest_pairs(score, index, measure=measure)
         rows += [[generated_image for generated_image, _ in pairs], [training for _, training in pairs]]
@@ -181,14 +251,6 @@ def _measure(root: str, args: dict, plan: Plan, layout: SyntheticLayout, f, devi
     """The card's figures: attribute control; the judge's identity and realism figures, and memorisation (the
     closest pairs drawn to `picture`); FID when given its weights; f's identity figures, labelled as optimised by
     the sampler (its condition and anchor cosines are f's alone)."""
-    real_images: dict[tuple[str, str], tuple[torch.Tensor, torch.Tensor]] = {}  # the judge and FID read the same split once
-
-    def held_out_and_flat(real: dict) -> tuple[torch.Tensor, torch.Tensor]:
-        key = (real["manifest"], real["split"])
-        if key not in real_images:
-            real_images[key] = _held_out(real)
-        return real_images[key]
-
     batch = args["batchSize"]
     identities = layout.identities
     f_embeddings, labels, predicted = embed_dataset(root, f, device=device, batch_size=batch,
@@ -210,23 +272,19 @@ def _measure(root: str, args: dict, plan: Plan, layout: SyntheticLayout, f, devi
         refuse_equal_encoders(judge, f)
         real = args["judge"]["real"]  # the prepared manifest: its training identities, its held-out images
         embeddings, _, _ = embed_dataset(root, judge, device=device, batch_size=batch)
-        trained, trained_labels, _ = embed_dataset(real["manifest"], judge, device=device, batch_size=batch, splits=("train",))
-        held_out, flat = held_out_and_flat(real)
+        faces = _judged_real_faces(args["judge"]["spec"], judge, real, device, batch)
         judged, judge_histograms = encoder_statistics(
             embeddings, labels, identities,
-            training_centres=identity_centres(trained, trained_labels, int(trained_labels.max()) + 1))
-        held_out_embeddings = embed_images(judge, held_out, device=device, batch_size=batch)
-        judged["realism"] = realism_table(held_out_embeddings, embed_images(judge, flat, device=device, batch_size=batch),
-                                          embeddings, seed=0)
+            training_centres=identity_centres(faces.training, faces.training_labels, int(faces.training_labels.max()) + 1))
+        judged["realism"] = realism_table(faces.held_out_embeddings, faces.flat_embeddings, embeddings, seed=0)
         judged["realism"]["heldOutSplit"] = real["split"]
         statistics["judge"] = {"encoder": args["judge"]["name"], **judged}
         histograms |= {f"judge: {name}": values for name, values in judge_histograms.items()}
         progress.check_cancelled()
-        statistics["memorisation"] = _memorisation(root, real, embeddings, held_out, held_out_embeddings, trained,
-                                                   picture)
+        statistics["memorisation"] = _memorisation(root, real, embeddings, faces, picture)
     if args.get("fid"):
         progress.check_cancelled()
-        statistics["fid"] = _fid(root, args["fid"], *held_out_and_flat(args["fid"]["real"]), device)
+        statistics["fid"] = _fid(root, args["fid"], *_held_out(args["fid"]["real"]), device)
     statistics["f"] = {"encoder": "f, optimised by the sampler (the ID loss and the guidance)", **f_statistics}
     return statistics, histograms
 
