@@ -26,7 +26,7 @@ import { CancelledError } from '../bridge/errors.ts';
 import type { JobProgress } from '../bridge/jobs.ts';
 import { NpyRowWriter } from '../bridge/npy.ts';
 import type { PythonSession } from '../bridge/session.ts';
-import { Tensor, tidy } from '../bridge/tensor.ts';
+import { Tensor, TensorChain, tidy } from '../bridge/tensor.ts';
 import { IdentityPlan, type AttributeSource, type IdentityPlanInput } from '../config/anchors.ts';
 import { ConfigError, formatIssues } from '../config/errors.ts';
 import { createAtomicWriter, writeJsonAtomic } from '../util/files.ts';
@@ -132,8 +132,8 @@ function planBlock(W: Tensor, first: number, b: number, m: number, [lb, ub]: [nu
     const measured = await y.normalize(2).mul(w).sum(2, true);
     const maxError = await measured.sub(v).abs().amax().item();
     // s_ij = s_i + mask ⊙ (s'_ij − s_i): shared per identity where the mask is 0.
-    const perImage = await (await drawAttributes(b * m, streamSeed(Stream.ImageAttributes))).reshape([b, m, 4]);
-    const perIdentity = await (await drawAttributes(b, streamSeed(Stream.IdentityAttributes))).reshape([b, 1, 4]);
+    const perImage = await new TensorChain(drawAttributes(b * m, streamSeed(Stream.ImageAttributes))).reshape([b, m, 4]);
+    const perIdentity = await new TensorChain(drawAttributes(b, streamSeed(Stream.IdentityAttributes))).reshape([b, 1, 4]);
     const attributes = await perIdentity.add(perImage.sub(perIdentity).mul(mask)).reshape([b * m, 4]);
     const flatV = await v.reshape([-1]);
     return {

@@ -8,7 +8,7 @@ import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { designAnchors, type AnchorReport } from '../anchors/design.ts';
 import { PythonSession } from '../bridge/session.ts';
-import { Tensor } from '../bridge/tensor.ts';
+import { Tensor, TensorChain } from '../bridge/tensor.ts';
 import { AnchorsConfig } from '../config/anchors.ts';
 import { formatIssues } from '../config/errors.ts';
 import { createReporter } from '../ui/reporter.ts';
@@ -105,7 +105,7 @@ export function makeAnchorsCommand(): Command {
         let report: AnchorReport;
         try {
           const device = opts.device === 'auto' ? ((await session.call<{ cudaAvailable: boolean }>('system.info')).cudaAvailable ? 'cuda' : 'cpu') : opts.device;
-          const centres = opts.centres ? await (await Tensor.loadNpy(session, path.resolve(opts.centres), { device })).cast('float32').then((c) => c.normalize(1)) : undefined;
+          const centres = opts.centres ? await new TensorChain(Tensor.loadNpy(session, path.resolve(opts.centres), { device })).cast('float32').normalize(1) : undefined;
           const designed = await designAnchors(session, design, { device, centres, onProgress: (p) => reporter.progress('anchors', p) });
           await designed.anchors.saveNpy(path.resolve(opts.out));
           report = designed.report;
