@@ -171,7 +171,8 @@ def model_rows(measured: dict, device: torch.device) -> list:
             optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
             b = measured["gpuBatchSize"]
             x = torch.randn(b, 3, resolution, resolution, device=device).contiguous(memory_format=torch.channels_last)
-            t, y, s = torch.randint(0, options.timesteps, (b,), device=device), torch.randn(b, 512, device=device), torch.zeros(b, 4, device=device)
+            t = torch.randint(0, options.timesteps, (b,), device=device)
+            y, s = torch.randn(b, 512, device=device), torch.zeros(b, 4, device=device)
 
             def step():
                 with torch.autocast(device.type, dtype=torch.bfloat16):

@@ -19,9 +19,10 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from id3_torch.bridge.jobs import Progress  # noqa: E402
-from id3_torch.data import image_files, parametric  # noqa: E402
+from id3_torch.data import parametric  # noqa: E402
 from id3_torch.encoders.adaface import AdaFaceIR  # noqa: E402
-from id3_torch.encoders.attributes import ATTRIBUTE_NAMES, AttributePredictor  # noqa: E402
+from id3_torch.data.attributes import ATTRIBUTE_NAMES  # noqa: E402
+from id3_torch.encoders.attributes import AttributePredictor  # noqa: E402
 from id3_torch.recognition import build_backbone  # noqa: E402
 from id3_torch.stages.prepare_real import prepare_real  # noqa: E402
 

@@ -7,7 +7,8 @@ never inside the project's own, and uses only MXNet's own RecordIO code.
         written in list order with MXIndexedRecordIO.write_idx (+ mx.recordio.pack).
     python mxnet_helper.py read REC IDX OUT_DIR
         prints JSON {"keys": [...] (.idx order), "records": {key: {payload, and unless the payload is too
-        short for an IRHeader: flag, label, id, id2, body, decoded}}, "sequential": [payload hex, ...]} and saves each body that mx.image.imdecode decodes
+        short for an IRHeader: flag, label, id, id2, body, decoded}}, "sequential": [payload hex, ...]} and saves
+        each body that mx.image.imdecode decodes
         as OUT_DIR/<key>.npy, (H, W, 3) uint8 RGB.
     python mxnet_helper.py insightface REC IDX OUT_DIR
         reads the file as insightface's arcface_torch MXFaceDataset does (header record 0 -> image keys

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from faceapi_reference import one_torch_thread, REAL_CROPS, photo
+from faceapi_reference import REAL_CROPS, one_torch_thread, photo  # noqa: F401 (an autouse fixture)
 from id3_torch.encoders.attributes import AttributePredictor
 from id3_torch.encoders.pose import GENERIC_FACE, POSE_LANDMARKS, camera_matrix, euler_angles, head_pose, rotation_matrix
 
@@ -27,7 +27,7 @@ def test_pnp_recovers_known_poses(pose):
 
 
 def test_pose_signs_follow_the_parametric_conventions():
-    nose, chin, eye_l, eye_r = 0, 1, 2, 3  # rows of the six points, in POSE_LANDMARKS order
+    nose, eye_l, eye_r = 0, 2, 3  # rows of the six points, in POSE_LANDMARKS order
     turned = _project(20, 0, 0)[list(POSE_LANDMARKS)]
     assert turned[nose, 0] > turned[[eye_l, eye_r], 0].mean()  # yaw > 0: the nose towards image right
     up = _project(0, 15, 0)[list(POSE_LANDMARKS)]

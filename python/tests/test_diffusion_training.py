@@ -1,7 +1,6 @@
 """The `train` job and the jobs that sample its model, on tiny parametric sets: it memorises, resumes exactly,
 writes what load_diffusion_model reads; the sample job writes whole PNGs and resumes; the measures score right."""
 import json
-import os
 
 import pytest
 import torch
@@ -10,7 +9,6 @@ from safetensors.torch import load_file
 
 from diffusion_helpers import training_args, write_encoder, write_faces, write_trained_encoder
 from id3_torch.bridge.jobs import Cancelled, Progress
-from id3_torch.data.folders import load_image
 from id3_torch.data.labelled_images import LabelledImages, attribute_columns
 from id3_torch.diffusion import SamplerOptions, load_diffusion_model, sample_images
 from id3_torch.diffusion.conditioning import ATTRIBUTE_NAMES

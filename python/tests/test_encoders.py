@@ -12,7 +12,7 @@ import pytest
 import safetensors.torch
 import torch
 
-from faceapi_reference import one_torch_thread, REAL_CROPS, photo, resized
+from faceapi_reference import REAL_CROPS, one_torch_thread, photo, resized  # noqa: F401 (an autouse fixture)
 from id3_torch.encoders import load_identity_encoder
 from id3_torch.encoders.adaface import AdaFaceIR
 from id3_torch.encoders.attributes import AttributePredictor
@@ -241,8 +241,8 @@ def test_warp_puts_the_landmarks_on_the_template(real_landmarks):
 def test_measured_conversions_agree_with_these_photos(real_landmarks, source, target):
     """The stored conversion (measured on whole photos) against the same measurement on the crops."""
     _, faces = real_landmarks
-    per_face = [(np.vstack([FRAMINGS[target].matrix(lm), [0, 0, 1]]) @ np.linalg.inv(np.vstack([FRAMINGS[source].matrix(lm), [0, 0, 1]])))[:2]
-                for _, lm in faces]
+    square = lambda framing, lm: np.vstack([FRAMINGS[framing].matrix(lm), [0, 0, 1]])
+    per_face = [(square(target, lm) @ np.linalg.inv(square(source, lm)))[:2] for _, lm in faces]
     measured, stored = np.mean(per_face, axis=0), conversion(source, target)
     scale = np.sqrt(np.linalg.det(stored[:, :2]))
     assert np.sqrt(np.linalg.det(measured[:, :2])) == pytest.approx(scale, rel=0.04)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from faceapi_reference import one_torch_thread, REAL_CROPS, photo, resized, run_reference
+from faceapi_reference import REAL_CROPS, one_torch_thread, photo, resized, run_reference  # noqa: F401 (an autouse fixture)
 from id3_torch.encoders.faceapi.age_net import load_age_gender_net
 from id3_torch.encoders.faceapi.detector import INPUT_SIZE as DETECTOR_INPUT, load_face_detector
 from id3_torch.encoders.faceapi.landmark_net import load_landmark_net

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from faceapi_reference import MEDIA, one_torch_thread
+from faceapi_reference import MEDIA, one_torch_thread  # noqa: F401 (an autouse fixture)
 from id3_torch.bridge.jobs import Cancelled, Progress
 from id3_torch.data.folders import index_manifest, load_image
 from id3_torch.data.recordio import RecordIOWriter

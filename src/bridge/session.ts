@@ -207,6 +207,7 @@ export class PythonSession {
 /** pythonia's own exceptions (only before id3_torch.api is imported) carry an ANSI-coloured stack. */
 function translatePythoniaError(err: unknown): unknown {
   if (!(err instanceof Error && err.constructor.name === 'PythonException')) return err;
+  // eslint-disable-next-line no-control-regex -- the terminal colour codes pythonia leaves in tracebacks
   const clean = (err.stack ?? '').replace(/\u001b\[[0-9;]*m/g, '');
   const lines = clean.split('\n').map((l) => l.trim()).filter(Boolean);
   const last = [...lines].reverse().find((l) => /^[A-Za-z_.]+(Error|Exception)\b/.test(l)) ?? lines.at(-1) ?? 'Python error';

@@ -565,7 +565,10 @@ type ChainOps = { [K in (typeof CHAINED)[number]]: (...args: Parameters<Tensor[K
  * made as soon as the tensor before it is there; every tensor of the chain is registered in the
  * running `tidy` scope, as an awaited op's is.
  */
+// The chain's ops are Tensor's, added to the prototype below: the interface gives them their types.
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type, @typescript-eslint/no-unsafe-declaration-merging
 export interface TensorChain extends ChainOps {}
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class TensorChain implements PromiseLike<Tensor> {
   constructor(private readonly tensor: Promise<Tensor>) {}
 

@@ -163,8 +163,8 @@ describe('seeds, determinism and reuse', () => {
   });
 
   it('bad inputs are refused by name', async () => {
-    await expect(plan('bad-1', { bounds: [0.9, 0.7] })).rejects.toThrow(/plan: invalid config\n  bounds: expected \[low, high\] with low ≤ high/);
-    await expect(plan('bad-2', { bounds: [0.8, 0.8] })).rejects.toThrow(/plan: invalid config\n  bounds: expected \[lb, ub\] with lb < ub/);
+    await expect(plan('bad-1', { bounds: [0.9, 0.7] })).rejects.toThrow(/plan: invalid config\n {2}bounds: expected \[low, high\] with low ≤ high/);
+    await expect(plan('bad-2', { bounds: [0.8, 0.8] })).rejects.toThrow(/plan: invalid config\n {2}bounds: expected \[lb, ub\] with lb < ub/);
     await expect(writeIdentityPlan(s, { anchors: anchorsFile, plan: {}, outDir: path.join(work, 'bad-3') })).rejects.toThrow(/empirical attributes resample a manifest/);
     await expect(writeIdentityPlan(s, { anchors: path.join(work, 'none.npy'), plan: {}, manifest, outDir: path.join(work, 'bad-4') })).rejects.toThrow(/no anchors file at/);
   });

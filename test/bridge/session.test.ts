@@ -37,6 +37,7 @@ describe('a live session', () => {
     expect((err as PythonError).message).toBe('ValueError: the reason');
     expect((err as PythonError).pythonType).toBe('ValueError');
     expect((err as PythonError).pythonTraceback).toMatch(/Traceback \(most recent call last\)[\s\S]*testing\.py[\s\S]*ValueError: the reason/);
+    // eslint-disable-next-line no-control-regex -- no terminal colour code may be left
     expect((err as PythonError).pythonTraceback).not.toMatch(/\u001b\[/);
     expect(await session.call('system.ping')).toBe('pong'); // still alive
   });

@@ -484,8 +484,8 @@ def _head_window(face: dict, nuisance: dict, resolution: int):
         last_cols.append(min(resolution - 1, math.ceil(to_pixel(sx + half_x)) + margin))
         first_rows.append(max(0, math.floor(to_pixel(centre_row - half_y)) - margin))
         last_rows.append(min(resolution - 1, math.ceil(to_pixel(centre_row + half_y)) + margin))
-    width = max(l - f for f, l in zip(first_cols, last_cols)) + 1
-    height = max(l - f for f, l in zip(first_rows, last_rows)) + 1
+    width = max(last - first for first, last in zip(first_cols, last_cols)) + 1
+    height = max(last - first for first, last in zip(first_rows, last_rows)) + 1
     first_col = torch.tensor([min(c, resolution - width) for c in first_cols])
     first_row = torch.tensor([min(r, resolution - height) for r in first_rows])
     return (first_col, width), (first_row, height)

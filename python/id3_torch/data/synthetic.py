@@ -124,7 +124,7 @@ class ShardWriter:
         self.partial = dataset.root / "shards" / f".{shard:05d}.partial"
         dataset.discard_shard(shard)
         (self.partial / "images").mkdir(parents=True)
-        rows, m = len(self.identities) * self.layout.images_per_identity, self.layout.images_per_identity
+        rows = len(self.identities) * self.layout.images_per_identity
         self.embeddings = np.zeros((rows, self.layout.embedding_size), dtype=np.float32)
         self.attributes = np.zeros((rows, len(self.layout.attribute_names)), dtype=np.float32)
         self.ids = np.zeros((rows, 2), dtype=np.int64)  # anchor, seed

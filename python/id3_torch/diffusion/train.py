@@ -77,9 +77,10 @@ class DiffusionTrainingOptions:
         c, sch, t = args["conditioning"], args["schedule"], args["training"]
         return DiffusionTrainingOptions(
             model=args["model"], condition_hidden=tuple(c["hidden"]), condition_size=c["size"],
-            condition_dropout=c["dropout"], pose_map=PoseMapSpec.from_json(c.get("poseMap")), timesteps=sch["timesteps"], beta_start=sch["betaStart"],
-            beta_end=sch["betaEnd"], w=args["loss"]["w"], weighting=args["loss"]["weighting"],
-            log_sigma_mean=args["loss"]["logSigmaMean"], log_sigma_std=args["loss"]["logSigmaStd"], steps=t["steps"], batch_size=t["batchSize"], lr=t["lr"],
+            condition_dropout=c["dropout"], pose_map=PoseMapSpec.from_json(c.get("poseMap")), timesteps=sch["timesteps"],
+            beta_start=sch["betaStart"], beta_end=sch["betaEnd"], w=args["loss"]["w"], weighting=args["loss"]["weighting"],
+            log_sigma_mean=args["loss"]["logSigmaMean"], log_sigma_std=args["loss"]["logSigmaStd"], steps=t["steps"],
+            batch_size=t["batchSize"], lr=t["lr"],
             weight_decay=t["weightDecay"], warmup_steps=t["warmupSteps"], grad_clip=t.get("gradClip"),
             autocast=t["autocast"],
             ema_decay=t["emaDecay"], checkpoint_every=t["checkpointEvery"], grid_images=t["gridImages"], seed=t["seed"],

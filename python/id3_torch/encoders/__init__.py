@@ -6,7 +6,8 @@ images, so that the ID loss and the guided sampler can back-propagate through it
 `AttributePredictor` gives the attributes s (age, yaw, pitch, roll), `FaceFinder` the faces and
 68 landmarks in raw photos, `warp_to_framing` the aligned crops. See docs/encoders.md.
 """
-from .attributes import ATTRIBUTE_NAMES, AttributePredictor
+from ..data.attributes import ATTRIBUTE_NAMES
+from .attributes import AttributePredictor
 from .base import IdentityEncoder, embed_images, refuse_equal_encoders
 from .faces import FaceFinder, FoundFace
 from .framing import FRAMINGS, conversion, warp_to_framing

@@ -13,7 +13,6 @@ import torch
 from .faceapi.age_net import INPUT_SIZE as AGE_INPUT, AgeGenderNet, load_age_gender_net
 from .faceapi.landmark_net import INPUT_SIZE as LANDMARK_INPUT, FaceLandmark68Net, load_landmark_net
 from .input import resize
-from ..data.attributes import ATTRIBUTE_NAMES
 from .pose import head_pose
 
 

@@ -9,7 +9,8 @@ import torch
 
 from ..data.folders import load_image
 from ..files import write_bytes_atomic
-from .attributes import ATTRIBUTE_NAMES, AttributePredictor
+from ..data.attributes import ATTRIBUTE_NAMES
+from .attributes import AttributePredictor
 from .faces import FaceFinder
 from .framing import FRAMINGS, Framing, rescaled, warp_to_framing
 from .registry import load_identity_encoder

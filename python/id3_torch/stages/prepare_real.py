@@ -18,7 +18,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +27,8 @@ from ..bridge.jobs import Progress
 from ..data.errors import DataFormatError
 from ..data.image_files import write_png_atomic
 from ..encoders import load_identity_encoder
-from ..encoders.attributes import ATTRIBUTE_NAMES, AttributePredictor
+from ..data.attributes import ATTRIBUTE_NAMES
+from ..encoders.attributes import AttributePredictor
 from ..encoders.faces import FaceFinder
 from ..encoders.framing import FRAMINGS, warp_to_framing
 from ..files import atomic_path, write_bytes_atomic, write_text_atomic
