@@ -12,7 +12,10 @@ export default tseslint.config(
       // tsc checks names (Node's and Deno's globals included); ESLint's no-undef knows no types.
       'no-undef': 'off',
       // `_name` marks a value taken only to be left out (destructuring a config slice).
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' },
+      ],
     },
   },
 );

@@ -21,7 +21,9 @@ const TARGET_ANGLE = 85;
 const TARGET_SECONDS = 60;
 
 function peakMemoryGiB(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmHWM:'));
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('VmHWM:'));
   return Number(line!.split(/\s+/)[1]) / 2 ** 20; // kB → GiB
 }
 
@@ -57,11 +59,35 @@ export async function benchAnchors(): Promise<BenchRow[]> {
     return { report, seconds, cpu, memory: peakMemoryGiB(pid) };
   });
   rows.push(
-    { name: `anchors N=10k d=512: min angle (defaults, ${AnchorsConfig.parse({ count: 10_000 }).steps} steps)`, value: round(small.report.minAngle), unit: '°', target: `≥ ${TARGET_ANGLE}`, pass: small.report.minAngle >= TARGET_ANGLE },
-    { name: 'anchors N=10k d=512: time (incl. final exact check)', value: round(small.seconds, 3), unit: 's', target: `≤ ${TARGET_SECONDS}`, pass: small.seconds <= TARGET_SECONDS },
+    {
+      name: `anchors N=10k d=512: min angle (defaults, ${AnchorsConfig.parse({ count: 10_000 }).steps} steps)`,
+      value: round(small.report.minAngle),
+      unit: '°',
+      target: `≥ ${TARGET_ANGLE}`,
+      pass: small.report.minAngle >= TARGET_ANGLE,
+    },
+    {
+      name: 'anchors N=10k d=512: time (incl. final exact check)',
+      value: round(small.seconds, 3),
+      unit: 's',
+      target: `≤ ${TARGET_SECONDS}`,
+      pass: small.seconds <= TARGET_SECONDS,
+    },
     { name: 'anchors N=10k d=512: Python CPU time (user + system)', value: round(small.cpu, 3), unit: 's', target: '(figure)', pass: true },
-    { name: 'anchors N=10k d=512: random start min angle', value: round(small.report.start.minAngle), unit: '°', target: '(figure)', pass: true },
-    { name: 'anchors N=10k d=512: mean nearest angle', value: round(small.report.meanNearestAngle), unit: '°', target: '(figure)', pass: true },
+    {
+      name: 'anchors N=10k d=512: random start min angle',
+      value: round(small.report.start.minAngle),
+      unit: '°',
+      target: '(figure)',
+      pass: true,
+    },
+    {
+      name: 'anchors N=10k d=512: mean nearest angle',
+      value: round(small.report.meanNearestAngle),
+      unit: '°',
+      target: '(figure)',
+      pass: true,
+    },
     { name: 'anchors N=10k d=512: peak Python memory', value: round(small.memory, 3), unit: 'GiB', target: '(figure)', pass: true },
   );
 
@@ -85,8 +111,20 @@ export async function benchAnchors(): Promise<BenchRow[]> {
   rows.push(
     { name: 'anchors N=100k d=512: exact neighbour search', value: round(large.search, 3), unit: 's', target: '(figure)', pass: true },
     { name: 'anchors N=100k d=512: descent step', value: round(large.step, 3), unit: 's', target: '(figure)', pass: true },
-    { name: `anchors N=100k d=512: est. ${defaults.steps} steps, refresh every ${defaults.refreshEvery}`, value: round(estimate / 60, 3), unit: 'min', target: '(figure)', pass: true },
-    { name: 'anchors N=100k d=512: peak Python memory', value: round(large.memory, 3), unit: 'GiB', target: '≤ 8 (a few GB)', pass: large.memory <= 8 },
+    {
+      name: `anchors N=100k d=512: est. ${defaults.steps} steps, refresh every ${defaults.refreshEvery}`,
+      value: round(estimate / 60, 3),
+      unit: 'min',
+      target: '(figure)',
+      pass: true,
+    },
+    {
+      name: 'anchors N=100k d=512: peak Python memory',
+      value: round(large.memory, 3),
+      unit: 'GiB',
+      target: '≤ 8 (a few GB)',
+      pass: large.memory <= 8,
+    },
   );
 
   if (process.env.ID3_BENCH_ANCHORS_FULL === '1') {
@@ -99,7 +137,13 @@ export async function benchAnchors(): Promise<BenchRow[]> {
     rows.push(
       { name: 'anchors N=100k d=512 (full): min angle', value: round(full.report.minAngle), unit: '°', target: '(figure)', pass: true },
       { name: 'anchors N=100k d=512 (full): time', value: round(full.minutes, 3), unit: 'min', target: '(figure)', pass: true },
-      { name: 'anchors N=100k d=512 (full): peak Python memory', value: round(full.memory, 3), unit: 'GiB', target: '≤ 8 (a few GB)', pass: full.memory <= 8 },
+      {
+        name: 'anchors N=100k d=512 (full): peak Python memory',
+        value: round(full.memory, 3),
+        unit: 'GiB',
+        target: '≤ 8 (a few GB)',
+        pass: full.memory <= 8,
+      },
     );
   }
   return rows;

@@ -62,8 +62,20 @@ export async function benchBridge(): Promise<BenchRow[]> {
 
     const rows = [
       { name: 'bridge call (system.ping), median', value: median(pings), unit: 'µs', target: '≤ 100', pass: median(pings) <= 100 },
-      { name: 'transfer 100 MB float32 TS→Py', value: mbPerSecond(toPython), unit: 'MB/s', target: '≥ 500', pass: mbPerSecond(toPython) >= 500 },
-      { name: 'transfer 100 MB float32 Py→TS', value: mbPerSecond(toNode), unit: 'MB/s', target: '≥ 500', pass: mbPerSecond(toNode) >= 500 },
+      {
+        name: 'transfer 100 MB float32 TS→Py',
+        value: mbPerSecond(toPython),
+        unit: 'MB/s',
+        target: '≥ 500',
+        pass: mbPerSecond(toPython) >= 500,
+      },
+      {
+        name: 'transfer 100 MB float32 Py→TS',
+        value: mbPerSecond(toNode),
+        unit: 'MB/s',
+        target: '≥ 500',
+        pass: mbPerSecond(toNode) >= 500,
+      },
       { name: 'PythonSession.start() to ready, median of 3', value: median(starts), unit: 's', target: '≤ 2', pass: median(starts) <= 2 },
     ];
     return rows.map((row) => ({ ...row, value: Number(row.value.toPrecision(4)) }));

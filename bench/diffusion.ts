@@ -31,8 +31,12 @@ export async function diffusionBenchArgs() {
   const section = async (file: string) => (await loadConfigFile(path.join(projectRoot, 'configs', file))).config.diffusion!;
   const [cpu, gpu, gpu112] = [await section('diffusion-proof.ts'), await section('diffusion-gpu.ts'), await section('ffhq.ts')];
   return {
-    model: cpu.model, conditioning: cpu.conditioning, batchSize: cpu.training.batchSize,
-    gpuModel: gpu.model, gpuBatchSize: gpu.training.batchSize, gpuModel112: gpu112.model,
+    model: cpu.model,
+    conditioning: cpu.conditioning,
+    batchSize: cpu.training.batchSize,
+    gpuModel: gpu.model,
+    gpuBatchSize: gpu.training.batchSize,
+    gpuModel112: gpu112.model,
   };
 }
 
@@ -44,14 +48,62 @@ export async function benchDiffusion(): Promise<BenchRow[]> {
   const round = (x: number) => Number(x.toPrecision(4));
   const { training, sampling, guidance } = r;
   const rows: BenchRow[] = [
-    { name: `train loop, proof U-Net 32 px, batch ${r.batchSize}, ID loss`, value: round(r.batchSize / training.wall.ours), unit: 'img/s', target: '(figure)', pass: true },
-    { name: 'bare PyTorch loop, same model/batches/loss/EMA', value: round(r.batchSize / training.wall.reference), unit: 'img/s', target: '(figure)', pass: true },
-    { name: `train median step time ÷ bare loop's (${roundsLabel(training.wall)})`, value: round(training.wall.ratio), unit: '×', target: '≤ 1.05', pass: training.wall.ratio <= 1.05 },
-    { name: `the same in CPU time (${roundsLabel(training.cpu)})`, value: round(training.cpu.ratio), unit: '×', target: '(figure)', pass: true },
-    { name: `sampler, DDIM 25, no guidance, ${r.samples} images`, value: round(r.samples / sampling.wall.ours), unit: 'img/s', target: '(figure)', pass: true },
-    { name: `sampler time ÷ bare DDIM loop's (${roundsLabel(sampling.wall)})`, value: round(sampling.wall.ratio), unit: '×', target: '≤ 1.05', pass: sampling.wall.ratio <= 1.05 },
-    { name: `guidance full: time ÷ no guidance (${roundsLabel(guidance.full.wall)})`, value: round(guidance.full.wall.ratio), unit: '×', target: '(figure)', pass: true },
-    { name: `guidance detached: time ÷ no guidance (${roundsLabel(guidance.detached.wall)})`, value: round(guidance.detached.wall.ratio), unit: '×', target: '(figure)', pass: true },
+    {
+      name: `train loop, proof U-Net 32 px, batch ${r.batchSize}, ID loss`,
+      value: round(r.batchSize / training.wall.ours),
+      unit: 'img/s',
+      target: '(figure)',
+      pass: true,
+    },
+    {
+      name: 'bare PyTorch loop, same model/batches/loss/EMA',
+      value: round(r.batchSize / training.wall.reference),
+      unit: 'img/s',
+      target: '(figure)',
+      pass: true,
+    },
+    {
+      name: `train median step time ÷ bare loop's (${roundsLabel(training.wall)})`,
+      value: round(training.wall.ratio),
+      unit: '×',
+      target: '≤ 1.05',
+      pass: training.wall.ratio <= 1.05,
+    },
+    {
+      name: `the same in CPU time (${roundsLabel(training.cpu)})`,
+      value: round(training.cpu.ratio),
+      unit: '×',
+      target: '(figure)',
+      pass: true,
+    },
+    {
+      name: `sampler, DDIM 25, no guidance, ${r.samples} images`,
+      value: round(r.samples / sampling.wall.ours),
+      unit: 'img/s',
+      target: '(figure)',
+      pass: true,
+    },
+    {
+      name: `sampler time ÷ bare DDIM loop's (${roundsLabel(sampling.wall)})`,
+      value: round(sampling.wall.ratio),
+      unit: '×',
+      target: '≤ 1.05',
+      pass: sampling.wall.ratio <= 1.05,
+    },
+    {
+      name: `guidance full: time ÷ no guidance (${roundsLabel(guidance.full.wall)})`,
+      value: round(guidance.full.wall.ratio),
+      unit: '×',
+      target: '(figure)',
+      pass: true,
+    },
+    {
+      name: `guidance detached: time ÷ no guidance (${roundsLabel(guidance.detached.wall)})`,
+      value: round(guidance.detached.wall.ratio),
+      unit: '×',
+      target: '(figure)',
+      pass: true,
+    },
   ];
   if (r.gpu) {
     for (const g of r.gpu.model) {
@@ -61,10 +113,34 @@ export async function benchDiffusion(): Promise<BenchRow[]> {
     }
     const { loop, sampling112 } = r.gpu;
     rows.push(
-      { name: `GPU train job, 64 px, batch ${r.gpu.batchSize}`, value: round(r.gpu.batchSize / loop.wall.ours), unit: 'img/s', target: '(figure)', pass: true },
-      { name: `GPU train median step time ÷ bare loop's (${roundsLabel(loop.wall)})`, value: round(loop.wall.ratio), unit: '×', target: '≤ 1.05', pass: loop.wall.ratio <= 1.05 },
-      { name: `GPU sampler, 112 px, DDIM 50, ${r.gpu.samples} images`, value: round(sampling112.unguided), unit: 'img/s', target: '(figure)', pass: true },
-      { name: 'GPU sampler, the same with detached guidance through an iResNet-50', value: round(sampling112.detached), unit: 'img/s', target: '(figure)', pass: true },
+      {
+        name: `GPU train job, 64 px, batch ${r.gpu.batchSize}`,
+        value: round(r.gpu.batchSize / loop.wall.ours),
+        unit: 'img/s',
+        target: '(figure)',
+        pass: true,
+      },
+      {
+        name: `GPU train median step time ÷ bare loop's (${roundsLabel(loop.wall)})`,
+        value: round(loop.wall.ratio),
+        unit: '×',
+        target: '≤ 1.05',
+        pass: loop.wall.ratio <= 1.05,
+      },
+      {
+        name: `GPU sampler, 112 px, DDIM 50, ${r.gpu.samples} images`,
+        value: round(sampling112.unguided),
+        unit: 'img/s',
+        target: '(figure)',
+        pass: true,
+      },
+      {
+        name: 'GPU sampler, the same with detached guidance through an iResNet-50',
+        value: round(sampling112.detached),
+        unit: 'img/s',
+        target: '(figure)',
+        pass: true,
+      },
     );
   } else {
     rows.push({ name: 'GPU rows (model, train job, sampler at 112 px)', value: 0, unit: '', target: 'no CUDA device here', pass: true });

@@ -37,4 +37,5 @@ const width = Math.max(...rows.map((r) => r.name.length));
 for (const r of rows) {
   console.log(`${r.pass ? 'ok  ' : 'MISS'} ${r.name.padEnd(width)}  ${String(r.value).padStart(9)} ${r.unit.padEnd(6)} target ${r.target}`);
 }
-if (process.argv.includes('--csv')) process.stdout.write(`\n${stringify(rows, { header: true, columns: ['suite', 'name', 'value', 'unit', 'target', 'pass'] })}`);
+if (process.argv.includes('--csv'))
+  process.stdout.write(`\n${stringify(rows, { header: true, columns: ['suite', 'name', 'value', 'unit', 'target', 'pass'] })}`);

@@ -49,7 +49,10 @@ export async function benchOrchestration(): Promise<BenchRow[]> {
   const rerunConfig = path.join(runsDir, 'rerun.ts');
   writeFileSync(rerunConfig, `export default ${JSON.stringify(config)};\n`);
   const t1 = performance.now();
-  execFileSync(process.execPath, [path.join(projectRoot, 'bin', 'id3.js'), 'run', rerunConfig, '--quiet'], { cwd: projectRoot, stdio: 'ignore' });
+  execFileSync(process.execPath, [path.join(projectRoot, 'bin', 'id3.js'), 'run', rerunConfig, '--quiet'], {
+    cwd: projectRoot,
+    stdio: 'ignore',
+  });
   const rerunSeconds = (performance.now() - t1) / 1000;
 
   const name = picked ? `${loaded.name} (variant ${picked.variant})` : loaded.name;
@@ -62,7 +65,13 @@ export async function benchOrchestration(): Promise<BenchRow[]> {
     { name: `longest job (${longest.kind}) in the bridge`, value: round(longest.pythonSeconds), unit: 's', target: '(figure)', pass: true },
     { name: '  the same job in a fresh Python process, same arguments', value: round(direct), unit: 's', target: '(figure)', pass: true },
     { name: '  bridge ÷ direct', value: round(jobRatio), unit: '×', target: '≤ 1.02', pass: jobRatio <= 1.02 },
-    { name: 'id3 run again, every stage cached (new process)', value: round(rerunSeconds), unit: 's', target: '≤ 2', pass: rerunSeconds <= 2 },
+    {
+      name: 'id3 run again, every stage cached (new process)',
+      value: round(rerunSeconds),
+      unit: 's',
+      target: '≤ 2',
+      pass: rerunSeconds <= 2,
+    },
   ];
 }
 
@@ -81,11 +90,10 @@ function runDirectly(job: FinishedJob): number {
   const jobFile = path.join(work, 'job.json');
   writeFileSync(jobFile, JSON.stringify(args));
   const timer = path.join(work, 'seconds.json');
-  execFileSync(
-    pythonExecutable(),
-    ['-c', DIRECT_TIMER, job.kind, jobFile, timer],
-    { cwd: path.join(projectRoot, 'python'), stdio: 'ignore' },
-  );
+  execFileSync(pythonExecutable(), ['-c', DIRECT_TIMER, job.kind, jobFile, timer], {
+    cwd: path.join(projectRoot, 'python'),
+    stdio: 'ignore',
+  });
   return (JSON.parse(readFileSync(timer, 'utf8')) as { seconds: number }).seconds;
 }
 

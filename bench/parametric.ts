@@ -22,15 +22,38 @@ export async function benchParametric(): Promise<BenchRow[]> {
   const runsDir = mkdtempSync(path.join(tmpdir(), 'id3-bench-'));
   try {
     const config = resolveConfig(
-      { name: 'bench', runsDir, dataset: { kind: 'parametric', identities: STAGE_IDENTITIES, imagesPerIdentity: STAGE_IMAGES_PER_IDENTITY, resolution: 64, valIdentities: 10, testIdentities: 10 } },
+      {
+        name: 'bench',
+        runsDir,
+        dataset: {
+          kind: 'parametric',
+          identities: STAGE_IDENTITIES,
+          imagesPerIdentity: STAGE_IMAGES_PER_IDENTITY,
+          resolution: 64,
+          valIdentities: 10,
+          testIdentities: 10,
+        },
+      },
       'bench',
     );
     const started = performance.now();
     await runPipeline(config);
     const stageRate = (STAGE_IDENTITIES * STAGE_IMAGES_PER_IDENTITY) / ((performance.now() - started) / 1000);
     return [
-      { name: 'parametric render 64×64, batch 256', value: Number(render.imagesPerSecond.toPrecision(4)), unit: 'img/s', target: '≥ 500', pass: render.imagesPerSecond >= 500 },
-      { name: 'prepare stage 64×64 (render + PNG + manifest)', value: Number(stageRate.toPrecision(4)), unit: 'img/s', target: '(figure)', pass: true },
+      {
+        name: 'parametric render 64×64, batch 256',
+        value: Number(render.imagesPerSecond.toPrecision(4)),
+        unit: 'img/s',
+        target: '≥ 500',
+        pass: render.imagesPerSecond >= 500,
+      },
+      {
+        name: 'prepare stage 64×64 (render + PNG + manifest)',
+        value: Number(stageRate.toPrecision(4)),
+        unit: 'img/s',
+        target: '(figure)',
+        pass: true,
+      },
     ];
   } finally {
     rmSync(runsDir, { recursive: true, force: true });

@@ -63,8 +63,14 @@ export default defineConfig({
   // The size configs/diffusion-demo.ts measures (docs/diffusion.md), with fewer DDIM steps.
   diffusion: {
     model: {
-      patchSize: 2, channels: 16, channelMults: [1, 2, 2], resBlocks: 1, attentionResolutions: [8, 4], headChannels: 16,
-      dropout: 0, preconditioning: 'edm',
+      patchSize: 2,
+      channels: 16,
+      channelMults: [1, 2, 2],
+      resBlocks: 1,
+      attentionResolutions: [8, 4],
+      headChannels: 16,
+      dropout: 0,
+      preconditioning: 'edm',
     },
     conditioning: { poseMap: parametricPoseMap },
     // EDM's loss weighting [ours]: at this length the paper's plain ε loss leaves the coarse structure unlearnt

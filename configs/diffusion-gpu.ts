@@ -12,7 +12,15 @@ export default defineConfig({
   dataset: { kind: 'parametric', identities: 10_000, imagesPerIdentity: 16, resolution: 64, valIdentities: 200, testIdentities: 500 },
   encoder: {
     kind: 'train',
-    recipe: { backbone: 'iresnet18', inputSize: 64, embeddingSize: 512, head: 'arcface', epochs: 20, decayEpochs: [12, 16, 18], batchSize: 256 },
+    recipe: {
+      backbone: 'iresnet18',
+      inputSize: 64,
+      embeddingSize: 512,
+      head: 'arcface',
+      epochs: 20,
+      decayEpochs: [12, 16, 18],
+      batchSize: 256,
+    },
   },
   diffusion: {
     training: { steps: 200_000, batchSize: 64, lr: 1e-4, warmupSteps: 1000, emaDecay: 0.9999, checkpointEvery: 5000, processes: 1 },

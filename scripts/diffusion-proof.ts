@@ -30,11 +30,20 @@ const runDir = (c: Id3Config) => path.resolve(c.runsDir, c.name);
 
 const withoutDiffusion = ({ diffusion: _d, ...rest }: Id3Config) => rest;
 const baseline = resolveConfig(
-  { ...id3, name: `${id3.name}-baseline`, encoder: { kind: 'folder', path: path.join(runDir(id3), 'encoder') }, diffusion: { ...id3.diffusion, loss: { ...id3.diffusion?.loss, w: 0 } } },
+  {
+    ...id3,
+    name: `${id3.name}-baseline`,
+    encoder: { kind: 'folder', path: path.join(runDir(id3), 'encoder') },
+    diffusion: { ...id3.diffusion, loss: { ...id3.diffusion?.loss, w: 0 } },
+  },
   `${file} (λ = 0)`,
 );
 const judge = resolveConfig(
-  { ...withoutDiffusion(id3), name: `${id3.name}-judge`, encoder: { kind: 'train', recipe: { ...id3.encoder.recipe, seed: id3.encoder.recipe.seed + 1 } } },
+  {
+    ...withoutDiffusion(id3),
+    name: `${id3.name}-judge`,
+    encoder: { kind: 'train', recipe: { ...id3.encoder.recipe, seed: id3.encoder.recipe.seed + 1 } },
+  },
   `${file} (judge)`,
 );
 for (const c of [id3, baseline, judge]) await runPipeline(c, { reporter });
@@ -43,8 +52,16 @@ const session = await getSession();
 const manifest = path.join(runDir(id3), 'prepare', 'manifest.csv');
 const attributes = path.join(runDir(id3), 'attributes');
 const regressor = await trainAttributeRegressor(session, {
-  manifest, outDir: attributes, evalSplit: 'test', epochs: 6, batchSize: 64, lr: 3e-3, seed: 0, inputSize: id3.dataset.resolution,
-  widths: [16, 32, 64], device: id3.device,
+  manifest,
+  outDir: attributes,
+  evalSplit: 'test',
+  epochs: 6,
+  batchSize: 64,
+  lr: 3e-3,
+  seed: 0,
+  inputSize: id3.dataset.resolution,
+  widths: [16, 32, 64],
+  device: id3.device,
 });
 const sampler = samplerArgs(id3.diffusion.sampler);
 const guidance = sampler.guidanceScale > 0 ? sampler.guidanceScale : 1;
@@ -58,20 +75,37 @@ const rows = [];
 const results: Array<MeasureResult & { model: string }> = [];
 for (const c of cases) {
   const result = await measureIdentityPreservation(session, {
-    trainDir: c.trainDir, manifest, split: 'test', perIdentity: 1, seed: 0, batchSize: 100, attributeRegressor: attributes,
+    trainDir: c.trainDir,
+    manifest,
+    split: 'test',
+    perIdentity: 1,
+    seed: 0,
+    batchSize: 100,
+    attributeRegressor: attributes,
     sampler: { ...sampler, guidanceScale: c.guidanceScale, gradientMode: c.gradientMode },
     judges: { judge: encoderSpec(judge, runDir(judge)) },
-    outDir: path.join(runDir(id3), 'proof', `${c.trainDir === path.join(runDir(id3), 'train') ? 'id3' : 'baseline'}-g${c.guidanceScale}-${c.gradientMode}`),
+    outDir: path.join(
+      runDir(id3),
+      'proof',
+      `${c.trainDir === path.join(runDir(id3), 'train') ? 'id3' : 'baseline'}-g${c.guidanceScale}-${c.gradientMode}`,
+    ),
     device: id3.device,
   });
   results.push({ ...result, model: c.model });
   const { f, judge: j } = result.identity;
   rows.push({
-    model: c.model, guidance: c.guidanceScale ? `γ ${c.guidanceScale} ${c.gradientMode}` : 'none',
-    cosF: f!.identityCosine, cosJudge: j!.identityCosine, rank1F: f!.rank1, rank1Judge: j!.rank1,
-    impostorJudge: j!.impostorCosine, genuineJudge: j!.genuineCosine,
-    ageError: result.attributeError!.samples.age, yawError: result.attributeError!.samples.yaw,
-    pitchError: result.attributeError!.samples.pitch, rollError: result.attributeError!.samples.roll,
+    model: c.model,
+    guidance: c.guidanceScale ? `γ ${c.guidanceScale} ${c.gradientMode}` : 'none',
+    cosF: f!.identityCosine,
+    cosJudge: j!.identityCosine,
+    rank1F: f!.rank1,
+    rank1Judge: j!.rank1,
+    impostorJudge: j!.impostorCosine,
+    genuineJudge: j!.genuineCosine,
+    ageError: result.attributeError!.samples.age,
+    yawError: result.attributeError!.samples.yaw,
+    pitchError: result.attributeError!.samples.pitch,
+    rollError: result.attributeError!.samples.roll,
     seconds: result.samplingSeconds,
   });
 }
@@ -90,5 +124,11 @@ for (const r of rows) {
   );
 }
 const judged = results[0]!.identity.judge!;
-console.log(`reference: real images of the same identity score cos ${n(judged.genuineCosine)} (judge), other identities ${n(judged.impostorCosine)}`);
-console.log(`attribute regressor on real test images: ${Object.entries(regressor.meanAbsoluteError).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}`);
+console.log(
+  `reference: real images of the same identity score cos ${n(judged.genuineCosine)} (judge), other identities ${n(judged.impostorCosine)}`,
+);
+console.log(
+  `attribute regressor on real test images: ${Object.entries(regressor.meanAbsoluteError)
+    .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+    .join(', ')}`,
+);

@@ -13,7 +13,17 @@ export type { TrainFrSummary } from './pipeline/stages/train-fr.ts';
 export type { PrepareSummary } from './pipeline/stages/prepare.ts';
 export { sweep, runMetrics, type SweepResult, type SweepRow } from './pipeline/sweep.ts';
 export { applyPatch, expandVariants, type Variant } from './config/variants.ts';
-export { planRun, runPipeline, stageKeys, StageSelectionError, type PlannedStage, type RunOptions, type RunResult, type StageRecord, type StageSelection } from './pipeline/runner.ts';
+export {
+  planRun,
+  runPipeline,
+  stageKeys,
+  StageSelectionError,
+  type PlannedStage,
+  type RunOptions,
+  type RunResult,
+  type StageRecord,
+  type StageSelection,
+} from './pipeline/runner.ts';
 export { createReporter, type Reporter, type ReporterKind } from './ui/reporter.ts';
 export {
   getSession,

@@ -21,7 +21,10 @@ describe('id3 CLI', () => {
   });
 
   it('validate: a bad config exits 2 with one line per problem and no stack trace', async () => {
-    const file = configFile('bad.ts', "import { defineConfig } from 'id3';\nexport default defineConfig({ runsDir: '', dataset: { kind: 'parametric', identities: -3, batchSize: 0 } } as never);\n");
+    const file = configFile(
+      'bad.ts',
+      "import { defineConfig } from 'id3';\nexport default defineConfig({ runsDir: '', dataset: { kind: 'parametric', identities: -3, batchSize: 0 } } as never);\n",
+    );
     const { code, stdout, stderr } = await runCli(['validate', file]);
     expect(code).toBe(2);
     expect(stdout).toBe('');
@@ -34,7 +37,10 @@ describe('id3 CLI', () => {
   });
 
   it('validate --json: a config outside the repository that imports id3 resolves, named after its file', async () => {
-    const file = configFile('faces-small.ts', "import { defineConfig } from 'id3';\nexport default defineConfig({ dataset: { kind: 'parametric', identities: 12, valIdentities: 2, testIdentities: 2 } });\n");
+    const file = configFile(
+      'faces-small.ts',
+      "import { defineConfig } from 'id3';\nexport default defineConfig({ dataset: { kind: 'parametric', identities: 12, valIdentities: 2, testIdentities: 2 } });\n",
+    );
     const { code, stdout } = await runCli(['validate', '--json', file], { cwd: elsewhere });
     expect(code).toBe(0);
     const config = JSON.parse(stdout);
@@ -43,7 +49,10 @@ describe('id3 CLI', () => {
   });
 
   it('validate: a syntax error is shown with its file, line and column, and the line itself', async () => {
-    const file = configFile('typo.ts', "import { defineConfig } from 'id3';\nexport default defineConfig({\n  dataset: { kind: 'parametric' identities: 3 },\n});\n");
+    const file = configFile(
+      'typo.ts',
+      "import { defineConfig } from 'id3';\nexport default defineConfig({\n  dataset: { kind: 'parametric' identities: 3 },\n});\n",
+    );
     const { code, stderr } = await runCli(['validate', file]);
     expect(code).toBe(2);
     expect(stderr).toContain(`${file}:3:32: ERROR: Expected "}" but found "identities"`);
@@ -51,20 +60,32 @@ describe('id3 CLI', () => {
   });
 
   it('validate: sizes this machine cannot hold are refused with the estimate', async () => {
-    const file = configFile('huge.ts', "export default { dataset: { kind: 'parametric', identities: 1e12 }, encoder: { kind: 'train', recipe: {} }, diffusion: {} };\n");
+    const file = configFile(
+      'huge.ts',
+      "export default { dataset: { kind: 'parametric', identities: 1e12 }, encoder: { kind: 'train', recipe: {} }, diffusion: {} };\n",
+    );
     const { code, stderr } = await runCli(['validate', file]);
     expect(code).toBe(2);
-    expect(stderr).toMatch(/dataset\.identities: 1000000000000 identities × 16 images at 64 px hold about 1\.97e\+8 GB decoded, which the diffusion trainer keeps in memory; this machine has [\d.]+ GB/);
+    expect(stderr).toMatch(
+      /dataset\.identities: 1000000000000 identities × 16 images at 64 px hold about 1\.97e\+8 GB decoded, which the diffusion trainer keeps in memory; this machine has [\d.]+ GB/,
+    );
     expect(stderr).toMatch(/dataset\.identities: the images this config writes need about 1\.18e\+8 GB of disk; runs has [\d.]+ GB free/);
     // A runs folder in the kernel's proc file system (it made Node spin at 100 % CPU): nothing can be written there.
-    const proc = configFile('proc.ts', "export default { runsDir: '/proc/id3-runs', dataset: { kind: 'parametric', identities: 12, valIdentities: 1, testIdentities: 1 } };\n");
+    const proc = configFile(
+      'proc.ts',
+      "export default { runsDir: '/proc/id3-runs', dataset: { kind: 'parametric', identities: 12, valIdentities: 1, testIdentities: 1 } };\n",
+    );
     const refused = await runCli(['run', proc, '--quiet']);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/of disk; \/proc\/id3-runs has 0\.00 GB free/);
   });
 
   it('a reader that stops early ends the command quietly (no EPIPE trace)', async () => {
-    const child = spawn('bash', ['-c', 'node bin/id3.js run configs/demo.ts --dry-run | head -1 > /dev/null; echo "status ${PIPESTATUS[0]}" >&2'], { cwd: repoRoot });
+    const child = spawn(
+      'bash',
+      ['-c', 'node bin/id3.js run configs/demo.ts --dry-run | head -1 > /dev/null; echo "status ${PIPESTATUS[0]}" >&2'],
+      { cwd: repoRoot },
+    );
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += String(d)));
     await new Promise((resolve) => child.once('exit', resolve));

@@ -54,7 +54,11 @@ describe('id3 data', () => {
     const report = JSON.parse(inspected.stdout) as DataInspection;
     expect(report).toMatchObject({ format: 'recordio', layout: 'insightface', images: 6, identities: 3, problems: [] });
     expect(report.imagesPerIdentity).toEqual({ min: 1, median: 2, max: 3, mean: 2 });
-    expect(readdirSync(folder).filter((f) => f.includes('train')).sort()).toEqual(['train.idx', 'train.rec']);
+    expect(
+      readdirSync(folder)
+        .filter((f) => f.includes('train'))
+        .sort(),
+    ).toEqual(['train.idx', 'train.rec']);
   });
 
   it('a corrupt image stops convert naming the file, or is skipped and listed', async () => {

@@ -40,10 +40,21 @@ describe('examples/ablation.ts', () => {
       expect(row['held-out iresnet-small (train-fr)']).toBeGreaterThan(0.3);
     }
     // The papers' table: a row per training set, the rows every variant shares once.
-    const trainedOn = Object.keys(variants).slice(1).map((v) => `iresnet-small (train-fr) on ${v}`);
-    expect(result.verification!.rows.map((r) => r.model)).toEqual(['iresnet-small (encoder)', 'iresnet-small (train-fr) on id3', 'raw pixels (cosine)', ...trainedOn]);
-    expect(result.verification!.rows[1]!['held-out']).toBe(Number((100 * (result.rows[0]!['held-out iresnet-small (train-fr)'] as number)).toFixed(2)));
-    const csv = readFileSync(path.join(runsDir, 'toy', 'sweep.csv'), 'utf8').trim().split('\n');
+    const trainedOn = Object.keys(variants)
+      .slice(1)
+      .map((v) => `iresnet-small (train-fr) on ${v}`);
+    expect(result.verification!.rows.map((r) => r.model)).toEqual([
+      'iresnet-small (encoder)',
+      'iresnet-small (train-fr) on id3',
+      'raw pixels (cosine)',
+      ...trainedOn,
+    ]);
+    expect(result.verification!.rows[1]!['held-out']).toBe(
+      Number((100 * (result.rows[0]!['held-out iresnet-small (train-fr)'] as number)).toFixed(2)),
+    );
+    const csv = readFileSync(path.join(runsDir, 'toy', 'sweep.csv'), 'utf8')
+      .trim()
+      .split('\n');
     expect(csv).toHaveLength(1 + result.rows.length);
     expect(csv[0]).toBe(result.columns.join(','));
   }, 180_000);

@@ -8,14 +8,16 @@ import { writeJsonAtomic } from '../src/util/files.ts';
 
 const small = path.join(mkdtempSync(path.join(tmpdir(), 'id3-full-')), 'small');
 mkdirSync(small);
-const mounted = process.getuid?.() === 0 && (() => {
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16k', 'tmpfs', small]);
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const mounted =
+  process.getuid?.() === 0 &&
+  (() => {
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16k', 'tmpfs', small]);
+      return true;
+    } catch {
+      return false;
+    }
+  })();
 afterAll(() => {
   if (mounted) execFileSync('umount', [small]);
 });

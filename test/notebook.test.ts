@@ -48,12 +48,23 @@ describe('examples/id3.ipynb', () => {
     execFileSync(deno, ['jupyter', '--install', '--force'], { env: { ...process.env, HOME: scratch }, stdio: 'ignore' });
     const python = execFileSync('bash', [path.join(repoRoot, 'scripts', 'notebook-env.sh')], { encoding: 'utf8' }).trim();
     const executed = path.join(scratch, 'executed.ipynb');
-    await promisify(execFile)(python, ['-c', EXECUTE, path.join(repoRoot, 'examples', 'id3.ipynb'), executed, path.join(repoRoot, 'examples')], {
-      timeout: 200_000,
-      env: { ...process.env, JUPYTER_PATH: path.join(scratch, '.local', 'share', 'jupyter'), ID3_NOTEBOOK_RUN: path.join(runsDir, 'toy'), OMP_NUM_THREADS: '1' },
-    });
+    await promisify(execFile)(
+      python,
+      ['-c', EXECUTE, path.join(repoRoot, 'examples', 'id3.ipynb'), executed, path.join(repoRoot, 'examples')],
+      {
+        timeout: 200_000,
+        env: {
+          ...process.env,
+          JUPYTER_PATH: path.join(scratch, '.local', 'share', 'jupyter'),
+          ID3_NOTEBOOK_RUN: path.join(runsDir, 'toy'),
+          OMP_NUM_THREADS: '1',
+        },
+      },
+    );
 
-    const outputs = (JSON.parse(readFileSync(executed, 'utf8')) as { cells: { outputs?: Output[] }[] }).cells.flatMap((c) => c.outputs ?? []);
+    const outputs = (JSON.parse(readFileSync(executed, 'utf8')) as { cells: { outputs?: Output[] }[] }).cells.flatMap(
+      (c) => c.outputs ?? [],
+    );
     expect(outputs.filter((o) => o.output_type === 'error')).toEqual([]);
     const pngs = outputs.flatMap((o) => (o.data?.['image/png'] ? [Buffer.from(String(o.data['image/png']), 'base64')] : []));
     expect(pngs).toHaveLength(3); // the model's samples, the generated set, the new identities
@@ -63,7 +74,9 @@ describe('examples/id3.ipynb', () => {
     expect(pngSize(sampled)).toEqual({ width: 4 * 32, height: 3 * 32 }); // 3 identities × 4 images, whole
     const tables = outputs.flatMap((o) => (o.data?.['text/markdown'] ? [[o.data['text/markdown']].flat().join('')] : []));
     const accuracy = evaluation.rows.find((r) => r.model === 'iresnet-small (train-fr)')!.accuracy;
-    expect(tables.some((t) => t.includes(`| iresnet-small (train-fr) | held-out | ${Number((100 * accuracy).toPrecision(4))} |`))).toBe(true);
+    expect(tables.some((t) => t.includes(`| iresnet-small (train-fr) | held-out | ${Number((100 * accuracy).toPrecision(4))} |`))).toBe(
+      true,
+    );
     expect(tables.some((t) => /^\| variant \| bounds \|/.test(t) && t.includes('| tight |') && t.includes('| loose |'))).toBe(true);
   }, 300_000);
 });

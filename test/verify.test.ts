@@ -56,7 +56,9 @@ describe('id3 verify', () => {
     expect(lines).toHaveLength(3);
     expect(lines[0]).toBe(HEADER);
     const protocol = '"10-fold, thresholds 0:4:0.01, squared L2, flip-sum"';
-    expect(lines[1]).toMatch(new RegExp(`^\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z,hand,hand\\.npz,${protocol},20,0\\.950000,0\\.150000,0\\.4600,0\\.000000,0\\.000000$`));
+    expect(lines[1]).toMatch(
+      new RegExp(`^\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z,hand,hand\\.npz,${protocol},20,0\\.950000,0\\.150000,0\\.4600,0\\.000000,0\\.000000$`),
+    );
     expect(lines[2]).toMatch(/,iresnet50,hand\.npz,.*,20,0\.950000,0\.150000,0\.4600,0\.000000,0\.000000$/);
   });
 
@@ -74,7 +76,9 @@ describe('id3 verify', () => {
     writeFileSync(path.join(folder, 'other.csv'), 'model,accuracy\nx,0.9\n');
     const foreign = await runCli(['verify', '--embeddings', 'hand.npz', '--results', 'other.csv'], { cwd: folder });
     expect(foreign.code).toBe(1);
-    expect(foreign.stderr.trim()).toBe(`id3: other.csv: its header is "model,accuracy"; expected "${HEADER}" (choose another file with --results)`);
+    expect(foreign.stderr.trim()).toBe(
+      `id3: other.csv: its header is "model,accuracy"; expected "${HEADER}" (choose another file with --results)`,
+    );
     expect(readFileSync(path.join(folder, 'other.csv'), 'utf8')).toBe('model,accuracy\nx,0.9\n');
   });
 
@@ -100,7 +104,9 @@ json.dump({"backbone": "iresnet-small", "inputSize": 32, "embeddingSize": 16, "w
            "weights": "backbone.safetensors"}, open(sys.argv[1] + "/encoder.json", "w"))
 `;
     execFileSync(pythonExecutable(), ['-c', MAKE, folder, path.join(repoRoot, 'python')]);
-    const { code, stdout } = await runCli(['verify', '--pairs', 'set.bin', '--model', '.', '--json', '--results', 'model.csv'], { cwd: folder });
+    const { code, stdout } = await runCli(['verify', '--pairs', 'set.bin', '--model', '.', '--json', '--results', 'model.csv'], {
+      cwd: folder,
+    });
     expect(code).toBe(0);
     const result = JSON.parse(stdout);
     expect(result.pairs).toBe(100);
@@ -135,9 +141,13 @@ json.dump({"backbone": "iresnet-small", "inputSize": 112, "embeddingSize": 16, "
            "weights": "backbone.safetensors"}, open(sys.argv[1] + "/ijb-model/encoder.json", "w"))
 print(json.dumps(verify_ijb(sys.argv[1] + "/IJBC", sys.argv[1] + "/ijb-model", device="cpu", detectorScore=False)))
 `;
-    const made = execFileSync(pythonExecutable(), ['-c', MAKE, folder, path.join(repoRoot, 'python'), path.join(repoRoot, 'python', 'tests')], {
-      encoding: 'utf8',
-    });
+    const made = execFileSync(
+      pythonExecutable(),
+      ['-c', MAKE, folder, path.join(repoRoot, 'python'), path.join(repoRoot, 'python', 'tests')],
+      {
+        encoding: 'utf8',
+      },
+    );
     const library = JSON.parse(made);
     const json = await runCli(['verify', '--ijb', 'IJBC', '--model', 'ijb-model', '--no-detector-score', '--json'], { cwd: folder });
     expect(json.stderr).toBe('');

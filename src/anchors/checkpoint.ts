@@ -19,7 +19,12 @@ interface CheckpointRecord {
   start: Separation;
 }
 
-export function folderCheckpoints(session: PythonSession, dir: string, everySeconds: number, device?: string): TammesCheckpoints & { clear(): void } {
+export function folderCheckpoints(
+  session: PythonSession,
+  dir: string,
+  everySeconds: number,
+  device?: string,
+): TammesCheckpoints & { clear(): void } {
   const record = path.join(dir, 'tammes.json');
   const read = (): CheckpointRecord | null => (existsSync(record) ? (JSON.parse(readFileSync(record, 'utf8')) as CheckpointRecord) : null);
   return {

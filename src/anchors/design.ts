@@ -53,9 +53,14 @@ export interface AnchorReport extends Separation {
 }
 
 /** The anchors (N, d) of `design`, and their report. Deterministic for a seed (on one device). */
-export async function designAnchors(session: PythonSession, design: AnchorDesign, options: DesignOptions = {}): Promise<{ anchors: Tensor; report: AnchorReport }> {
+export async function designAnchors(
+  session: PythonSession,
+  design: AnchorDesign,
+  options: DesignOptions = {},
+): Promise<{ anchors: Tensor; report: AnchorReport }> {
   const { device = 'cpu', centres, onProgress, signal, checkpoints } = options;
-  if (design.exclusionAngle !== undefined && !centres) throw new Error('anchors.exclusionAngle: needs the training identity centres (an encoder section)');
+  if (design.exclusionAngle !== undefined && !centres)
+    throw new Error('anchors.exclusionAngle: needs the training identity centres (an encoder section)');
   if (centres && centres.shape[1] !== design.dim) {
     throw new Error(`anchors.dim: the anchors have d = ${design.dim}, but the training identity centres have ${centres.shape[1]}`);
   }

@@ -61,7 +61,9 @@ export class ExclusionZone {
   async refresh(W: Tensor): Promise<void> {
     await this.dispose();
     const k = Math.min(this.tracked, this.centres.shape[0]!);
-    this.candidates = await tidy(async () => RowSparseLayout.build((await nearestAmong(W, this.centres, k, this.chunk)).indices, this.centres.shape[0]!));
+    this.candidates = await tidy(async () =>
+      RowSparseLayout.build((await nearestAmong(W, this.centres, k, this.chunk)).indices, this.centres.shape[0]!),
+    );
   }
 
   /** W with each anchor moved out of the cap of its nearest tracked centre, `passes` times. */
@@ -93,7 +95,11 @@ export class ExclusionZone {
     for (let round = 0; round < ENFORCE_ROUNDS; round++) {
       const step = await tidy(async () => {
         const nearest = await nearestAmong(current, this.centres, 1, this.chunk);
-        const inside = await nearest.cosines.gt(this.cosAlpha + EDGE_TOLERANCE).cast('float32').sum().item();
+        const inside = await nearest.cosines
+          .gt(this.cosAlpha + EDGE_TOLERANCE)
+          .cast('float32')
+          .sum()
+          .item();
         if (inside === 0) return null;
         return { inside, anchors: await this.moveOut(current, nearest.cosines, await nearest.indices.squeeze(1)) };
       });

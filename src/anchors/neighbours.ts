@@ -61,7 +61,8 @@ async function joined(blocks: Neighbours[]): Promise<Neighbours> {
 }
 
 function checkK(k: number, candidates: number): void {
-  if (!Number.isInteger(k) || k < 1 || k > candidates) throw new Error(`nearest neighbours: k = ${k}, but there are ${candidates} candidates`);
+  if (!Number.isInteger(k) || k < 1 || k > candidates)
+    throw new Error(`nearest neighbours: k = ${k}, but there are ${candidates} candidates`);
 }
 
 /**

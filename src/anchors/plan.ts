@@ -75,7 +75,13 @@ export interface PlanSummary {
   /** File names in the plan folder. */
   files: { manifest: 'plan.csv'; embeddings: 'embeddings.npy'; attributes: 'attributes.npy'; anchors: 'anchors.npy' };
   /** The cosines v_ij: measured cos(y_ij, w_i) against v_ij, and the KS test of v against U[lb, ub]. */
-  cosines: { min: number; max: number; mean: number; maxError: number; ks: { statistic: number; pValue: number; critical: number; alpha: number } };
+  cosines: {
+    min: number;
+    max: number;
+    mean: number;
+    maxError: number;
+    ks: { statistic: number; pValue: number; critical: number; alpha: number };
+  };
   /** sha256 of the inputs (plan, anchors bytes, manifest bytes): a finished plan with the same digest is reused. */
   digest: string;
 }
@@ -93,16 +99,34 @@ function varyingColumns(vary: AttributeSource['vary']): number[] {
 type AttributeDraw = (count: number, seed: number) => Promise<Tensor>;
 
 /** The attribute source as a draw, and the tensors the draw holds (to free afterwards). */
-async function attributeDraw(session: PythonSession, source: AttributeSource, manifest: string | undefined, device: string): Promise<{ draw: AttributeDraw; held: Tensor[] }> {
+async function attributeDraw(
+  session: PythonSession,
+  source: AttributeSource,
+  manifest: string | undefined,
+  device: string,
+): Promise<{ draw: AttributeDraw; held: Tensor[] }> {
   if (source.source === 'ranges') {
-    const low = await Tensor.fromArray(session, ATTRIBUTE_NAMES.map((a) => source[a][0]), { device });
-    const width = await Tensor.fromArray(session, ATTRIBUTE_NAMES.map((a) => source[a][1] - source[a][0]), { device });
+    const low = await Tensor.fromArray(
+      session,
+      ATTRIBUTE_NAMES.map((a) => source[a][0]),
+      { device },
+    );
+    const width = await Tensor.fromArray(
+      session,
+      ATTRIBUTE_NAMES.map((a) => source[a][1] - source[a][0]),
+      { device },
+    );
     const draw: AttributeDraw = async (count, seed) => Tensor.rand(session, [count, 4], { seed, device }).mul(width).add(low); // each U[lo, hi], independent
     return { draw, held: [low, width] };
   }
   if (!manifest) throw new Error('plan.attributes: empirical attributes resample a manifest; give its path (manifest)');
   if (!existsSync(manifest)) throw new Error(`plan.attributes: no manifest at ${manifest}`);
-  const pool = await Tensor.fromOp(session, 'anchors.training_attributes', { manifest, split: source.split, columns: [...ATTRIBUTE_NAMES], device }); // (R, 4)
+  const pool = await Tensor.fromOp(session, 'anchors.training_attributes', {
+    manifest,
+    split: source.split,
+    columns: [...ATTRIBUTE_NAMES],
+    device,
+  }); // (R, 4)
   const rows = pool.shape[0]!;
   const draw: AttributeDraw = async (count, seed) => pool.indexSelect(0, Tensor.randint(session, 0, rows, [count], { seed, device })); // whole rows: attributes stay jointly distributed
   return { draw, held: [pool] };
@@ -117,13 +141,25 @@ interface Block {
 }
 
 /** Identities [first, first + b) of the plan. */
-function planBlock(W: Tensor, first: number, b: number, m: number, [lb, ub]: [number, number], seed: number, block: number, drawAttributes: AttributeDraw, mask: Tensor): Promise<Block> {
+function planBlock(
+  W: Tensor,
+  first: number,
+  b: number,
+  m: number,
+  [lb, ub]: [number, number],
+  seed: number,
+  block: number,
+  drawAttributes: AttributeDraw,
+  mask: Tensor,
+): Promise<Block> {
   const { session, device } = W;
   const d = W.shape[1]!;
   const streamSeed = (stream: Stream) => derivedSeed(seed, block + 1, stream);
   return tidy(async () => {
     const w = await W.slice(0, first, first + b).unsqueeze(1); // (b, 1, d)
-    const v = await Tensor.rand(session, [b, m, 1], { seed: streamSeed(Stream.Cosine), device }).mul(ub - lb).add(lb); // v_ij ~ U[lb, ub]
+    const v = await Tensor.rand(session, [b, m, 1], { seed: streamSeed(Stream.Cosine), device })
+      .mul(ub - lb)
+      .add(lb); // v_ij ~ U[lb, ub]
     const g = await Tensor.randn(session, [b, m, d], { seed: streamSeed(Stream.Direction), device });
     const u = await g.sub(w.mul(g.mul(w).then((gw) => gw.sum(2, true)))).normalize(2); // u_ij ⟂ w_i, unit
     const sine = await v.mul(v).neg().add(1).sqrt(); // sqrt(1 − v²)
@@ -158,7 +194,14 @@ export async function writeIdentityPlan(session: PythonSession, options: PlanOpt
   const [lb, ub] = plan.bounds;
   if (!existsSync(options.anchors)) throw new Error(`plan: no anchors file at ${options.anchors}`);
   const empirical = plan.attributes.source === 'empirical';
-  const digest = sha256(canonicalJson({ plan, block: PLAN_BLOCK, anchors: fileDigest(options.anchors), manifest: empirical && options.manifest && existsSync(options.manifest) ? fileDigest(options.manifest) : null }));
+  const digest = sha256(
+    canonicalJson({
+      plan,
+      block: PLAN_BLOCK,
+      anchors: fileDigest(options.anchors),
+      manifest: empirical && options.manifest && existsSync(options.manifest) ? fileDigest(options.manifest) : null,
+    }),
+  );
   const summaryFile = path.join(outDir, 'plan.json');
   if (existsSync(summaryFile)) {
     const previous = JSON.parse(readFileSync(summaryFile, 'utf8')) as PlanSummary;
@@ -200,12 +243,28 @@ export async function writeIdentityPlan(session: PythonSession, options: PlanOpt
         const identity = first + Math.floor(r / m);
         const image = r % m;
         const s = rows.attributeValues.subarray(4 * r, 4 * r + 4);
-        records.push([first * m + r, identity, image, rows.v[r]!.toFixed(6), ...Array.from(s, (x) => x.toFixed(4)), derivedSeed(plan.seed, IMAGE_SEEDS, identity, image)]);
+        records.push([
+          first * m + r,
+          identity,
+          image,
+          rows.v[r]!.toFixed(6),
+          ...Array.from(s, (x) => x.toFixed(4)),
+          derivedSeed(plan.seed, IMAGE_SEEDS, identity, image),
+        ]);
       }
       csv.write(stringify(records));
       const elapsed = (performance.now() - began) / 1000;
       const rate = (block + 1) / elapsed;
-      onProgress?.({ step: block + 1, total: blocks, label: 'plan', unit: 'block', rate, eta: (blocks - block - 1) / rate, elapsed, metrics: {} });
+      onProgress?.({
+        step: block + 1,
+        total: blocks,
+        label: 'plan',
+        unit: 'block',
+        rate,
+        eta: (blocks - block - 1) / rate,
+        elapsed,
+        metrics: {},
+      });
     }
     await W.saveNpy(path.join(outDir, 'anchors.npy'));
     await embeddings.commit();
@@ -232,7 +291,13 @@ export async function writeIdentityPlan(session: PythonSession, options: PlanOpt
     attributes: { source: plan.attributes.source, vary: plan.attributes.vary },
     seed: plan.seed,
     files: { manifest: 'plan.csv', embeddings: 'embeddings.npy', attributes: 'attributes.npy', anchors: 'anchors.npy' },
-    cosines: { min, max, mean: sum / cosines.length, maxError, ks: { statistic: ks.statistic, pValue: ks.pValue, critical: ksCriticalValue(ks.n, KS_ALPHA), alpha: KS_ALPHA } },
+    cosines: {
+      min,
+      max,
+      mean: sum / cosines.length,
+      maxError,
+      ks: { statistic: ks.statistic, pValue: ks.pValue, critical: ksCriticalValue(ks.n, KS_ALPHA), alpha: KS_ALPHA },
+    },
     digest,
   };
   writeJsonAtomic(summaryFile, summary);

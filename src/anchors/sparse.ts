@@ -44,7 +44,9 @@ export class RowSparseLayout {
       if (columns !== n) throw new Error(`a transposable row-sparse layout must be square, got ${n} × ${columns}`);
       // Pᵀ row by row = P's entries sorted by column; the stable sort keeps their rows ascending.
       const order = await col.argsort();
-      const rows = await Tensor.arange(session, n, undefined, { device }).unsqueeze(1).add(Tensor.zeros(session, [1, k], { dtype: 'int64', device }));
+      const rows = await Tensor.arange(session, n, undefined, { device })
+        .unsqueeze(1)
+        .add(Tensor.zeros(session, [1, k], { dtype: 'int64', device }));
       const counts = await col.bincount(n); // entries per column = per row of Pᵀ
       const transposed = {
         order,

@@ -104,7 +104,12 @@ async function trackedCosines(W: Tensor, sets: RowSparseLayout): Promise<Tensor>
 
 /** ∂E/∂W = (Q + Qᵀ) W for the pairs of `sets`, from their cosines (N, k); see the top of this file. */
 async function gradientFrom(W: Tensor, sets: RowSparseLayout, cosines: Tensor, angles: Tensor, tau: number): Promise<Tensor> {
-  const sines = cosines.mul(cosines).neg().add(1).clamp({ min: SIN_FLOOR * SIN_FLOOR }).sqrt(); // sin θ_ij
+  const sines = cosines
+    .mul(cosines)
+    .neg()
+    .add(1)
+    .clamp({ min: SIN_FLOOR * SIN_FLOOR })
+    .sqrt(); // sin θ_ij
   const q = await angles.div(-tau).softmax(1).div(sines).reshape([-1]); // q_ij = softmax_j(−θ_ij/τ) / sin θ_ij
   return sets.times(q, W).add(sets.transposedTimes(q, W));
 }
@@ -129,7 +134,13 @@ export function annealedTemperature([first, last]: readonly [number, number], t:
  * One descent step: the angles of the tracked pairs, the gradient, the tangent step; with
  * `measure`, also the step's metrics (a few more bridge calls, so not at every step).
  */
-function descend(W: Tensor, sets: RowSparseLayout, tau: number, eta: number, measure: boolean): Promise<{ anchors: Tensor; metrics: StepMetrics | null }> {
+function descend(
+  W: Tensor,
+  sets: RowSparseLayout,
+  tau: number,
+  eta: number,
+  measure: boolean,
+): Promise<{ anchors: Tensor; metrics: StepMetrics | null }> {
   return tidy(async () => {
     const cosines = await trackedCosines(W, sets); // (N, k): w_i·w_j
     const angles = await anglesOf(cosines); // θ_ij
@@ -206,7 +217,10 @@ export async function solveTammes(start: Tensor, options: TammesOptions): Promis
       if (step.metrics) {
         lastMeasured = now;
         const { smallest, smoothMin } = step.metrics;
-        report(t + 1, { trackedMinAngle: radiansToDegrees(await smallest.item()), smoothMinAngle: radiansToDegrees(await smoothMin.item()) });
+        report(t + 1, {
+          trackedMinAngle: radiansToDegrees(await smallest.item()),
+          smoothMinAngle: radiansToDegrees(await smoothMin.item()),
+        });
         await Tensor.disposeAll([smallest, smoothMin]);
       }
     }

@@ -21,7 +21,11 @@ export class PythonDiedError extends Error {
     /** Set when the process could not be started at all. */
     readonly startError?: string,
   ) {
-    super(startError ? `the Python process could not start: ${startError}` : `the Python process died (${PythonDiedError.how(exitCode, signal)})`);
+    super(
+      startError
+        ? `the Python process could not start: ${startError}`
+        : `the Python process died (${PythonDiedError.how(exitCode, signal)})`,
+    );
   }
 
   static how(exitCode: number | null, signal: string | null): string {

@@ -3,7 +3,18 @@ import { PythonSession, type PythonSessionOptions } from './session.ts';
 
 export { PythonSession, type PythonSessionOptions } from './session.ts';
 export { runJob, type JobProgress, type RunJobOptions } from './jobs.ts';
-export { Tensor, TensorDisposedError, tidy, heldTensors, type DType, type Layout, type TensorLike, type Operand, type CreateOptions, type RandomOptions } from './tensor.ts';
+export {
+  Tensor,
+  TensorDisposedError,
+  tidy,
+  heldTensors,
+  type DType,
+  type Layout,
+  type TensorLike,
+  type Operand,
+  type CreateOptions,
+  type RandomOptions,
+} from './tensor.ts';
 export { NpyRowWriter } from './npy.ts';
 export { PythonError, PythonDiedError, BridgeClosedError, CancelledError } from './errors.ts';
 

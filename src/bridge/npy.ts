@@ -18,7 +18,12 @@ export class NpyRowWriter {
   ) {}
 
   /** Begin `file` as an array of `shape` (float32 unless `dtype`). */
-  static async create(session: PythonSession, file: string, shape: readonly number[], dtype: 'float32' | 'float64' | 'int64' = 'float32'): Promise<NpyRowWriter> {
+  static async create(
+    session: PythonSession,
+    file: string,
+    shape: readonly number[],
+    dtype: 'float32' | 'float64' | 'int64' = 'float32',
+  ): Promise<NpyRowWriter> {
     const temporary = await session.call<string>('tensor.npy_create', { path: file, shape, dtype });
     return new NpyRowWriter(session, file, shape, temporary);
   }

@@ -209,7 +209,10 @@ function translatePythoniaError(err: unknown): unknown {
   if (!(err instanceof Error && err.constructor.name === 'PythonException')) return err;
   // eslint-disable-next-line no-control-regex -- the terminal colour codes pythonia leaves in tracebacks
   const clean = (err.stack ?? '').replace(/\u001b\[[0-9;]*m/g, '');
-  const lines = clean.split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = clean
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   const last = [...lines].reverse().find((l) => /^[A-Za-z_.]+(Error|Exception)\b/.test(l)) ?? lines.at(-1) ?? 'Python error';
   const [type, ...rest] = last.split(':');
   return new PythonError(type!.trim(), rest.join(':').trim(), clean);
@@ -238,7 +241,9 @@ function onSigint(): void {
     session.interrupted = new AbortController();
   }
   setTimeout(() => {
-    console.error(`id3: interrupted, and the running job did not stop within ${FORCED_EXIT_AFTER_INTERRUPT_MS / 1000} s: stopped it; rerun the same command to resume`);
+    console.error(
+      `id3: interrupted, and the running job did not stop within ${FORCED_EXIT_AFTER_INTERRUPT_MS / 1000} s: stopped it; rerun the same command to resume`,
+    );
     killAll();
     process.exit(130);
   }, FORCED_EXIT_AFTER_INTERRUPT_MS).unref();

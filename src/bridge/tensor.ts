@@ -114,12 +114,7 @@ export class Tensor {
   }
 
   /** [0, end) when called with one bound, else [start, end), by `step`; int64 for whole numbers. */
-  static arange(
-    session: PythonSession,
-    startOrEnd: number,
-    end?: number,
-    options: CreateOptions & { step?: number } = {},
-  ): TensorChain {
+  static arange(session: PythonSession, startOrEnd: number, end?: number, options: CreateOptions & { step?: number } = {}): TensorChain {
     const [start, stop] = end === undefined ? [0, startOrEnd] : [startOrEnd, end];
     return new TensorChain(Tensor.create(session, 'arange', [start, stop, options.step ?? 1], options));
   }
@@ -140,13 +135,7 @@ export class Tensor {
   }
 
   /** Integers uniform on [low, high) (int64 unless `dtype`). */
-  static randint(
-    session: PythonSession,
-    low: number,
-    high: number,
-    shape: readonly number[],
-    options: RandomOptions = {},
-  ): TensorChain {
+  static randint(session: PythonSession, low: number, high: number, shape: readonly number[], options: RandomOptions = {}): TensorChain {
     return new TensorChain(Tensor.create(session, 'randint', [low, high, shape], options));
   }
 
@@ -157,9 +146,7 @@ export class Tensor {
     shape: readonly number[] = [data.length],
     options: { device?: string } = {},
   ): Promise<Tensor> {
-    const meta = await sendFloat32(data, (path) =>
-      session.call<TensorMeta>('tensor.from_file', { path, shape, device: options.device }),
-    );
+    const meta = await sendFloat32(data, (path) => session.call<TensorMeta>('tensor.from_file', { path, shape, device: options.device }));
     return new Tensor(session, meta);
   }
 
@@ -552,7 +539,50 @@ export class Tensor {
 }
 
 /** The ops of a Tensor that make a tensor: on a TensorChain, each chains on the tensor being computed. */
-const CHAINED = ['matmul', 'T', 'transpose', 'reshape', 'slice', 'indexSelect', 'gather', 'unsqueeze', 'squeeze', 'indexAdd', 'argsort', 'sampledMatmul', 'embeddingBag', 'values', 'where', 'add', 'sub', 'mul', 'div', 'pow', 'neg', 'abs', 'sqrt', 'exp', 'log', 'acos', 'clamp', 'cumsum', 'gt', 'lt', 'eq', 'sum', 'mean', 'amax', 'amin', 'softmax', 'logsumexp', 'bincount', 'norm', 'normalize', 'to', 'cast'] as const;
+const CHAINED = [
+  'matmul',
+  'T',
+  'transpose',
+  'reshape',
+  'slice',
+  'indexSelect',
+  'gather',
+  'unsqueeze',
+  'squeeze',
+  'indexAdd',
+  'argsort',
+  'sampledMatmul',
+  'embeddingBag',
+  'values',
+  'where',
+  'add',
+  'sub',
+  'mul',
+  'div',
+  'pow',
+  'neg',
+  'abs',
+  'sqrt',
+  'exp',
+  'log',
+  'acos',
+  'clamp',
+  'cumsum',
+  'gt',
+  'lt',
+  'eq',
+  'sum',
+  'mean',
+  'amax',
+  'amin',
+  'softmax',
+  'logsumexp',
+  'bincount',
+  'norm',
+  'normalize',
+  'to',
+  'cast',
+] as const;
 /** The ops of a Tensor that end a chain: their promise, once the tensor is there. */
 const ENDING = ['toFloat32Array', 'saveNpy', 'item', 'sort', 'max', 'min', 'topk', 'dispose'] as const;
 type ChainOps = { [K in (typeof CHAINED)[number]]: (...args: Parameters<Tensor[K]>) => TensorChain } & {

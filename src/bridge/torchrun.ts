@@ -51,8 +51,23 @@ export async function runTorchrun<T>(kind: string, args: object, options: Torchr
   writeFileAtomic(job, stringify(args));
   const child = spawn(
     pythonExecutable(),
-    ['-m', 'torch.distributed.run', '--standalone', `--nproc_per_node=${processes}`,
-      '-m', 'id3_torch', kind, '--job', job, '--events', events, '--result', result, '--parent-pid', String(process.pid)],
+    [
+      '-m',
+      'torch.distributed.run',
+      '--standalone',
+      `--nproc_per_node=${processes}`,
+      '-m',
+      'id3_torch',
+      kind,
+      '--job',
+      job,
+      '--events',
+      events,
+      '--result',
+      result,
+      '--parent-pid',
+      String(process.pid),
+    ],
     { detached: true, stdio: ['ignore', 'inherit', 'pipe'], env: { ...process.env, PYTHONPATH: pythonPackageDir } },
   );
   let stderr = '';

@@ -68,7 +68,7 @@ async function writeAll(file: string, bytes: Uint8Array): Promise<void> {
   // One handle and large writes: fs.promises.writeFile would split the data into 512 KiB writes.
   const handle = await open(file, 'wx');
   try {
-    for (let done = 0; done < bytes.byteLength; ) {
+    for (let done = 0; done < bytes.byteLength;) {
       const { bytesWritten } = await handle.write(bytes, done, bytes.byteLength - done, done);
       done += bytesWritten;
     }
@@ -84,7 +84,7 @@ async function readAll(file: string): Promise<Float32Array> {
     if (size % 4 !== 0) throw new Error(`transfer file ${file} holds ${size} bytes, not whole float32 values`);
     // Not pooled, so offset 0 and 4-byte aligned; not zero-filled, since every byte is read over.
     const bytes = Buffer.allocUnsafeSlow(size);
-    for (let done = 0; done < size; ) {
+    for (let done = 0; done < size;) {
       const { bytesRead } = await handle.read(bytes, done, size - done, done);
       if (bytesRead === 0) throw new Error(`transfer file ${file} ended after ${done} of ${size} bytes`);
       done += bytesRead;

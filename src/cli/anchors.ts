@@ -57,9 +57,11 @@ function designFromOptions(opts: AnchorsOptions): AnchorsConfig & { dim: number 
     for (const line of formatIssues(parsed.error.issues, input)) problems.push(line.replace(/^(\w+)/, (field) => flagOf[field] ?? field));
   }
   if (opts.dim === undefined) problems.push('--dim: expected the dimension d of the anchors');
-  if (opts.exclusionAngle !== undefined && opts.centres === undefined) problems.push('--exclusion-angle: expected --centres, the identity centres to keep away from');
+  if (opts.exclusionAngle !== undefined && opts.centres === undefined)
+    problems.push('--exclusion-angle: expected --centres, the identity centres to keep away from');
   const folder = path.dirname(path.resolve(opts.out));
-  if (!existsSync(folder) || !statSync(folder).isDirectory()) problems.push(`--out: expected a file in an existing folder, got ${opts.out}`);
+  if (!existsSync(folder) || !statSync(folder).isDirectory())
+    problems.push(`--out: expected a file in an existing folder, got ${opts.out}`);
   if (opts.centres !== undefined && !existsSync(opts.centres)) problems.push(`--centres: no such file ${opts.centres}`);
   if (problems.length > 0 || !parsed.success) throw new UsageError(`anchors: invalid options\n${problems.map((p) => `  ${p}`).join('\n')}`);
   return parsed.data as AnchorsConfig & { dim: number };
@@ -68,12 +70,18 @@ function designFromOptions(opts: AnchorsOptions): AnchorsConfig & { dim: number 
 function printReport(report: AnchorReport, out: string): void {
   const line = (label: string, value: string) => console.log(`${label.padEnd(25)}${value}`);
   const deg = (x: number) => `${x.toFixed(2)}°`;
-  line('anchors', `${report.count} in ${report.dim}-d, ${report.method}${report.steps ? ` (${report.steps} steps)` : ''}, seed ${report.seed} → ${out}`);
+  line(
+    'anchors',
+    `${report.count} in ${report.dim}-d, ${report.method}${report.steps ? ` (${report.steps} steps)` : ''}, seed ${report.seed} → ${out}`,
+  );
   line('minimum angle', `${deg(report.minAngle)} (random start ${deg(report.start.minAngle)})`);
   line('mean nearest angle', `${deg(report.meanNearestAngle)} (random start ${deg(report.start.meanNearestAngle)})`);
   line('max / mean cosine', `${report.maxCosine.toFixed(4)} / ${report.meanCosine.toFixed(4)}`);
   if (report.training) {
-    const zone = report.training.exclusionAngle === null ? '' : ` (exclusion zone ${deg(report.training.exclusionAngle)}${report.training.exclusionAutomatic ? ', auto' : ''})`;
+    const zone =
+      report.training.exclusionAngle === null
+        ? ''
+        : ` (exclusion zone ${deg(report.training.exclusionAngle)}${report.training.exclusionAutomatic ? ', auto' : ''})`;
     line('closest identity centre', `${deg(report.training.closestAngle)} of ${report.training.identities}${zone}`);
   }
   line('time', `${report.seconds.toFixed(1)} s on ${report.device}`);
@@ -83,7 +91,7 @@ export function makeAnchorsCommand(): Command {
   return new Command('anchors')
     .description('identity anchors on the unit sphere: the Tammes problem (maximise the minimum angle), written as an .npy file')
     .option('--n <N>', 'number of anchors')
-    .option('--dim <D>', 'dimension d (the identity encoder\'s embedding size)')
+    .option('--dim <D>', "dimension d (the identity encoder's embedding size)")
     .option('--seed <S>', 'seed of the random start (default 0)')
     .option('--steps <K>', 'projected gradient steps (default 200 up to 2,000 anchors, 100 above)')
     .option('--method <name>', 'tammes | random (default tammes)')
@@ -92,7 +100,10 @@ export function makeAnchorsCommand(): Command {
     .option('--neighbours <k>', 'nearest anchors each one is pushed from (default 32)')
     .option('--refresh-every <steps>', 'steps between exact nearest-neighbour searches (default 5)')
     .option('--centres <file.npy>', 'identity centres (K × d) to report the closest approach to')
-    .option('--exclusion-angle <deg>', "keep every anchor at least this far from every centre (needs --centres); auto: the 5th percentile of the centres' nearest-neighbour angles")
+    .option(
+      '--exclusion-angle <deg>',
+      "keep every anchor at least this far from every centre (needs --centres); auto: the 5th percentile of the centres' nearest-neighbour angles",
+    )
     .option('--chunk <rows>', 'rows per block of the exact searches (memory, not results; default 1024)')
     .option('--device <device>', 'cpu, cuda, cuda:N or auto', 'auto')
     .option('--out <file>', 'where the anchors go (N × d float32 .npy)', 'anchors.npy')
@@ -104,8 +115,15 @@ export function makeAnchorsCommand(): Command {
         const session = await PythonSession.start();
         let report: AnchorReport;
         try {
-          const device = opts.device === 'auto' ? ((await session.call<{ cudaAvailable: boolean }>('system.info')).cudaAvailable ? 'cuda' : 'cpu') : opts.device;
-          const centres = opts.centres ? await new TensorChain(Tensor.loadNpy(session, path.resolve(opts.centres), { device })).cast('float32').normalize(1) : undefined;
+          const device =
+            opts.device === 'auto'
+              ? (await session.call<{ cudaAvailable: boolean }>('system.info')).cudaAvailable
+                ? 'cuda'
+                : 'cpu'
+              : opts.device;
+          const centres = opts.centres
+            ? await new TensorChain(Tensor.loadNpy(session, path.resolve(opts.centres), { device })).cast('float32').normalize(1)
+            : undefined;
           const designed = await designAnchors(session, design, { device, centres, onProgress: (p) => reporter.progress('anchors', p) });
           await designed.anchors.saveNpy(path.resolve(opts.out));
           report = designed.report;

@@ -58,11 +58,25 @@ function printInspection(r: DataInspection): void {
   if (per) line('images/identity', `min ${per.min} · median ${per.median} · max ${per.max} · mean ${per.mean.toFixed(1)}`);
   const sizes = r.imageSizes.map((s) => `${s.width}×${s.height}${r.imageSizes.length > 1 ? ` (${s.count})` : ''}`).join(', ');
   line('image size', `${sizes || 'none decoded'} (${count(r.checked)} of ${count(r.images)} images checked)`);
-  line('encodings', Object.entries(r.encodings).map(([k, v]) => `${k} ${v}`).join(', '));
-  if (r.splits) line('splits', Object.entries(r.splits).map(([k, v]) => `${k} ${count(v)}`).join(', '));
+  line(
+    'encodings',
+    Object.entries(r.encodings)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', '),
+  );
+  if (r.splits)
+    line(
+      'splits',
+      Object.entries(r.splits)
+        .map(([k, v]) => `${k} ${count(v)}`)
+        .join(', '),
+    );
   if (r.columns) line('columns', `numeric: ${r.columns.numeric.join(', ') || '-'}; text: ${r.columns.text.join(', ') || '-'}`);
   for (const a of r.arrays ?? []) {
-    line('array', `${a.file} ${a.shape ? `${a.shape.join('×')} ${a.dtype}` : 'unreadable'}${a.aligned ? ' (one row per manifest row)' : ' (NOT aligned with the manifest)'}`);
+    line(
+      'array',
+      `${a.file} ${a.shape ? `${a.shape.join('×')} ${a.dtype}` : 'unreadable'}${a.aligned ? ' (one row per manifest row)' : ' (NOT aligned with the manifest)'}`,
+    );
   }
   if (r.problems.length === 0) line('problems', 'none found');
   else for (const problem of r.problems) line('problem', problem);
@@ -99,35 +113,62 @@ export function makeDataConvertCommand(): Command {
     .argument('<src>', 'identity folders, a folder with manifest.csv or train.rec, a .rec, or a manifest .csv')
     .argument('<dst>', 'a new path: <name>.rec (+ <name>.idx beside it), or a folder of identity folders')
     .option('--splits <names...>', 'only these splits of a manifest with a split column')
-    .addOption(new Option('--on-corrupt <what>', 'an image that does not decode stops the convert, or is left out and listed').choices(['raise', 'skip']).default('raise'))
+    .addOption(
+      new Option('--on-corrupt <what>', 'an image that does not decode stops the convert, or is left out and listed')
+        .choices(['raise', 'skip'])
+        .default('raise'),
+    )
     .addOption(new Option('--image-format <format>', 're-encode every image (default: bytes as stored)').choices(['jpeg', 'png']))
     .option('--quality <q>', 'JPEG quality when re-encoding', (v) => Number.parseInt(v, 10), 95)
     .option('--workers <n>', 'processes that decode and check images', (v) => Number.parseInt(v, 10), 2)
     .option('--json', 'print the result as JSON (no progress bar)')
     .action(
-      action(async (src: string, dst: string, opts: { splits?: string[]; onCorrupt: 'raise' | 'skip'; imageFormat?: 'jpeg' | 'png'; quality: number; workers: number; json?: boolean }) => {
-        if (!existsSync(src)) throw new Error(`${src}: no such file or folder`);
-        if (!Number.isInteger(opts.quality) || opts.quality < 1 || opts.quality > 95) throw new Error('--quality: expected an integer from 1 to 95');
-        if (!Number.isInteger(opts.workers) || opts.workers < 0) throw new Error('--workers: expected an integer ≥ 0');
-        const reporter = createReporter(opts.json ? 'quiet' : 'bars');
-        const session = await PythonSession.start();
-        let result: DataConversion;
-        try {
-          result = await runJob<DataConversion>(
-            session,
-            'data.convert',
-            { src: path.resolve(src), dst: path.resolve(dst), splits: opts.splits ?? null, onCorrupt: opts.onCorrupt, imageFormat: opts.imageFormat ?? null, quality: opts.quality, workers: opts.workers },
-            { onProgress: (p) => p.total > 0 && reporter.progress('convert', p) },
-          );
-          reporter.stageFinished('convert', 'done', `${count(result.images)} images of ${count(result.identities)} identities -> ${dst}`);
-        } finally {
-          reporter.close();
-          await session.close();
-        }
-        if (opts.json) console.log(JSON.stringify(result, null, 2));
-        else for (const s of result.skipped) console.log(`skipped ${s.where}: ${s.problem}`);
-        if (!opts.json && result.skippedImages > result.skipped.length) console.log(`... ${result.skippedImages - result.skipped.length} more skipped`);
-      }),
+      action(
+        async (
+          src: string,
+          dst: string,
+          opts: {
+            splits?: string[];
+            onCorrupt: 'raise' | 'skip';
+            imageFormat?: 'jpeg' | 'png';
+            quality: number;
+            workers: number;
+            json?: boolean;
+          },
+        ) => {
+          if (!existsSync(src)) throw new Error(`${src}: no such file or folder`);
+          if (!Number.isInteger(opts.quality) || opts.quality < 1 || opts.quality > 95)
+            throw new Error('--quality: expected an integer from 1 to 95');
+          if (!Number.isInteger(opts.workers) || opts.workers < 0) throw new Error('--workers: expected an integer ≥ 0');
+          const reporter = createReporter(opts.json ? 'quiet' : 'bars');
+          const session = await PythonSession.start();
+          let result: DataConversion;
+          try {
+            result = await runJob<DataConversion>(
+              session,
+              'data.convert',
+              {
+                src: path.resolve(src),
+                dst: path.resolve(dst),
+                splits: opts.splits ?? null,
+                onCorrupt: opts.onCorrupt,
+                imageFormat: opts.imageFormat ?? null,
+                quality: opts.quality,
+                workers: opts.workers,
+              },
+              { onProgress: (p) => p.total > 0 && reporter.progress('convert', p) },
+            );
+            reporter.stageFinished('convert', 'done', `${count(result.images)} images of ${count(result.identities)} identities -> ${dst}`);
+          } finally {
+            reporter.close();
+            await session.close();
+          }
+          if (opts.json) console.log(JSON.stringify(result, null, 2));
+          else for (const s of result.skipped) console.log(`skipped ${s.where}: ${s.problem}`);
+          if (!opts.json && result.skippedImages > result.skipped.length)
+            console.log(`... ${result.skippedImages - result.skipped.length} more skipped`);
+        },
+      ),
     );
 }
 

@@ -71,15 +71,30 @@ function printReport(r: DoctorReport): void {
   const line = (label: string, value: string) => console.log(`${label.padEnd(16)}${value}`);
   line('id3', r.id3);
   line('node', `${r.node} (${r.platform})`);
-  line('node packages', Object.entries(r.nodePackages).map(([k, v]) => `${k} ${v ?? 'MISSING'}`).join(', '));
+  line(
+    'node packages',
+    Object.entries(r.nodePackages)
+      .map(([k, v]) => `${k} ${v ?? 'MISSING'}`)
+      .join(', '),
+  );
   if ('error' in r.python) {
     line('python', `NOT WORKING: ${r.python.error}`);
   } else {
     const p = r.python;
     line('python', `${p.python} at ${p.executable} (ready in ${p.startSeconds} s)`);
-    line('python packages', Object.entries(p.packages).map(([k, v]) => `${k} ${v ?? 'MISSING'}`).join(', '));
+    line(
+      'python packages',
+      Object.entries(p.packages)
+        .map(([k, v]) => `${k} ${v ?? 'MISSING'}`)
+        .join(', '),
+    );
     line('torch threads', String(p.torchThreads));
-    line('CUDA', p.cudaAvailable ? `available (torch built for CUDA ${p.torchCuda})` : `not available${p.torchCuda ? ` (torch built for CUDA ${p.torchCuda})` : ''}`);
+    line(
+      'CUDA',
+      p.cudaAvailable
+        ? `available (torch built for CUDA ${p.torchCuda})`
+        : `not available${p.torchCuda ? ` (torch built for CUDA ${p.torchCuda})` : ''}`,
+    );
     line('GPUs', p.gpus.length ? p.gpus.map((g) => `#${g.index} ${g.name} ${g.memoryGiB} GiB`).join('; ') : 'none');
   }
   line('free disk', `${r.disk.freeGiB} GiB at ${r.disk.path}`);

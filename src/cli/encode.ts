@@ -36,12 +36,20 @@ const KINDS = ['dlib', 'arcface', 'adaface'];
 /** The options as an `encoder` config section, checked by the config's own schema. */
 export function encoderFromOptions(opts: EncodeOptions): EncoderConfig {
   const section = KINDS.includes(opts.encoder)
-    ? { kind: opts.encoder, ...(opts.path ? { path: opts.path } : {}), ...(opts.backbone ? { backbone: opts.backbone } : {}), ...(opts.framing ? { framing: opts.framing } : {}) }
+    ? {
+        kind: opts.encoder,
+        ...(opts.path ? { path: opts.path } : {}),
+        ...(opts.backbone ? { backbone: opts.backbone } : {}),
+        ...(opts.framing ? { framing: opts.framing } : {}),
+      }
     : { kind: 'folder', path: opts.encoder };
   const parsed = EncoderConfig.safeParse(section);
   if (!parsed.success) {
     const flag = (key: PropertyKey | undefined) => (key === 'kind' || key === undefined ? '--encoder' : `--${String(key)}`);
-    throw new ConfigError('id3 encode', parsed.error.issues.map((i) => `${flag(i.path[0])}: ${i.message}`));
+    throw new ConfigError(
+      'id3 encode',
+      parsed.error.issues.map((i) => `${flag(i.path[0])}: ${i.message}`),
+    );
   }
   return parsed.data;
 }
@@ -60,8 +68,13 @@ function print(result: Encoded, files: string[]): void {
       continue;
     }
     const a = image.attributes!;
-    const head = image.embedding!.slice(0, 4).map((x) => x.toFixed(4)).join(', ');
-    console.log(`[${n}] ${files[n]} (${image.framing}): [${head}, …]  age ${a.age!.toFixed(0)}, yaw ${a.yaw!.toFixed(1)}°, pitch ${a.pitch!.toFixed(1)}°, roll ${a.roll!.toFixed(1)}°`);
+    const head = image
+      .embedding!.slice(0, 4)
+      .map((x) => x.toFixed(4))
+      .join(', ');
+    console.log(
+      `[${n}] ${files[n]} (${image.framing}): [${head}, …]  age ${a.age!.toFixed(0)}, yaw ${a.yaw!.toFixed(1)}°, pitch ${a.pitch!.toFixed(1)}°, roll ${a.roll!.toFixed(1)}°`,
+    );
   }
   if (found.length > 1) {
     console.log('distances (L2 of unit embeddings):');
@@ -75,20 +88,27 @@ function print(result: Encoded, files: string[]): void {
 export function makeEncodeCommand(): Command {
   return new Command('encode')
     .description('print the embeddings (and predicted age, pose) of face images or photos')
-    .argument('<images...>', 'JPEG/PNG files: photos, or square face crops in the encoder\'s framing')
+    .argument('<images...>', "JPEG/PNG files: photos, or square face crops in the encoder's framing")
     .option('--encoder <name>', `${KINDS.join(' | ')} | a train-fr folder`, 'dlib')
     .option('--path <checkpoint>', 'arcface/adaface: the checkpoint file')
     .option('--backbone <name>', 'arcface: iresnet50 | iresnet100; adaface: ir50 | ir101')
     .option('--framing <name>', 'how the images are cropped: arcface-112 (default) | dlib-150 | ffhq')
-    .option('--align <mode>', 'auto: detect and align each image unless it is already a crop in the encoder\'s framing; always; never (every image a crop)', 'auto')
+    .option(
+      '--align <mode>',
+      "auto: detect and align each image unless it is already a crop in the encoder's framing; always; never (every image a crop)",
+      'auto',
+    )
     .option('--out <file.npz>', 'also write embeddings (N × d, NaN rows where no face was found), files, found, framing and the attributes')
-    .option('--json', 'print JSON: the encoder\'s metadata, and per image file, found, framing, embedding, attributes')
+    .option('--json', "print JSON: the encoder's metadata, and per image file, found, framing, embedding, attributes")
     .action(
       action(async (images: string[], opts: EncodeOptions) => {
         for (const file of images) if (!existsSync(file)) throw new Error(`${file}: no such file`);
-        if (!ALIGN_MODES.includes(opts.align)) throw new UsageError(`encode: --align: expected ${ALIGN_MODES.join(', ')}, got ${opts.align}`);
-        if (opts.out !== undefined && !opts.out.endsWith('.npz')) throw new UsageError(`encode: --out: expected a file ending in .npz, got ${opts.out}`);
-        if (opts.out !== undefined && !existsSync(path.dirname(path.resolve(opts.out)))) throw new UsageError(`encode: --out: no such folder ${path.dirname(opts.out)}`);
+        if (!ALIGN_MODES.includes(opts.align))
+          throw new UsageError(`encode: --align: expected ${ALIGN_MODES.join(', ')}, got ${opts.align}`);
+        if (opts.out !== undefined && !opts.out.endsWith('.npz'))
+          throw new UsageError(`encode: --out: expected a file ending in .npz, got ${opts.out}`);
+        if (opts.out !== undefined && !existsSync(path.dirname(path.resolve(opts.out))))
+          throw new UsageError(`encode: --out: no such folder ${path.dirname(opts.out)}`);
         const encoder = encoderFromOptions(opts);
         const session = await PythonSession.start();
         let result: Encoded;

@@ -49,7 +49,9 @@ export function makeRunCommand(): Command {
         reporter.info(`id3 run ${config.name} (config ${path.relative(process.cwd(), source) || source})`);
         let result: RunResult | SweepResult;
         try {
-          result = variants ? await sweep(config, config.variants, { reporter, ...selection }) : await runPipeline(config, { reporter, ...selection });
+          result = variants
+            ? await sweep(config, config.variants, { reporter, ...selection })
+            : await runPipeline(config, { reporter, ...selection });
         } finally {
           reporter.close();
           await closeSession();
@@ -72,7 +74,9 @@ function printSweep(result: SweepResult): void {
   console.log(markdownTable(result.columns, result.rows));
   if (result.verification) {
     const seeds = result.rows[0]?.seeds;
-    console.log(`\nverification accuracy, % (the encoder is trained on the real faces; train-fr on each variant's data${seeds ? `; mean over ${seeds} seeds` : ''}):\n`);
+    console.log(
+      `\nverification accuracy, % (the encoder is trained on the real faces; train-fr on each variant's data${seeds ? `; mean over ${seeds} seeds` : ''}):\n`,
+    );
     console.log(markdownTable(result.verification.columns, result.verification.rows));
   }
   if (result.margins.length) console.log(`\n${result.margins.join('\n')}`);

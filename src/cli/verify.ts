@@ -14,8 +14,28 @@ import type { VerificationResult } from '../evaluation/verification.ts';
 import { createReporter } from '../ui/reporter.ts';
 import { action } from './fail.ts';
 
-export const RESULTS_COLUMNS = ['time', 'model', 'dataset', 'protocol', 'pairs', 'accuracy', 'std', 'threshold', 'tar@1e-3', 'tar@1e-4'] as const;
-export const IJB_RESULTS_COLUMNS = ['time', 'model', 'dataset', 'protocol', 'templates', 'pairs', ...IJB_FARS.map((far) => `tar@${far}`), 'auc'];
+export const RESULTS_COLUMNS = [
+  'time',
+  'model',
+  'dataset',
+  'protocol',
+  'pairs',
+  'accuracy',
+  'std',
+  'threshold',
+  'tar@1e-3',
+  'tar@1e-4',
+] as const;
+export const IJB_RESULTS_COLUMNS = [
+  'time',
+  'model',
+  'dataset',
+  'protocol',
+  'templates',
+  'pairs',
+  ...IJB_FARS.map((far) => `tar@${far}`),
+  'auc',
+];
 
 interface VerifyOptions {
   embeddings?: string;
@@ -38,7 +58,8 @@ function resultsFileHasHeader(file: string, columns: readonly string[]): boolean
   const firstLine = readFileSync(file, 'utf8').split(/\r?\n/, 1)[0] ?? '';
   if (firstLine === '') return false;
   const expected = stringify([[...columns]]).trimEnd();
-  if (firstLine !== expected) throw new Error(`${file}: its header is "${firstLine}"; expected "${expected}" (choose another file with --results)`);
+  if (firstLine !== expected)
+    throw new Error(`${file}: its header is "${firstLine}"; expected "${expected}" (choose another file with --results)`);
   return true;
 }
 
@@ -55,9 +76,12 @@ function checkInputs(opts: VerifyOptions): void {
       'give one of --embeddings <file.npz>, --pairs <.bin|pairs.csv> with --model <train-fr folder|checkpoint>, or --ijb <IJB-B/C folder> with --model',
     );
   }
-  if (opts.embeddings === undefined && opts.model === undefined) throw new Error(`${opts.pairs ? '--pairs' : '--ijb'} and --model go together`);
-  if (opts.embeddings !== undefined && opts.model !== undefined) throw new Error('--embeddings are already embedded: --model goes with --pairs or --ijb');
-  if (opts.pairs?.endsWith('.csv') && opts.manifest === undefined) throw new Error(`${opts.pairs}: a pairs.csv names manifest rows: give --manifest`);
+  if (opts.embeddings === undefined && opts.model === undefined)
+    throw new Error(`${opts.pairs ? '--pairs' : '--ijb'} and --model go together`);
+  if (opts.embeddings !== undefined && opts.model !== undefined)
+    throw new Error('--embeddings are already embedded: --model goes with --pairs or --ijb');
+  if (opts.pairs?.endsWith('.csv') && opts.manifest === undefined)
+    throw new Error(`${opts.pairs}: a pairs.csv names manifest rows: give --manifest`);
   if (!/^\d+$/.test(opts.workers)) throw new Error(`--workers: expected a whole number of processes, got "${opts.workers}"`);
   for (const file of [opts.embeddings, opts.pairs, opts.ijb, opts.model, opts.manifest]) {
     if (file !== undefined && !existsSync(file)) throw new Error(`${file}: no such file`);
@@ -119,7 +143,9 @@ function printResult(result: VerificationResult, opts: VerifyOptions): void {
 
 export function makeVerifyCommand(): Command {
   return new Command('verify')
-    .description('face verification: 10-fold accuracy ± std, threshold, TAR@FAR on pairs; or IJB-B/C TAR@FAR on templates; appends to a results CSV')
+    .description(
+      'face verification: 10-fold accuracy ± std, threshold, TAR@FAR on pairs; or IJB-B/C TAR@FAR on templates; appends to a results CSV',
+    )
     .option('--embeddings <file>', '.npz with e1, e2 (N×D float pair embeddings, flip-summed) and same (N flags)')
     .option('--pairs <file>', 'a verification .bin (lfw, cfp_fp, agedb_30, ...) or a pairs.csv (fold,a,b,same) of --manifest rows')
     .option('--ijb <folder>', 'an IJB-B or IJB-C release folder (loose_crop/, meta/) for 1:1 template verification with --model')

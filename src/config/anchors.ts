@@ -19,32 +19,44 @@ const SMALL_PROBLEM_STEPS = 200;
 const LARGE_PROBLEM_STEPS = 100;
 
 /** N anchors w_i on S^{d-1}, as far apart as the method can place them. */
-export const AnchorsConfig = z.strictObject({
-  count: positiveInt().default(1000).describe('N: synthetic identities, one anchor each'),
-  method: z
-    .enum(['tammes', 'random'], { error: "expected 'tammes' or 'random'" })
-    .default('tammes')
-    .describe('tammes: maximise the minimum pairwise angle; random: normalised Gaussians (the ablation)'),
-  dim: positiveInt().optional().describe("d, when there is no encoder section (otherwise the encoder's embedding size, and it must agree)"),
-  steps: positiveInt()
-    .optional()
-    .describe(`T: projected gradient steps of the Tammes descent; default ${SMALL_PROBLEM_STEPS} up to ${SMALL_PROBLEM.toLocaleString('en')} anchors, ${LARGE_PROBLEM_STEPS} above (docs/anchors.md)`),
-  temperature: z
-    .tuple([positiveNumber(), positiveNumber()], { error: 'expected [τ_0, τ_1], two numbers > 0' })
-    .default([0.1, 0.001])
-    .describe('τ_0 and τ_1 (radians) of the smooth minimum of each anchor\'s nearest angles: annealed geometrically from the first step\'s to the last step\'s (smaller: closer to the true minimum)'),
-  stepSize: positiveNumber().default(0.1).describe('η: the first step size, decayed to 0 as a half cosine over the steps'),
-  neighbours: positiveInt().default(32).describe('k: nearest anchors each anchor is pushed from'),
-  refreshEvery: positiveInt().default(5).describe('steps between two exact nearest-neighbour searches'),
-  seed: nonNegativeInt().default(0).describe('seed of the random start: same seed, same anchors'),
-  exclusionAngle: z
-    .union([numberInRange(0, 90).refine((a) => a > 0, { error: 'expected an angle in degrees, > 0 and ≤ 90' }), z.literal('auto')], {
-      error: "expected an angle in degrees, > 0 and ≤ 90, or 'auto'",
-    })
-    .optional()
-    .describe("keep every anchor at least this many degrees from every training identity centre (needs an encoder); 'auto': the 5th percentile of the training identities' angles to their nearest other identity (src/anchors/exclusion.ts)"),
-  chunk: positiveInt().default(1024).describe('anchors per block of the exact searches (memory ≈ chunk × N × 8 bytes; speed, not results)'),
-}).transform((a) => ({ ...a, steps: a.steps ?? (a.count <= SMALL_PROBLEM ? SMALL_PROBLEM_STEPS : LARGE_PROBLEM_STEPS) }));
+export const AnchorsConfig = z
+  .strictObject({
+    count: positiveInt().default(1000).describe('N: synthetic identities, one anchor each'),
+    method: z
+      .enum(['tammes', 'random'], { error: "expected 'tammes' or 'random'" })
+      .default('tammes')
+      .describe('tammes: maximise the minimum pairwise angle; random: normalised Gaussians (the ablation)'),
+    dim: positiveInt()
+      .optional()
+      .describe("d, when there is no encoder section (otherwise the encoder's embedding size, and it must agree)"),
+    steps: positiveInt()
+      .optional()
+      .describe(
+        `T: projected gradient steps of the Tammes descent; default ${SMALL_PROBLEM_STEPS} up to ${SMALL_PROBLEM.toLocaleString('en')} anchors, ${LARGE_PROBLEM_STEPS} above (docs/anchors.md)`,
+      ),
+    temperature: z
+      .tuple([positiveNumber(), positiveNumber()], { error: 'expected [τ_0, τ_1], two numbers > 0' })
+      .default([0.1, 0.001])
+      .describe(
+        "τ_0 and τ_1 (radians) of the smooth minimum of each anchor's nearest angles: annealed geometrically from the first step's to the last step's (smaller: closer to the true minimum)",
+      ),
+    stepSize: positiveNumber().default(0.1).describe('η: the first step size, decayed to 0 as a half cosine over the steps'),
+    neighbours: positiveInt().default(32).describe('k: nearest anchors each anchor is pushed from'),
+    refreshEvery: positiveInt().default(5).describe('steps between two exact nearest-neighbour searches'),
+    seed: nonNegativeInt().default(0).describe('seed of the random start: same seed, same anchors'),
+    exclusionAngle: z
+      .union([numberInRange(0, 90).refine((a) => a > 0, { error: 'expected an angle in degrees, > 0 and ≤ 90' }), z.literal('auto')], {
+        error: "expected an angle in degrees, > 0 and ≤ 90, or 'auto'",
+      })
+      .optional()
+      .describe(
+        "keep every anchor at least this many degrees from every training identity centre (needs an encoder); 'auto': the 5th percentile of the training identities' angles to their nearest other identity (src/anchors/exclusion.ts)",
+      ),
+    chunk: positiveInt()
+      .default(1024)
+      .describe('anchors per block of the exact searches (memory ≈ chunk × N × 8 bytes; speed, not results)'),
+  })
+  .transform((a) => ({ ...a, steps: a.steps ?? (a.count <= SMALL_PROBLEM ? SMALL_PROBLEM_STEPS : LARGE_PROBLEM_STEPS) }));
 export type AnchorsConfig = z.output<typeof AnchorsConfig>;
 
 /** What `anchorsAgreeWithEncoder` reads of the root config. */
@@ -62,7 +74,8 @@ export function anchorsAgreeWithEncoder(config: AnchorsAndEncoder, context: z.Re
   if (!a) return;
   const issue = (field: string, message: string) => context.addIssue({ code: 'custom', path: ['anchors', field], message });
   if (!config.encoder && a.dim === undefined) issue('dim', 'expected a dimension d, or an encoder section (whose embedding size d is)');
-  if (!config.encoder && a.exclusionAngle !== undefined) issue('exclusionAngle', 'expected an encoder section: the exclusion zone is around its training identity centres');
+  if (!config.encoder && a.exclusionAngle !== undefined)
+    issue('exclusionAngle', 'expected an encoder section: the exclusion zone is around its training identity centres');
   const encoder = config.encoder;
   if (encoder && 'recipe' in encoder && a.dim !== undefined && a.dim !== encoder.recipe.embeddingSize) {
     issue('dim', `expected the encoder's embedding size ${encoder.recipe.embeddingSize}, or no dim`);
@@ -81,7 +94,9 @@ const vary = () =>
   z
     .enum(['all', 'pose', 'age'], { error: "expected 'all', 'pose' or 'age'" })
     .default('all')
-    .describe("what varies between an identity's images: all attributes, pose only (one age per identity) or age only (one pose per identity)");
+    .describe(
+      "what varies between an identity's images: all attributes, pose only (one age per identity) or age only (one pose per identity)",
+    );
 
 /** Attributes s_ij resampled from the training manifest's rows (age, yaw, pitch, roll together). */
 export const EmpiricalAttributes = z.strictObject({

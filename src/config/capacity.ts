@@ -40,7 +40,10 @@ export function capacityProblems(config: Id3Config): [string, string][] {
   if (config.generate && config.anchors) disk += config.anchors.count * config.generate.imagesPerIdentity * imageBytes(d.resolution);
   const free = freeDisk(config.runsDir);
   if (disk > free) {
-    problems.push([d.kind === 'parametric' ? 'dataset.identities' : 'generate.imagesPerIdentity', `the images this config writes need about ${gigabytes(disk)} of disk; ${config.runsDir} has ${gigabytes(free)} free`]);
+    problems.push([
+      d.kind === 'parametric' ? 'dataset.identities' : 'generate.imagesPerIdentity',
+      `the images this config writes need about ${gigabytes(disk)} of disk; ${config.runsDir} has ${gigabytes(free)} free`,
+    ]);
   }
   return problems;
 }

@@ -10,11 +10,20 @@ import { intInRange, nonNegativeInt, numberInRange, positiveInt } from './fields
 const path = () => z.string({ error: 'expected a path' }).min(1, { error: 'expected a path' });
 
 const common = {
-  align: z.boolean().default(false).describe('detect the face in each photo (face-api SSD MobileNetV1), find 68 landmarks and warp it into `framing`; false: the images are aligned crops already'),
-  framing: Framing.default('arcface-112').describe('framing of the aligned images: the one prepare writes (align), or the one they come in'),
+  align: z
+    .boolean()
+    .default(false)
+    .describe(
+      'detect the face in each photo (face-api SSD MobileNetV1), find 68 landmarks and warp it into `framing`; false: the images are aligned crops already',
+    ),
+  framing: Framing.default('arcface-112').describe(
+    'framing of the aligned images: the one prepare writes (align), or the one they come in',
+  ),
   resolution: intInRange(32, 1024).default(112).describe('side of the aligned images prepare writes (align only)'),
   minConfidence: numberInRange(0.05, 0.99).default(0.5).describe('detector score below which no face counts as found (align only)'),
-  valIdentities: nonNegativeInt().default(0).describe('identities held out for tuning (split "val"): the last ones before the test identities'),
+  valIdentities: nonNegativeInt()
+    .default(0)
+    .describe('identities held out for tuning (split "val"): the last ones before the test identities'),
   testIdentities: nonNegativeInt().default(0).describe('identities held out for evaluation (split "test"): the last ones'),
   batchSize: positiveInt().default(32).describe('images per batch: each finished batch is kept, so a killed prepare resumes after it'),
 };

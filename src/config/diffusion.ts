@@ -13,14 +13,20 @@ export const DiffusionModel = z
   .strictObject({
     patchSize: intInRange(1, 8).default(1).describe('[ours] pixels folded into channels before the first level (space-to-depth); 1 = none'),
     channels: positiveInt().default(128).describe('width of the first level'),
-    channelMults: sides().min(1, { error: 'expected at least one level' }).default([1, 2, 2, 2]).describe('width of each level ÷ channels; each level after the first halves the side'),
+    channelMults: sides()
+      .min(1, { error: 'expected at least one level' })
+      .default([1, 2, 2, 2])
+      .describe('width of each level ÷ channels; each level after the first halves the side'),
     resBlocks: positiveInt().default(2).describe('residual blocks per level (the up path has one more)'),
     attentionResolutions: sides().default([16, 8]).describe('feature-map sides (px) with self- and cross-attention'),
     headChannels: positiveInt().default(64).describe('channels per attention head'),
     dropout: numberInRange(0, 0.9).default(0.1).describe('dropout inside residual blocks'),
     conditionTokens: positiveInt().default(4).describe('[ours] c is split into this many cross-attention tokens'),
-    preconditioning: z.enum(['edm', 'none']).default('edm').describe('[ours] edm: ε_θ = c_skip·x_t + c_out·F(c_in·x_t) (EDM scalings for an ε target); none: ε_θ = F(x_t)'),
-    sigmaData: numberInRange(0.01, 10).default(0.5).describe('σ_d, the data\'s standard deviation assumed by the edm scalings'),
+    preconditioning: z
+      .enum(['edm', 'none'])
+      .default('edm')
+      .describe('[ours] edm: ε_θ = c_skip·x_t + c_out·F(c_in·x_t) (EDM scalings for an ε target); none: ε_θ = F(x_t)'),
+    sigmaData: numberInRange(0.01, 10).default(0.5).describe("σ_d, the data's standard deviation assumed by the edm scalings"),
   })
   .prefault({});
 export type DiffusionModel = z.infer<typeof DiffusionModel>;
@@ -29,7 +35,9 @@ export const DiffusionConditioning = z
   .strictObject({
     hidden: z.tuple([positiveInt(), positiveInt()]).default([512, 256]).describe('[paper] hidden sizes of the MLP on [y ; s] (ReLU)'),
     size: positiveInt().default(768).describe('[paper] size of c'),
-    dropout: numberInRange(0, 1).default(0.1).describe('[ours] probability of replacing c by the learned null token (classifier-free guidance)'),
+    dropout: numberInRange(0, 1)
+      .default(0.1)
+      .describe('[ours] probability of replacing c by the learned null token (classifier-free guidance)'),
     poseMap: z
       .strictObject({
         centre: z.tuple([numberInRange(-1, 1), numberInRange(-1, 1)]).describe('the head centre in image units ([-1, 1] across, y up)'),
@@ -37,7 +45,9 @@ export const DiffusionConditioning = z
       })
       .nullable()
       .default(null)
-      .describe("[ours] the head-pose map: yaw, pitch and roll drawn per pixel as the head-frame point each pixel shows, read by the U-Net beside x_t (python/id3_torch/diffusion/pose_map.py); null = off, the pose only in c"),
+      .describe(
+        '[ours] the head-pose map: yaw, pitch and roll drawn per pixel as the head-frame point each pixel shows, read by the U-Net beside x_t (python/id3_torch/diffusion/pose_map.py); null = off, the pose only in c',
+      ),
   })
   .prefault({});
 
@@ -52,8 +62,15 @@ export const DiffusionSchedule = z
 
 export const DiffusionLoss = z
   .strictObject({
-    w: numberInRange(0, 1000).default(0.5).describe('[paper] identity-term weight: λ_t = w·(1 − 1/(1 + exp(−t/T))); 0 = plain conditional diffusion'),
-    weighting: z.enum(['epsilon', 'edm']).default('epsilon').describe("[ours] the denoising term over t: epsilon = [paper] ||ε − ε_θ||² at uniform t; edm = EDM's loss, ||ε − ε_θ||²/c_out(t)² at t with ln σ_t ~ N(logSigmaMean, logSigmaStd²), which a short training learns far faster (docs/diffusion.md)"),
+    w: numberInRange(0, 1000)
+      .default(0.5)
+      .describe('[paper] identity-term weight: λ_t = w·(1 − 1/(1 + exp(−t/T))); 0 = plain conditional diffusion'),
+    weighting: z
+      .enum(['epsilon', 'edm'])
+      .default('epsilon')
+      .describe(
+        "[ours] the denoising term over t: epsilon = [paper] ||ε − ε_θ||² at uniform t; edm = EDM's loss, ||ε − ε_θ||²/c_out(t)² at t with ln σ_t ~ N(logSigmaMean, logSigmaStd²), which a short training learns far faster (docs/diffusion.md)",
+      ),
     logSigmaMean: numberInRange(-10, 10).default(-1.2).describe('[ours] P_mean of the edm weighting (σ_t² = (1 − ᾱ_t)/ᾱ_t)'),
     logSigmaStd: numberInRange(0.01, 10).default(1.2).describe('[ours] P_std of the edm weighting'),
   })
@@ -67,10 +84,17 @@ export const DiffusionTraining = z
     weightDecay: numberInRange(0, 1).default(0).describe('AdamW weight decay'),
     warmupSteps: nonNegativeInt().default(1000).describe('linear learning-rate warm-up, then constant'),
     gradClip: numberInRange(0, 1e6).nullable().default(1).describe('max gradient L2 norm; null = no clipping'),
-    autocast: z.enum(['auto', 'bf16', 'off']).default('auto').describe('[ours] bf16 autocast: auto = on CUDA and on CPUs with native bf16 (AMX or AVX-512 BF16; emulated bf16 is many times slower); off = float32'),
+    autocast: z
+      .enum(['auto', 'bf16', 'off'])
+      .default('auto')
+      .describe(
+        '[ours] bf16 autocast: auto = on CUDA and on CPUs with native bf16 (AMX or AVX-512 BF16; emulated bf16 is many times slower); off = float32',
+      ),
     emaDecay: numberInRange(0, 0.999999).default(0.9999).describe('EMA decay (warmed up as min(decay, (1+n)/(10+n)))'),
     checkpointEvery: positiveInt().default(5000).describe('steps between resumable checkpoints'),
-    gridImages: intInRange(0, 64).default(8).describe('training images shown in train/grid.png above samples for their conditions; 0 = no grid'),
+    gridImages: intInRange(0, 64)
+      .default(8)
+      .describe('training images shown in train/grid.png above samples for their conditions; 0 = no grid'),
     seed: nonNegativeInt().default(0),
     processes: positiveInt().default(1).describe('processes under torchrun (one per GPU); 1 = in the bridge'),
   })
@@ -82,11 +106,19 @@ export const DiffusionSampler = z
     method: z.enum(['ddim', 'ddpm']).default('ddim').describe('[ours] DDIM, or DDPM ancestral over all T steps'),
     steps: intInRange(1, 10_000).default(50).describe('[ours] DDIM steps'),
     eta: numberInRange(0, 1).default(0).describe('[ours] DDIM η (0 = deterministic)'),
-    guidanceScale: numberInRange(0, 1e6).default(0).describe('[ours] γ of γ_t = γ·λ_t/w; tune it on the val split (docs/diffusion.md); 0 = no identity guidance'),
-    gradientMode: z.enum(['full', 'detached']).default('detached').describe('[ours] full: through ε_θ and f; detached: ε_θ held constant (half the cost)'),
+    guidanceScale: numberInRange(0, 1e6)
+      .default(0)
+      .describe('[ours] γ of γ_t = γ·λ_t/w; tune it on the val split (docs/diffusion.md); 0 = no identity guidance'),
+    gradientMode: z
+      .enum(['full', 'detached'])
+      .default('detached')
+      .describe('[ours] full: through ε_θ and f; detached: ε_θ held constant (half the cost)'),
     cfgScale: numberInRange(0, 100).default(1).describe('[ours] classifier-free guidance κ; 1 = off'),
     clip: z.boolean().default(true).describe('clip x̂0 to [-1, 1] in each step and in the guidance'),
-    guidanceTarget: z.enum(['embedding', 'anchor']).default('embedding').describe('[ours] ŷ of the guidance: y_ij, or the anchor w_i (ablation)'),
+    guidanceTarget: z
+      .enum(['embedding', 'anchor'])
+      .default('embedding')
+      .describe('[ours] ŷ of the guidance: y_ij, or the anchor w_i (ablation)'),
     batchSize: positiveInt().default(64).describe('images sampled at once (speed only)'),
   })
   .prefault({});
@@ -98,7 +130,7 @@ export const DiffusionConfig = z.strictObject({
   schedule: DiffusionSchedule.describe('the DDPM noise schedule (ε-prediction)'),
   loss: DiffusionLoss.describe('the ID-preserving loss'),
   training: DiffusionTraining.describe('the optimiser loop of the stage "train"'),
-  sampler: DiffusionSampler.describe('how samples are drawn (not part of the train stage\'s key)'),
+  sampler: DiffusionSampler.describe("how samples are drawn (not part of the train stage's key)"),
 });
 export type DiffusionConfig = z.infer<typeof DiffusionConfig>;
 
@@ -108,13 +140,23 @@ export function diffusionFitProblems(d: DiffusionConfig, resolution: number): Ar
   const m = d.model;
   const halvings = 2 ** (m.channelMults.length - 1);
   if (resolution % (m.patchSize * halvings) !== 0) {
-    problems.push([['model', 'patchSize'], `expected the image side ${resolution} to be divisible by patchSize ${m.patchSize} × 2^${m.channelMults.length - 1} (one halving per level after the first)`]);
+    problems.push([
+      ['model', 'patchSize'],
+      `expected the image side ${resolution} to be divisible by patchSize ${m.patchSize} × 2^${m.channelMults.length - 1} (one halving per level after the first)`,
+    ]);
   }
   if (m.channels < 3 * m.patchSize ** 2) {
-    problems.push([['model', 'channels'], `expected at least 3 × patchSize² = ${3 * m.patchSize ** 2}: the first level must carry every pixel of a patch, or ε cannot be predicted`]);
+    problems.push([
+      ['model', 'channels'],
+      `expected at least 3 × patchSize² = ${3 * m.patchSize ** 2}: the first level must carry every pixel of a patch, or ε cannot be predicted`,
+    ]);
   }
   const width = m.channelMults.map((k) => k * m.channels).find((w) => w % m.headChannels !== 0);
-  if (width !== undefined) problems.push([['model', 'headChannels'], `expected every level width (channels × channelMults) to be a multiple of headChannels ${m.headChannels}, got ${width}`]);
+  if (width !== undefined)
+    problems.push([
+      ['model', 'headChannels'],
+      `expected every level width (channels × channelMults) to be a multiple of headChannels ${m.headChannels}, got ${width}`,
+    ]);
   if (d.conditioning.size % m.conditionTokens !== 0) {
     problems.push([['model', 'conditionTokens'], `expected a divisor of conditioning.size ${d.conditioning.size}`]);
   }

@@ -15,7 +15,9 @@ export const Framing = z.enum(['arcface-112', 'dlib-150', 'ffhq'], { error: 'exp
 export type Framing = z.infer<typeof Framing>;
 
 const inputFraming = () =>
-  Framing.default('arcface-112').describe("how the images given to the encoder are cropped; another framing than the network's own is reframed inside the graph");
+  Framing.default('arcface-112').describe(
+    "how the images given to the encoder are cropped; another framing than the network's own is reframed inside the graph",
+  );
 
 export const TrainedEncoder = z.strictObject({
   kind: z.literal('train'),
@@ -35,7 +37,9 @@ export const DlibEncoder = z.strictObject({
 export const ArcFaceEncoder = z.strictObject({
   kind: z.literal('arcface'),
   path: path().describe('an insightface arcface_torch backbone.pth (a state dict), or a .safetensors of one'),
-  backbone: z.enum(['iresnet50', 'iresnet100'], { error: 'expected iresnet50 or iresnet100' }).describe('the architecture the checkpoint was trained with'),
+  backbone: z
+    .enum(['iresnet50', 'iresnet100'], { error: 'expected iresnet50 or iresnet100' })
+    .describe('the architecture the checkpoint was trained with'),
   framing: inputFraming(),
 });
 

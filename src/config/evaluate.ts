@@ -8,7 +8,10 @@ export const Benchmark = z.strictObject({
     .string({ error: 'expected a name' })
     .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, { error: 'expected a name of letters, digits, ".", "_", "-"' })
     .describe('its column in the tables, e.g. "lfw"'),
-  path: z.string({ error: 'expected a path' }).min(1, { error: 'expected a path' }).describe('the .bin file, relative to the working directory'),
+  path: z
+    .string({ error: 'expected a path' })
+    .min(1, { error: 'expected a path' })
+    .describe('the .bin file, relative to the working directory'),
 });
 export type Benchmark = z.infer<typeof Benchmark>;
 
@@ -20,7 +23,10 @@ export const IjbBenchmark = z.strictObject({
     .min(1, { error: 'expected a path' })
     .describe('the folder holding loose_crop/ and meta/ (ijbb_* or ijbc_* files), relative to the working directory'),
   detectorScore: z.boolean().default(true).describe("weight each image by its detector score (insightface's default, D1)"),
-  normScore: z.boolean().default(true).describe("keep each image feature's norm when pooling (insightface's default, N1); false: normalise first"),
+  normScore: z
+    .boolean()
+    .default(true)
+    .describe("keep each image feature's norm when pooling (insightface's default, N1); false: normalise first"),
   whenMissing: z
     .enum(['error', 'skip'])
     .default('error')

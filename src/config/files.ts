@@ -16,7 +16,8 @@ function namedFiles(config: Id3Config): [string, string][] {
 }
 
 const FILE_NOTES: Record<string, string> = {
-  'generate.fidInceptionWeights': "pytorch-fid's Inception weights, pt_inception-2015-12-05-6726825d.pth, which you supply: id3 never downloads it",
+  'generate.fidInceptionWeights':
+    "pytorch-fid's Inception weights, pt_inception-2015-12-05-6726825d.pth, which you supply: id3 never downloads it",
 };
 
 function isFile(file: string): boolean {
@@ -41,6 +42,7 @@ export function fileProblems(config: Id3Config, source: string): [string, string
     }
   };
   check('', config);
-  for (const { variant, config: variantConfig } of config.variants ? expandVariants(config, source) : []) check(`variants.${variant}.`, variantConfig);
+  for (const { variant, config: variantConfig } of config.variants ? expandVariants(config, source) : [])
+    check(`variants.${variant}.`, variantConfig);
   return problems;
 }

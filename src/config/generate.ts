@@ -30,7 +30,9 @@ export const GenerateConfig = IdentityPlan.extend({
     .describe('an image folder (with manifest.csv) and/or insightface RecordIO (train.rec/.idx)'),
   imageFormat: z.enum(['png', 'jpeg']).default('png').describe('how images are encoded'),
   jpegQuality: intInRange(1, 95).default(95),
-  identitiesPerShard: positiveInt().default(100).describe('identities written (and, after a kill, redone) together; torchrun ranks take whole shards'),
+  identitiesPerShard: positiveInt()
+    .default(100)
+    .describe('identities written (and, after a kill, redone) together; torchrun ranks take whole shards'),
   processes: positiveInt().default(1).describe('processes under torchrun (one per GPU); 1 = in the bridge'),
   gridIdentities: intInRange(1, 64).default(8).describe('rows of generate/grid.png'),
   gridImages: intInRange(1, 64).default(8).describe('columns of generate/grid.png'),

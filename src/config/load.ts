@@ -24,7 +24,11 @@ export interface LoadedConfig {
  *  and that line of the file with a caret under the column. */
 function importProblem(err: unknown): string[] {
   const message = err instanceof Error ? err.message : String(err);
-  const [first, ...rest] = message.split('\n').map((line) => line.trimEnd()).filter(Boolean).slice(0, 8);
+  const [first, ...rest] = message
+    .split('\n')
+    .map((line) => line.trimEnd())
+    .filter(Boolean)
+    .slice(0, 8);
   const lines = [`could not be imported: ${first ?? 'unknown error'}`, ...rest.map((line) => `  ${line}`)];
   const at = /([^\s:]+\.[cm]?[jt]s):(\d+):(\d+)/.exec(message);
   if (at) {
@@ -54,7 +58,11 @@ export async function loadConfigFile(file: string): Promise<LoadedConfig> {
   const config = resolveConfig(module.default, source, path.basename(source).replace(/\.[cm]?[jt]s$/, ''));
   // Machine-dependent, so here (validate, run) and not in the schema: a config stays valid elsewhere.
   const machine = [...fileProblems(config, source), ...capacityProblems(config)];
-  if (machine.length > 0) throw new ConfigError(source, machine.map(([at, problem]) => `${at}: ${problem}`));
+  if (machine.length > 0)
+    throw new ConfigError(
+      source,
+      machine.map(([at, problem]) => `${at}: ${problem}`),
+    );
   return { source, config };
 }
 

@@ -6,11 +6,22 @@ import { intInRange, interval, nonNegativeInt, numberInRange, positiveInt } from
  *  change how fast, not what is trained: both feeds give the same batches. */
 export const FrLoader = z
   .strictObject({
-    mode: z.enum(['auto', 'memory', 'stream']).default('auto').describe('memory: every image decoded once; stream: DataLoader workers decode each batch; auto: memory when the decoded images fit in memoryGiB'),
+    mode: z
+      .enum(['auto', 'memory', 'stream'])
+      .default('auto')
+      .describe(
+        'memory: every image decoded once; stream: DataLoader workers decode each batch; auto: memory when the decoded images fit in memoryGiB',
+      ),
     workers: intInRange(0, 64).default(2).describe('DataLoader worker processes that decode images (0: the training process)'),
     memoryGiB: numberInRange(0, 1e6).default(4).describe('auto mode: the largest decoded image set held in memory, GiB'),
-    sampling: z.enum(['uniform', 'balanced']).default('uniform').describe('uniform: every image once an epoch; balanced: each draw an identity chosen uniformly, then its next image'),
-    onCorrupt: z.enum(['raise', 'skip']).default('raise').describe('an image that does not decode stops training (raise), or is left out and reported (skip)'),
+    sampling: z
+      .enum(['uniform', 'balanced'])
+      .default('uniform')
+      .describe('uniform: every image once an epoch; balanced: each draw an identity chosen uniformly, then its next image'),
+    onCorrupt: z
+      .enum(['raise', 'skip'])
+      .default('raise')
+      .describe('an image that does not decode stops training (raise), or is left out and reported (skip)'),
   })
   .prefault({});
 export type FrLoader = z.infer<typeof FrLoader>;
@@ -34,15 +45,25 @@ export const TrainFr = z
     data: z
       .enum(['real', 'synthetic'])
       .optional()
-      .describe("what it trains on: the prepared training split, or the generated set; default: synthetic when there is a generate section"),
+      .describe(
+        'what it trains on: the prepared training split, or the generated set; default: synthetic when there is a generate section',
+      ),
     realIdentities: positiveInt()
       .optional()
-      .describe("with data 'real': only the first this many identities of the training split (a real reference the size of a synthetic set)"),
+      .describe(
+        "with data 'real': only the first this many identities of the training split (a real reference the size of a synthetic set)",
+      ),
     backbone: z.enum(['iresnet18', 'iresnet34', 'iresnet50', 'iresnet100', 'iresnet-small']).default('iresnet50'),
     inputSize: intInRange(32, 224).default(112).describe('backbone input side; images are resized to it'),
     embeddingSize: positiveInt().default(512),
-    widths: z.tuple([positiveInt(), positiveInt(), positiveInt(), positiveInt()]).optional().describe('iresnet-small only: channels of the four stages'),
-    layers: z.tuple([positiveInt(), positiveInt(), positiveInt(), positiveInt()]).optional().describe('iresnet-small only: blocks of the four stages'),
+    widths: z
+      .tuple([positiveInt(), positiveInt(), positiveInt(), positiveInt()])
+      .optional()
+      .describe('iresnet-small only: channels of the four stages'),
+    layers: z
+      .tuple([positiveInt(), positiveInt(), positiveInt(), positiveInt()])
+      .optional()
+      .describe('iresnet-small only: blocks of the four stages'),
     head: z.enum(['arcface', 'cosface', 'adaface']).default('arcface'),
     s: numberInRange(1, 128).default(64).describe('logit scale'),
     m: numberInRange(0, 1.5).default(0.5).describe('margin (radians for arcface, cosine for cosface)'),
@@ -64,7 +85,9 @@ export const TrainFr = z
     maxWeightGrowth: numberInRange(1, 1e12)
       .nullable()
       .default(20)
-      .describe('[ours] stop as diverged when the weights\' L2 norm exceeds this multiple of its initial value (the summary\'s weightGrowth); null = never'),
+      .describe(
+        "[ours] stop as diverged when the weights' L2 norm exceeds this multiple of its initial value (the summary's weightGrowth); null = never",
+      ),
     checkpointEvery: positiveInt().default(500).describe('steps between resumable checkpoints'),
     seed: nonNegativeInt().default(0),
     processes: positiveInt().default(1).describe('processes under torchrun (one per GPU); 1 = in the bridge'),

@@ -54,7 +54,11 @@ export function expandVariants(config: Id3Config, source: string, variants = con
       continue;
     }
     try {
-      resolved.push({ variant, patch: patch as ConfigPatch, config: parseConfig({ ...withoutRemovedSections(applyPatch(base, patch), patch), name: `${config.name}-${variant}` }, source) });
+      resolved.push({
+        variant,
+        patch: patch as ConfigPatch,
+        config: parseConfig({ ...withoutRemovedSections(applyPatch(base, patch), patch), name: `${config.name}-${variant}` }, source),
+      });
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       problems.push(...err.problems.map((problem) => `variants.${variant}: ${problem}`));

@@ -16,7 +16,8 @@ export interface StageOutputs {
 }
 
 /** Files that are the store's own bookkeeping, or temporaries of a writer, not outputs. */
-const notAnOutput = (name: string) => name === 'stage.json' || name.startsWith('.lock') || /\.tmp(-|$)/.test(name) || (name.startsWith('.') && name.endsWith('.tmp'));
+const notAnOutput = (name: string) =>
+  name === 'stage.json' || name.startsWith('.lock') || /\.tmp(-|$)/.test(name) || (name.startsWith('.') && name.endsWith('.tmp'));
 const isImage = (name: string) => /\.(png|jpe?g)$/i.test(name);
 
 function* walk(folder: string, prefix = ''): Generator<string> {

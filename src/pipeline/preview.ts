@@ -51,7 +51,12 @@ export async function sampleIdentities(run: RunHandle, options: SampleIdentities
   await writeIdentityPlan(session, {
     anchors,
     // The run's generate settings where it has them, else the schema's defaults (validated like a config's).
-    plan: IdentityPlan.parse({ imagesPerIdentity: images, bounds: options.bounds ?? config.generate?.bounds, attributes: config.generate?.attributes, seed }),
+    plan: IdentityPlan.parse({
+      imagesPerIdentity: images,
+      bounds: options.bounds ?? config.generate?.bounds,
+      attributes: config.generate?.attributes,
+      seed,
+    }),
     manifest: run.path('prepare', 'manifest.csv'),
     outDir: plan,
   });

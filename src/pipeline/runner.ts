@@ -150,8 +150,7 @@ export function planRun(config: Id3Config, selection: StageSelection = {}): Plan
     const folder = stageFolder(config.runsDir, stage.name, key);
     const stored = readRecord(path.join(folder, 'stage.json'));
     const previous = stored ?? unlinkedRecord(path.join(runDir, stage.name));
-    let action: StageAction =
-      previous?.key !== key || forced.has(stage.name) ? 'run' : previous.status === 'done' ? 'reuse' : 'resume';
+    let action: StageAction = previous?.key !== key || forced.has(stage.name) ? 'run' : previous.status === 'done' ? 'reuse' : 'resume';
     const made = stored ? folder : path.join(runDir, stage.name); // where the outputs of `previous` are
     const damaged = action === 'reuse' && previous?.outputs ? damagedOutputs(made, previous.outputs, { full: selection.verify }) : [];
     if (damaged.length > 0) {
@@ -190,7 +189,13 @@ export async function runPipeline(config: Id3Config, options: RunOptions = {}): 
   }
 }
 
-async function runLocked(config: Id3Config, plan: PlannedStage[], runDir: string, reporter: Reporter, options: RunOptions): Promise<RunResult> {
+async function runLocked(
+  config: Id3Config,
+  plan: PlannedStage[],
+  runDir: string,
+  reporter: Reporter,
+  options: RunOptions,
+): Promise<RunResult> {
   writeJsonAtomic(path.join(runDir, 'config.json'), config);
   // Python starts only for a stage that runs: a rerun that reuses everything stays fast, and
   // keeps the host of the run that made its stages.

@@ -4,7 +4,8 @@ import type { Id3Config } from '../config/schema.ts';
 import type { PlotSpec } from '../report/plots.ts';
 import type { Reporter } from '../ui/reporter.ts';
 
-export type StageName = 'prepare' | 'encoder' | 'judge' | 'attributes' | 'train' | 'guidance' | 'anchors' | 'generate' | 'train-fr' | 'evaluate' | 'report';
+export type StageName =
+  'prepare' | 'encoder' | 'judge' | 'attributes' | 'train' | 'guidance' | 'anchors' | 'generate' | 'train-fr' | 'evaluate' | 'report';
 
 export interface StageContext {
   config: Id3Config;

@@ -91,7 +91,9 @@ export function lockStage(folder: string, stage: StageName, run: string, onTakeo
   return acquireLock(
     path.join(folder, LOCK),
     run,
-    (holder) => `stage ${stage} is being made by process ${holder.pid} (run ${holder.owner}) in ${folder}; wait for it to finish, or stop it`,
-    (holder) => onTakeover?.(`stage ${stage}: the lock of process ${holder.pid} (run ${holder.owner}), which no longer runs, is taken over`),
+    (holder) =>
+      `stage ${stage} is being made by process ${holder.pid} (run ${holder.owner}) in ${folder}; wait for it to finish, or stop it`,
+    (holder) =>
+      onTakeover?.(`stage ${stage}: the lock of process ${holder.pid} (run ${holder.owner}), which no longer runs, is taken over`),
   );
 }

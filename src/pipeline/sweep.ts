@@ -104,8 +104,13 @@ export async function sweep(
     const replicas: Record<string, Cell>[] = [];
     variantRuns[variant] = [];
     for (let k = 0; k < config.seeds; k++) {
-      const replica = k === 0 ? variantConfig : resolveConfig({ ...applyPatch(variantConfig, seedPatch(variantConfig, k)), name: `${variantConfig.name}-s${k}` }, '(sweep)');
-      options.reporter?.info(`variant ${variant}${config.seeds > 1 ? `, seed replica ${k + 1} of ${config.seeds}` : ''} (run ${replica.name})`);
+      const replica =
+        k === 0
+          ? variantConfig
+          : resolveConfig({ ...applyPatch(variantConfig, seedPatch(variantConfig, k)), name: `${variantConfig.name}-s${k}` }, '(sweep)');
+      options.reporter?.info(
+        `variant ${variant}${config.seeds > 1 ? `, seed replica ${k + 1} of ${config.seeds}` : ''} (run ${replica.name})`,
+      );
       const result = await runPipeline(replica, options);
       if (k === 0) runs[variant] = result;
       variantRuns[variant].push({ config: replica, run: result });
@@ -144,7 +149,9 @@ export function accuracyMargins(rows: readonly SweepRow[], column: string): stri
     const se = Math.hypot(points(row[`${column} ±`]), points(reference[`${column} ±`]));
     const ratio = se > 0 ? Math.abs(difference) / se : Infinity;
     const verdict = ratio < 2 ? 'within noise' : `beyond noise`;
-    return [`${column}: ${row.variant} − ${reference.variant} = ${difference >= 0 ? '+' : ''}${difference.toFixed(2)} points ± ${se.toFixed(2)} (${ratio.toFixed(1)} s.e.: ${verdict})`];
+    return [
+      `${column}: ${row.variant} − ${reference.variant} = ${difference >= 0 ? '+' : ''}${difference.toFixed(2)} points ± ${se.toFixed(2)} (${ratio.toFixed(1)} s.e.: ${verdict})`,
+    ];
   });
 }
 
@@ -160,7 +167,9 @@ export function sweepVerificationTable(variants: Record<string, VariantRun[]>): 
     for (const { config, run } of replicas) {
       const summary = run.stages.evaluate?.record.summary as EvaluateSummary | undefined;
       const trainFr = config.trainFr ? trainFrModelName(config.trainFr.backbone) : null;
-      (summary?.rows ?? []).forEach((row, i) => (seen[i] ??= []).push({ ...row, model: row.model === trainFr ? `${row.model} on ${variant}` : row.model }));
+      (summary?.rows ?? []).forEach((row, i) =>
+        (seen[i] ??= []).push({ ...row, model: row.model === trainFr ? `${row.model} on ${variant}` : row.model }),
+      );
     }
     for (const same of seen) {
       const row = { ...same[0]!, accuracy: meanAndError(same.map((r) => r.accuracy)).mean }; // the mean over seeds

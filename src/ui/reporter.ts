@@ -25,7 +25,9 @@ function formatSeconds(seconds: number | null): string {
   if (seconds === null || !Number.isFinite(seconds)) return '--';
   if (seconds < 60) return `${seconds.toFixed(0)}s`;
   const m = Math.floor(seconds / 60);
-  return m < 60 ? `${m}m${String(Math.round(seconds % 60)).padStart(2, '0')}s` : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
+  return m < 60
+    ? `${m}m${String(Math.round(seconds % 60)).padStart(2, '0')}s`
+    : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
 }
 
 class BarsReporter implements Reporter {
@@ -59,7 +61,9 @@ class BarsReporter implements Reporter {
       unit: p.unit,
       rate: p.rate >= 100 ? p.rate.toFixed(0) : p.rate.toFixed(1),
       eta_text: formatSeconds(p.eta),
-      metrics: Object.entries(p.metrics).map(([k, v]) => `${k} ${Number(v).toPrecision(4)}`).join(' '),
+      metrics: Object.entries(p.metrics)
+        .map(([k, v]) => `${k} ${Number(v).toPrecision(4)}`)
+        .join(' '),
     };
     let bar = this.bars.get(stage);
     if (!bar) {

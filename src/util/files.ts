@@ -51,7 +51,7 @@ export function createAtomicWriter(file: string): AtomicFileWriter {
     write: (text) => {
       const bytes = Buffer.from(text, 'utf8');
       try {
-        for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done);
+        for (let done = 0; done < bytes.length;) done += writeSync(fd, bytes, done, bytes.length - done);
       } catch (err) {
         throw namingFile(err, file);
       }

@@ -18,7 +18,9 @@ afterAll(() => s?.close());
 describe('id3 anchors', () => {
   it('writes N × d anchors and reports their separation as JSON', async () => {
     const out = path.join(dir, 'icosahedron.npy');
-    const { code, stdout } = await runCli(['anchors', '--n', '12', '--dim', '3', '--steps', '200', '--seed', '2', '--out', out, '--json'], { env });
+    const { code, stdout } = await runCli(['anchors', '--n', '12', '--dim', '3', '--steps', '200', '--seed', '2', '--out', out, '--json'], {
+      env,
+    });
     expect(code).toBe(0);
     const report = JSON.parse(stdout);
     expect(report).toMatchObject({ out, method: 'tammes', count: 12, dim: 3, seed: 2, steps: 200, training: null, device: 'cpu' });
@@ -32,7 +34,10 @@ describe('id3 anchors', () => {
     const centres = path.join(dir, 'centres.npy');
     await (await Tensor.randn(s, [30, 6], { seed: 1 })).saveNpy(centres); // not unit: the command normalises
     const out = path.join(dir, 'kept.npy');
-    const { code, stdout } = await runCli(['anchors', '--n', '50', '--dim', '6', '--steps', '20', '--centres', centres, '--exclusion-angle', '30', '--out', out], { env });
+    const { code, stdout } = await runCli(
+      ['anchors', '--n', '50', '--dim', '6', '--steps', '20', '--centres', centres, '--exclusion-angle', '30', '--out', out],
+      { env },
+    );
     expect(code).toBe(0);
     expect(stdout).toMatch(/^anchors\s+50 in 6-d, tammes \(20 steps\), seed 0 → /m);
     expect(stdout).toMatch(/^minimum angle\s+\d+\.\d\d° \(random start \d+\.\d\d°\)$/m);
@@ -42,7 +47,10 @@ describe('id3 anchors', () => {
 
   it('refuses bad options by name, exit code 2, writing nothing', async () => {
     const out = path.join(dir, 'never.npy');
-    const { code, stdout, stderr } = await runCli(['anchors', '--n', '-3', '--dim', 'x', '--steps', '0', '--method', 'magic', '--exclusion-angle', '30', '--out', out], { env });
+    const { code, stdout, stderr } = await runCli(
+      ['anchors', '--n', '-3', '--dim', 'x', '--steps', '0', '--method', 'magic', '--exclusion-angle', '30', '--out', out],
+      { env },
+    );
     expect(code).toBe(2);
     expect(stdout).toBe('');
     expect(stderr.trim().split('\n')).toEqual([

@@ -25,7 +25,15 @@ beforeAll(async () => {
   const { anchors } = await designAnchors(s, { ...AnchorsConfig.parse({ count: N, method: 'random', seed: 1 }), dim: D });
   await anchors.saveNpy(anchorsFile);
   // A small real training manifest (prepare renders it) for empirical attributes.
-  const config = resolveConfig({ name: 'faces', runsDir: work, device: 'cpu', dataset: { kind: 'parametric', identities: 12, imagesPerIdentity: 4, resolution: 32, valIdentities: 2, testIdentities: 2 } }, 'test');
+  const config = resolveConfig(
+    {
+      name: 'faces',
+      runsDir: work,
+      device: 'cpu',
+      dataset: { kind: 'parametric', identities: 12, imagesPerIdentity: 4, resolution: 32, valIdentities: 2, testIdentities: 2 },
+    },
+    'test',
+  );
   await runPipeline(config, { session: s });
   manifest = path.join(work, 'faces', 'prepare', 'manifest.csv');
 });
@@ -38,7 +46,10 @@ interface PlanRows {
 }
 
 function readPlanCsv(dir: string): PlanRows {
-  const [header, ...rows] = readFileSync(path.join(dir, 'plan.csv'), 'utf8').trim().split('\n').map((line) => line.split(','));
+  const [header, ...rows] = readFileSync(path.join(dir, 'plan.csv'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => line.split(','));
   return { header: header!, rows, column: (name) => rows.map((r) => Number(r[header!.indexOf(name)])) };
 }
 
@@ -75,7 +86,15 @@ describe('embeddings y_ij', () => {
     const sample = path.join(work, 'cosines.json');
     writeFileSync(sample, JSON.stringify(cosine));
     const scipy = JSON.parse(
-      execFileSync(pythonExecutable(), ['-c', `import json, sys; from scipy import stats; r = stats.kstest(json.load(open(sys.argv[1])), stats.uniform(0.6, 0.2).cdf); print(json.dumps([r.statistic, r.pvalue]))`, sample], { encoding: 'utf8' }),
+      execFileSync(
+        pythonExecutable(),
+        [
+          '-c',
+          `import json, sys; from scipy import stats; r = stats.kstest(json.load(open(sys.argv[1])), stats.uniform(0.6, 0.2).cdf); print(json.dumps([r.statistic, r.pvalue]))`,
+          sample,
+        ],
+        { encoding: 'utf8' },
+      ),
     ) as [number, number];
     expect(ks.statistic).toBeCloseTo(scipy[0], 10);
     expect(ks.pValue).toBeCloseTo(scipy[1], 2);
@@ -93,7 +112,12 @@ describe('embeddings y_ij', () => {
 
 describe('attributes s_ij', () => {
   it('ranges, pose only: one age per identity, poses per image, all within the ranges', async () => {
-    const ranges = { age: [20, 60] as [number, number], yaw: [-30, 30] as [number, number], pitch: [-10, 10] as [number, number], roll: [-5, 5] as [number, number] };
+    const ranges = {
+      age: [20, 60] as [number, number],
+      yaw: [-30, 30] as [number, number],
+      pitch: [-10, 10] as [number, number],
+      roll: [-5, 5] as [number, number],
+    };
     const { dir } = await plan('pose', { imagesPerIdentity: 20, attributes: { source: 'ranges', ...ranges, vary: 'pose' } });
     const a = await npy(path.join(dir, 'attributes.npy'));
     const at = (r: number, c: number) => a[r * 4 + c]!;
@@ -114,7 +138,10 @@ describe('attributes s_ij', () => {
   it('empirical, age only: whole rows of the training split, one pose per identity', async () => {
     const { dir, summary } = await plan('empirical', { imagesPerIdentity: 10, attributes: { source: 'empirical', vary: 'age' } });
     expect(summary.attributes).toEqual({ source: 'empirical', vary: 'age' });
-    const [header, ...lines] = readFileSync(manifest, 'utf8').trim().split('\n').map((l) => l.split(','));
+    const [header, ...lines] = readFileSync(manifest, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.split(','));
     const col = (name: string) => header!.indexOf(name);
     const train = lines.filter((l) => l[col('split')] === 'train');
     const ages = new Set(train.map((l) => Number(l[col('age')])));
@@ -141,9 +168,16 @@ describe('seeds, determinism and reuse', () => {
       expect(readFileSync(path.join(first.dir, file)).equals(readFileSync(path.join(second.dir, file)))).toBe(true);
     }
     // vary 'all': every image's (age, yaw, pitch, roll) is one training row's, jointly
-    const [header, ...lines] = readFileSync(manifest, 'utf8').trim().split('\n').map((l) => l.split(','));
+    const [header, ...lines] = readFileSync(manifest, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.split(','));
     const tuple = (values: number[]) => values.map((x) => Math.round(x * 1e4) / 1e4).join();
-    const trainRows = new Set(lines.filter((l) => l[header!.indexOf('split')] === 'train').map((l) => tuple(['age', 'yaw', 'pitch', 'roll'].map((n) => Number(l[header!.indexOf(n)])))));
+    const trainRows = new Set(
+      lines
+        .filter((l) => l[header!.indexOf('split')] === 'train')
+        .map((l) => tuple(['age', 'yaw', 'pitch', 'roll'].map((n) => Number(l[header!.indexOf(n)])))),
+    );
     const a = await npy(path.join(first.dir, 'attributes.npy'));
     for (let r = 0; r < N * 30; r++) expect(trainRows.has(tuple(a.slice(r * 4, r * 4 + 4)))).toBe(true);
     const seeds = readPlanCsv(first.dir).column('seed');
@@ -163,9 +197,17 @@ describe('seeds, determinism and reuse', () => {
   });
 
   it('bad inputs are refused by name', async () => {
-    await expect(plan('bad-1', { bounds: [0.9, 0.7] })).rejects.toThrow(/plan: invalid config\n {2}bounds: expected \[low, high\] with low ≤ high/);
-    await expect(plan('bad-2', { bounds: [0.8, 0.8] })).rejects.toThrow(/plan: invalid config\n {2}bounds: expected \[lb, ub\] with lb < ub/);
-    await expect(writeIdentityPlan(s, { anchors: anchorsFile, plan: {}, outDir: path.join(work, 'bad-3') })).rejects.toThrow(/empirical attributes resample a manifest/);
-    await expect(writeIdentityPlan(s, { anchors: path.join(work, 'none.npy'), plan: {}, manifest, outDir: path.join(work, 'bad-4') })).rejects.toThrow(/no anchors file at/);
+    await expect(plan('bad-1', { bounds: [0.9, 0.7] })).rejects.toThrow(
+      /plan: invalid config\n {2}bounds: expected \[low, high\] with low ≤ high/,
+    );
+    await expect(plan('bad-2', { bounds: [0.8, 0.8] })).rejects.toThrow(
+      /plan: invalid config\n {2}bounds: expected \[lb, ub\] with lb < ub/,
+    );
+    await expect(writeIdentityPlan(s, { anchors: anchorsFile, plan: {}, outDir: path.join(work, 'bad-3') })).rejects.toThrow(
+      /empirical attributes resample a manifest/,
+    );
+    await expect(
+      writeIdentityPlan(s, { anchors: path.join(work, 'none.npy'), plan: {}, manifest, outDir: path.join(work, 'bad-4') }),
+    ).rejects.toThrow(/no anchors file at/);
   });
 });

@@ -22,7 +22,8 @@ afterAll(() => s?.close());
 const design = (fields: Record<string, unknown> & { dim: number }): AnchorDesign => ({ ...AnchorsConfig.parse(fields), dim: fields.dim });
 
 /** Rows of a flat (n, d) array. */
-const rowsOf = (data: Float32Array, d: number) => Array.from({ length: data.length / d }, (_, i) => Array.from(data.subarray(i * d, (i + 1) * d)));
+const rowsOf = (data: Float32Array, d: number) =>
+  Array.from({ length: data.length / d }, (_, i) => Array.from(data.subarray(i * d, (i + 1) * d)));
 const dot = (a: number[], b: number[]) => a.reduce((sum, x, i) => sum + x * b[i]!, 0);
 const angle = (cos: number) => (Math.acos(Math.min(1, Math.max(-1, cos))) * 180) / Math.PI;
 
@@ -144,7 +145,8 @@ describe('the exclusion zone', () => {
 
 describe('reproducibility', () => {
   it('the same seed gives the same bytes, another seed other anchors', async () => {
-    const bytes = async (seed: number) => Buffer.from((await (await designAnchors(s, design({ count: 100, dim: 10, steps: 12, seed }))).anchors.toFloat32Array()).buffer);
+    const bytes = async (seed: number) =>
+      Buffer.from((await (await designAnchors(s, design({ count: 100, dim: 10, steps: 12, seed }))).anchors.toFloat32Array()).buffer);
     const first = await bytes(4);
     expect((await bytes(4)).equals(first)).toBe(true);
     expect((await bytes(5)).equals(first)).toBe(false);
@@ -164,11 +166,16 @@ describe('reproducibility', () => {
         if (state.step === 15) stop.abort(); // as if killed right after this save
       },
     };
-    const stopped = await solveTammes(start, { ...options, checkpoints: stopAfter15, signal: stop.signal }).then(() => 'finished', (err: unknown) => err);
+    const stopped = await solveTammes(start, { ...options, checkpoints: stopAfter15, signal: stop.signal }).then(
+      () => 'finished',
+      (err: unknown) => err,
+    );
     expect(stopped).toBeInstanceOf(CancelledError);
     expect(readdirSync(dir).sort()).toEqual(['tammes-15.npy', 'tammes.json']); // the older ones were removed
     const resumed = await solveTammes(start, { ...options, checkpoints });
-    expect(Buffer.from((await resumed.anchors.toFloat32Array()).buffer).equals(Buffer.from((await whole.anchors.toFloat32Array()).buffer))).toBe(true);
+    expect(
+      Buffer.from((await resumed.anchors.toFloat32Array()).buffer).equals(Buffer.from((await whole.anchors.toFloat32Array()).buffer)),
+    ).toBe(true);
     expect(resumed.start).toEqual(whole.start);
     checkpoints.clear();
     expect(readdirSync(dir)).toEqual([]);
@@ -189,7 +196,12 @@ describe('reproducibility', () => {
   });
 
   it('nearest neighbours never name the point itself, also beside an exact duplicate', async () => {
-    const X = await Tensor.fromArray(s, [[1, 0], [0.28, 0.96], [1, 0], [0.6, 0.8]]); // rows 0 and 2 are one point
+    const X = await Tensor.fromArray(s, [
+      [1, 0],
+      [0.28, 0.96],
+      [1, 0],
+      [0.6, 0.8],
+    ]); // rows 0 and 2 are one point
     const { indices, cosines } = await nearestNeighbours(X, 1, 3); // blocks of 3: row 3 is in a block of its own
     expect(Array.from(await (await indices.cast('float32')).toFloat32Array())).toEqual([2, 3, 0, 1]);
     expect(Array.from(await cosines.toFloat32Array()).map((c) => Number(c.toFixed(4)))).toEqual([1, 0.936, 1, 0.936]);

@@ -36,7 +36,9 @@ describe('a live session', () => {
     expect(err).toBeInstanceOf(PythonError);
     expect((err as PythonError).message).toBe('ValueError: the reason');
     expect((err as PythonError).pythonType).toBe('ValueError');
-    expect((err as PythonError).pythonTraceback).toMatch(/Traceback \(most recent call last\)[\s\S]*testing\.py[\s\S]*ValueError: the reason/);
+    expect((err as PythonError).pythonTraceback).toMatch(
+      /Traceback \(most recent call last\)[\s\S]*testing\.py[\s\S]*ValueError: the reason/,
+    );
     // eslint-disable-next-line no-control-regex -- no terminal colour code may be left
     expect((err as PythonError).pythonTraceback).not.toMatch(/\u001b\[/);
     expect(await session.call('system.ping')).toBe('pong'); // still alive
@@ -65,10 +67,15 @@ describe('a live session', () => {
   it('cancels a job through an AbortSignal, promptly, and stays usable', async () => {
     const controller = new AbortController();
     const started = performance.now();
-    const job = runJob(session, 'test.count', { n: 1000, seconds: 0.01 }, {
-      signal: controller.signal,
-      onProgress: (p) => p.step >= 5 && controller.abort(),
-    });
+    const job = runJob(
+      session,
+      'test.count',
+      { n: 1000, seconds: 0.01 },
+      {
+        signal: controller.signal,
+        onProgress: (p) => p.step >= 5 && controller.abort(),
+      },
+    );
     await expect(job).rejects.toBeInstanceOf(CancelledError);
     expect(performance.now() - started).toBeLessThan(3_000);
     expect(await session.call('system.ping')).toBe('pong');
@@ -87,11 +94,15 @@ describe('a dead Python', () => {
   it.each([
     ['a segmentation fault', (s: PythonSession) => s.call('test.segfault'), /SIGSEGV/],
     ['os._exit(7)', (s: PythonSession) => s.call('test.exit', { code: 7 }), /exit code 7/],
-    ['a SIGKILL from outside (as the OOM killer does)', (s: PythonSession) => {
-      const pending = s.call('test.sleep', { seconds: 30 });
-      setTimeout(() => process.kill(s.pid, 'SIGKILL'), 200);
-      return pending;
-    }, /SIGKILL: out of memory/],
+    [
+      'a SIGKILL from outside (as the OOM killer does)',
+      (s: PythonSession) => {
+        const pending = s.call('test.sleep', { seconds: 30 });
+        setTimeout(() => process.kill(s.pid, 'SIGKILL'), 200);
+        return pending;
+      },
+      /SIGKILL: out of memory/,
+    ],
   ])('rejects the pending call and every later one within a second after %s', async (_what, kill, how) => {
     const session = await PythonSession.start(testing);
     const started = performance.now();

@@ -61,7 +61,10 @@ describe('creation and metadata', () => {
   });
 
   it('builds small tensors from nested arrays', async () => {
-    const m = await Tensor.fromArray(s, [[1, 2, 3], [4, 5, 6]]);
+    const m = await Tensor.fromArray(s, [
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
     expect(m.shape).toEqual([2, 3]);
     expect(await values(m)).toEqual([1, 2, 3, 4, 5, 6]);
     expect((await Tensor.fromArray(s, [0, 2], { dtype: 'int64' })).dtype).toBe('int64');
@@ -109,7 +112,10 @@ describe('ops against values computed in JS', () => {
     const norms = await values(X.norm(1));
     expect(norms[0]).toBeCloseTo(Math.hypot(...data.slice(0, 6)), 5);
     expect(await (await U.norm(1)).amin().then((t) => t.item())).toBeCloseTo(1, 5);
-    expect(await (await X.sum()).item()).toBeCloseTo(data.reduce((a, b) => a + b, 0), 3);
+    expect(await (await X.sum()).item()).toBeCloseTo(
+      data.reduce((a, b) => a + b, 0),
+      3,
+    );
     expect(await values(Tensor.zeros(s, [1, 3]).then((z) => z.normalize()))).toEqual([0, 0, 0]); // eps-safe
   });
 
@@ -138,19 +144,45 @@ describe('ops against values computed in JS', () => {
   it('does elementwise arithmetic with tensors, scalars and broadcasting', async () => {
     const x = [0.25, -0.5, 0.75, 1];
     const X = await Tensor.fromArray(s, x);
-    const close = async (t: TensorLike, expected: number[]) =>
-      (await values(t)).forEach((v, i) => expect(v).toBeCloseTo(expected[i]!, 5));
-    await close(X.add(X), x.map((v) => 2 * v));
-    await close(X.sub(1), x.map((v) => v - 1));
-    await close(X.mul(X.neg()), x.map((v) => -v * v));
-    await close(X.div(4), x.map((v) => v / 4));
-    await close(X.pow(3), x.map((v) => v ** 3));
-    await close(X.abs().then((a) => a.sqrt()), x.map((v) => Math.sqrt(Math.abs(v))));
-    await close(X.exp().then((e) => e.log()), x);
-    await close(X.clamp({ min: 0, max: 0.5 }), x.map((v) => Math.min(Math.max(v, 0), 0.5)));
+    const close = async (t: TensorLike, expected: number[]) => (await values(t)).forEach((v, i) => expect(v).toBeCloseTo(expected[i]!, 5));
+    await close(
+      X.add(X),
+      x.map((v) => 2 * v),
+    );
+    await close(
+      X.sub(1),
+      x.map((v) => v - 1),
+    );
+    await close(
+      X.mul(X.neg()),
+      x.map((v) => -v * v),
+    );
+    await close(
+      X.div(4),
+      x.map((v) => v / 4),
+    );
+    await close(
+      X.pow(3),
+      x.map((v) => v ** 3),
+    );
+    await close(
+      X.abs().then((a) => a.sqrt()),
+      x.map((v) => Math.sqrt(Math.abs(v))),
+    );
+    await close(
+      X.exp().then((e) => e.log()),
+      x,
+    );
+    await close(
+      X.clamp({ min: 0, max: 0.5 }),
+      x.map((v) => Math.min(Math.max(v, 0), 0.5)),
+    );
     await close(X.acos(), x.map(Math.acos));
     await close(X.mean(), [x.reduce((a, b) => a + b) / 4]);
-    const rows = await Tensor.fromArray(s, [[1, 2], [3, 4]]);
+    const rows = await Tensor.fromArray(s, [
+      [1, 2],
+      [3, 4],
+    ]);
     await close(rows.add(Tensor.fromArray(s, [10, 20])), [11, 22, 13, 24]);
     await close(rows.sum(0), [4, 6]);
     await close(rows.where(rows.gt(2), 0), [0, 0, 3, 4]);
@@ -183,7 +215,10 @@ describe('ops for the anchor solver against values computed in JS', () => {
   };
 
   it('softmax and logsumexp along a dimension, stable for large inputs', async () => {
-    const rows = [[1, 2, 3], [1000, 1001, 999]];
+    const rows = [
+      [1, 2, 3],
+      [1000, 1001, 999],
+    ];
     const X = await Tensor.fromArray(s, rows);
     const expected = rows.flatMap((r) => {
       const m = Math.max(...r);
@@ -197,7 +232,10 @@ describe('ops for the anchor solver against values computed in JS', () => {
   });
 
   it('unsqueeze, squeeze and cat', async () => {
-    const a = await Tensor.fromArray(s, [[1, 2], [3, 4]]);
+    const a = await Tensor.fromArray(s, [
+      [1, 2],
+      [3, 4],
+    ]);
     expect((await a.unsqueeze(1)).shape).toEqual([2, 1, 2]);
     expect((await a.unsqueeze(1).then((t) => t.squeeze(1))).shape).toEqual([2, 2]);
     const b = await Tensor.fromArray(s, [[5, 6]]);
@@ -207,9 +245,18 @@ describe('ops for the anchor solver against values computed in JS', () => {
   });
 
   it('indexAdd sums repeated indices into a copy and leaves the input alone', async () => {
-    const base = await Tensor.fromArray(s, [[1, 1], [2, 2], [3, 3]]);
+    const base = await Tensor.fromArray(s, [
+      [1, 1],
+      [2, 2],
+      [3, 3],
+    ]);
     const index = await Tensor.fromArray(s, [2, 0, 2, 2], { dtype: 'int64' });
-    const source = await Tensor.fromArray(s, [[1, 10], [2, 20], [3, 30], [4, 40]]);
+    const source = await Tensor.fromArray(s, [
+      [1, 10],
+      [2, 20],
+      [3, 30],
+      [4, 40],
+    ]);
     expect(await values(base.indexAdd(0, index, source))).toEqual([3, 21, 2, 2, 11, 83]);
     expect(await values(base)).toEqual([1, 1, 2, 2, 3, 3]);
   });
@@ -237,7 +284,10 @@ describe('ops for the anchor solver against values computed in JS', () => {
     const dot = (i: number, j: number) => [0, 1, 2].reduce((sum, l) => sum + a[i * d + l]! * a[j * d + l]!, 0);
     const rowOf = [0, 0, 1, 3, 3];
     const sampled = await pattern.sampledMatmul(A, A.T());
-    close(await values(sampled.values()), cols.map((j, e) => dot(rowOf[e]!, j)));
+    close(
+      await values(sampled.values()),
+      cols.map((j, e) => dot(rowOf[e]!, j)),
+    );
     const P = await Tensor.sparseCsr(long(crow), long(cols), Tensor.fromArray(s, weights), [n, n]);
     const expected: number[] = new Array(n * d).fill(0);
     cols.forEach((j, e) => {
@@ -278,7 +328,12 @@ describe('.npy files', () => {
     const junk = path.join(dir, 'junk.npy');
     writeFileSync(junk, 'not a numpy file');
     await expect(Tensor.loadNpy(s, junk)).rejects.toThrow(/junk\.npy: not a \.npy array of numbers/);
-    const pattern = await Tensor.sparseCsr(Tensor.fromArray(s, [0, 0], { dtype: 'int64' }), Tensor.zeros(s, [0], { dtype: 'int64' }), Tensor.zeros(s, [0]), [1, 1]);
+    const pattern = await Tensor.sparseCsr(
+      Tensor.fromArray(s, [0, 0], { dtype: 'int64' }),
+      Tensor.zeros(s, [0], { dtype: 'int64' }),
+      Tensor.zeros(s, [0]),
+      [1, 1],
+    );
     await expect(pattern.saveNpy(path.join(dir, 'sparse.npy'))).rejects.toThrow(/only dense tensors/);
     expect(existsSync(path.join(dir, 'sparse.npy'))).toBe(false);
   });
@@ -286,13 +341,36 @@ describe('.npy files', () => {
   it('are written in row blocks under a temporary name, renamed when committed', async () => {
     const file = path.join(dir, 'rows.npy');
     const writer = await NpyRowWriter.create(s, file, [5, 2]);
-    await writer.write(3, await Tensor.fromArray(s, [[6, 7], [8, 9]]));
-    await writer.write(0, await Tensor.fromArray(s, [[0, 1], [2, 3], [4, 5]]));
-    await expect(writer.write(4, await Tensor.fromArray(s, [[1, 1], [1, 1]]))).rejects.toThrow(/do not fit the array/);
+    await writer.write(
+      3,
+      await Tensor.fromArray(s, [
+        [6, 7],
+        [8, 9],
+      ]),
+    );
+    await writer.write(
+      0,
+      await Tensor.fromArray(s, [
+        [0, 1],
+        [2, 3],
+        [4, 5],
+      ]),
+    );
+    await expect(
+      writer.write(
+        4,
+        await Tensor.fromArray(s, [
+          [1, 1],
+          [1, 1],
+        ]),
+      ),
+    ).rejects.toThrow(/do not fit the array/);
     expect(existsSync(file)).toBe(false);
     const stranger = path.join(dir, 'stranger.txt');
     writeFileSync(stranger, 'not ours');
-    await expect(s.call('tensor.npy_commit', { temporary: stranger, path: file })).rejects.toThrow(/is not a temporary \.npy file begun by npy_create/);
+    await expect(s.call('tensor.npy_commit', { temporary: stranger, path: file })).rejects.toThrow(
+      /is not a temporary \.npy file begun by npy_create/,
+    );
     await expect(s.call('tensor.npy_abort', { temporary: stranger })).rejects.toThrow(/is not a temporary/);
     expect(existsSync(stranger)).toBe(true);
     await writer.commit();
@@ -320,7 +398,7 @@ describe('bulk transfer', () => {
 });
 
 describe('errors and lifetime', () => {
-  it('rejects a shape mismatch with a PythonError carrying torch\'s words', async () => {
+  it("rejects a shape mismatch with a PythonError carrying torch's words", async () => {
     const a = await Tensor.ones(s, [2, 3]);
     const err = await a.matmul(Tensor.ones(s, [2, 3])).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PythonError);
@@ -363,10 +441,12 @@ describe('errors and lifetime', () => {
     await expect(s.call('tensor.op', { op: 'sum', args: [{ $tensor: made[0]!.id }] })).rejects.toThrow(/no tensor with id/);
     await expect(made[1]!.sum()).rejects.toThrow(TensorDisposedError);
     const failed: Tensor[] = [];
-    await expect(tidy(async () => {
-      failed.push(await outside.add(1));
-      throw new Error('midway');
-    })).rejects.toThrow('midway');
+    await expect(
+      tidy(async () => {
+        failed.push(await outside.add(1));
+        throw new Error('midway');
+      }),
+    ).rejects.toThrow('midway');
     await expect(failed[0]!.sum()).rejects.toThrow(TensorDisposedError);
   });
 

@@ -24,9 +24,17 @@ describe('resolveConfig', () => {
       runsDir: 'runs',
       device: 'auto',
       dataset: {
-        kind: 'parametric', identities: 300, imagesPerIdentity: 16, resolution: 64, valIdentities: 30, testIdentities: 60,
-        seed: 0, ranges: { age: [18, 80], yaw: [-45, 45], pitch: [-20, 20], roll: [-15, 15] },
-        gridIdentities: 8, gridImages: 8, batchSize: 256,
+        kind: 'parametric',
+        identities: 300,
+        imagesPerIdentity: 16,
+        resolution: 64,
+        valIdentities: 30,
+        testIdentities: 60,
+        seed: 0,
+        ranges: { age: [18, 80], yaw: [-45, 45], pitch: [-20, 20], roll: [-15, 15] },
+        gridIdentities: 8,
+        gridImages: 8,
+        batchSize: 256,
       },
       evaluate: { split: 'test', pairs: 6000, seed: 0, benchmarks: [], pixelBaseline: true, batchSize: 256 },
       seeds: 1,
@@ -34,11 +42,27 @@ describe('resolveConfig', () => {
     });
     const withTraining = resolveConfig({ dataset: { kind: 'parametric' }, trainFr: {} }, 'x.ts');
     expect(withTraining.trainFr).toEqual({
-      backbone: 'iresnet50', inputSize: 112, embeddingSize: 512, head: 'arcface', s: 64, m: 0.5, epochs: 40,
-      decayEpochs: [22, 28, 32], warmupEpochs: 0, batchSize: 128, lr: 0.1, momentum: 0.9, weightDecay: 5e-4, flip: true,
+      backbone: 'iresnet50',
+      inputSize: 112,
+      embeddingSize: 512,
+      head: 'arcface',
+      s: 64,
+      m: 0.5,
+      epochs: 40,
+      decayEpochs: [22, 28, 32],
+      warmupEpochs: 0,
+      batchSize: 128,
+      lr: 0.1,
+      momentum: 0.9,
+      weightDecay: 5e-4,
+      flip: true,
       augment: { crop: 0, cropScale: [0.2, 1], lowResolution: 0, lowResolutionScale: [0.2, 1], photometric: 0, photometricStrength: 0.5 },
       loader: { mode: 'auto', workers: 2, memoryGiB: 4, sampling: 'uniform', onCorrupt: 'raise' },
-      gradClip: 5, maxWeightGrowth: 20, checkpointEvery: 500, seed: 0, processes: 1,
+      gradClip: 5,
+      maxWeightGrowth: 20,
+      checkpointEvery: 500,
+      seed: 0,
+      processes: 1,
     });
     expect(resolveConfig({ name: 'given', dataset: { kind: 'parametric' } }, 'x.ts', 'from-file').name).toBe('given');
   });
@@ -70,7 +94,9 @@ describe('resolveConfig', () => {
 
   it('names a missing section, a wrong dataset kind and a wrong type', () => {
     expect(problems({})).toEqual(['dataset: expected object, got nothing']);
-    expect(problems({ dataset: { kind: 'ffhq' } })).toEqual(['dataset.kind: expected one of "parametric" | "folders" | "manifest" | "recordio", got "ffhq"']);
+    expect(problems({ dataset: { kind: 'ffhq' } })).toEqual([
+      'dataset.kind: expected one of "parametric" | "folders" | "manifest" | "recordio", got "ffhq"',
+    ]);
     expect(problems({ runsDir: 3, dataset: { kind: 'parametric' } })).toEqual(['runsDir: expected a folder path, got 3']);
     expect(problems({ name: '../escape', dataset: { kind: 'parametric' } })).toEqual([
       'name: expected a name of letters, digits, ".", "_", "-", got "../escape"',
@@ -89,12 +115,22 @@ describe('resolveConfig', () => {
     expect(problems({ dataset: { kind: 'parametric' }, trainFr: { realIdentities: 10 } })).toEqual([
       "trainFr.realIdentities: expected realIdentities only with data 'real', got 10",
     ]);
-    expect(resolveConfig({ dataset: { kind: 'parametric' }, trainFr: { data: 'real', realIdentities: 10 } }, 'x.ts').trainFr?.realIdentities).toBe(10);
+    expect(
+      resolveConfig({ dataset: { kind: 'parametric' }, trainFr: { data: 'real', realIdentities: 10 } }, 'x.ts').trainFr?.realIdentities,
+    ).toBe(10);
   });
 
   it('lets a variant leave a section out with null, and only a top-level section', () => {
     const base = resolveConfig(
-      { name: 'b', dataset: { kind: 'parametric' }, encoder: { kind: 'train', recipe: {} }, diffusion: {}, anchors: {}, generate: {}, trainFr: {} },
+      {
+        name: 'b',
+        dataset: { kind: 'parametric' },
+        encoder: { kind: 'train', recipe: {} },
+        diffusion: {},
+        anchors: {},
+        generate: {},
+        trainFr: {},
+      },
       'x.ts',
     );
     const [synthetic, real] = expandVariants(base, 'x.ts', {
@@ -134,8 +170,16 @@ describe('loadConfigFile', () => {
   it.each([
     ['missing.ts', null, /missing\.ts: invalid config\n {2}file not found/],
     ['broken.ts', 'export default {{{', /broken\.ts: invalid config\n {2}could not be imported: /],
-    ['nodefault.ts', 'export const x = 1;', /nodefault\.ts: invalid config\n {2}expected `export default defineConfig\(\{ \.\.\. \}\)`, found no default export/],
-    ['bad.ts', "export default { dataset: { kind: 'parametric', identities: 0 } };", /bad\.ts: invalid config\n {2}dataset\.identities: expected a positive integer, got 0/],
+    [
+      'nodefault.ts',
+      'export const x = 1;',
+      /nodefault\.ts: invalid config\n {2}expected `export default defineConfig\(\{ \.\.\. \}\)`, found no default export/,
+    ],
+    [
+      'bad.ts',
+      "export default { dataset: { kind: 'parametric', identities: 0 } };",
+      /bad\.ts: invalid config\n {2}dataset\.identities: expected a positive integer, got 0/,
+    ],
   ])('rejects %s with a ConfigError naming the file', async (name, text, message) => {
     const p = text === null ? path.join(dir, name) : file(name, text);
     const err = await loadConfigFile(p).catch((e: unknown) => e);

@@ -53,8 +53,13 @@ describe('generate.fidInceptionWeights', () => {
 
   it('refuses a variant that names a missing file, under the variant', async () => {
     const missing = path.join(dir, 'other.pth');
-    const file = configFile('variant.ts', { ...generating({ fidInceptionWeights: weights }), variants: { other: { generate: { fidInceptionWeights: missing } }, same: { generate: { seed: 1 } } } });
-    expect(await loadProblems(file)).toEqual([expect.stringMatching(new RegExp(`^variants\\.other\\.generate\\.fidInceptionWeights: no such file ${missing} `))]);
+    const file = configFile('variant.ts', {
+      ...generating({ fidInceptionWeights: weights }),
+      variants: { other: { generate: { fidInceptionWeights: missing } }, same: { generate: { seed: 1 } } },
+    });
+    expect(await loadProblems(file)).toEqual([
+      expect.stringMatching(new RegExp(`^variants\\.other\\.generate\\.fidInceptionWeights: no such file ${missing} `)),
+    ]);
   });
 
   it('loads when the file is there; resolving alone never looks for it (a run folder reopens elsewhere)', async () => {
@@ -74,7 +79,11 @@ describe('generate.fidInceptionWeights', () => {
     const withFid = keyOf({ fidInceptionWeights: weights });
     expect(withFid.generate).not.toBe(without.generate);
     expect({ ...withFid, generate: undefined, 'train-fr': undefined, evaluate: undefined, report: undefined }).toEqual({
-      ...without, generate: undefined, 'train-fr': undefined, evaluate: undefined, report: undefined,
+      ...without,
+      generate: undefined,
+      'train-fr': undefined,
+      evaluate: undefined,
+      report: undefined,
     }); // the stages before generate keep their keys
 
     const moved = path.join(dir, 'moved.pth');

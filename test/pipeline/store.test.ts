@@ -1,6 +1,17 @@
 /** The stage store: runs share the folders of equal keys; selections (--force, --from, --only). */
 import { spawn } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,7 +27,12 @@ import { meanAndError, sweep } from '../../src/pipeline/sweep.ts';
 const runsDir = mkdtempSync(path.join(tmpdir(), 'id3-store-'));
 const tiny = (name: string, seed = 0) =>
   resolveConfig(
-    { name, runsDir, report: false, dataset: { kind: 'parametric', identities: 4, imagesPerIdentity: 2, resolution: 32, valIdentities: 1, testIdentities: 1, seed } },
+    {
+      name,
+      runsDir,
+      report: false,
+      dataset: { kind: 'parametric', identities: 4, imagesPerIdentity: 2, resolution: 32, valIdentities: 1, testIdentities: 1, seed },
+    },
     'test',
   );
 const withFr = (name: string) =>
@@ -26,7 +42,16 @@ const withFr = (name: string) =>
       runsDir,
       report: false,
       dataset: { kind: 'parametric', identities: 24, imagesPerIdentity: 2, resolution: 32, valIdentities: 1, testIdentities: 20 },
-      trainFr: { backbone: 'iresnet-small', inputSize: 32, embeddingSize: 8, widths: [4, 4, 4, 4], layers: [1, 1, 1, 1], epochs: 1, decayEpochs: [1], batchSize: 2 },
+      trainFr: {
+        backbone: 'iresnet-small',
+        inputSize: 32,
+        embeddingSize: 8,
+        widths: [4, 4, 4, 4],
+        layers: [1, 1, 1, 1],
+        epochs: 1,
+        decayEpochs: [1],
+        batchSize: 2,
+      },
       evaluate: { pairs: 20 },
     },
     'test',
@@ -82,7 +107,7 @@ describe('the stage store', () => {
     expect(existsSync(path.join(link, 'images', '3', '1.png'))).toBe(true);
   });
 
-  it('refuses to work in a folder that another live process is making, and ignores a dead one\'s lock', async () => {
+  it("refuses to work in a folder that another live process is making, and ignores a dead one's lock", async () => {
     const config = tiny('locked', 9);
     const folder = planRun(config)[0]!.folder;
     mkdirSync(folder, { recursive: true });
@@ -118,7 +143,10 @@ describe('the stage store', () => {
     const held = linkOf('keep', 'prepare');
     const other = spawn('sleep', ['30']);
     try {
-      writeFileSync(path.join(held, '.lock'), JSON.stringify({ pid: other.pid, startTime: processStartTime(other.pid!), owner: 'elsewhere' }));
+      writeFileSync(
+        path.join(held, '.lock'),
+        JSON.stringify({ pid: other.pid, startTime: processStartTime(other.pid!), owner: 'elsewhere' }),
+      );
       await runPipeline(tiny('keep', 6), { session }); // moves off it
       expect(linkOf('keep', 'prepare')).not.toBe(held);
       expect(existsSync(path.join(held, 'stage.json'))).toBe(true);
@@ -134,7 +162,10 @@ describe('the stage store', () => {
     const messages: string[] = [];
     const reporter = { stageStarted() {}, progress() {}, stageFinished() {}, close() {}, info: (m: string) => messages.push(m) };
     try {
-      for (const [name, pid] of [['dead', dead.pid], ['reused', reused.pid]] as const) {
+      for (const [name, pid] of [
+        ['dead', dead.pid],
+        ['reused', reused.pid],
+      ] as const) {
         mkdirSync(path.join(runsDir, name), { recursive: true });
         writeFileSync(path.join(runsDir, name, '.lock'), JSON.stringify({ pid, startTime: '1', owner: name }));
         expect((await runPipeline(tiny(name, 8), { session, reporter })).stages.prepare?.outcome).toBeDefined();
@@ -188,14 +219,20 @@ describe('damaged outputs', () => {
 });
 
 describe('seeds', () => {
-  it('a sweep over seed replicas tabulates each variant\'s mean ± standard error and says whether a margin is noise', async () => {
+  it("a sweep over seed replicas tabulates each variant's mean ± standard error and says whether a margin is noise", async () => {
     const base = { ...withFr('seeded'), seeds: 3, variants: { a: {}, b: { trainFr: { lr: 0.3 } } } };
     const result = await sweep(base, base.variants, { session });
     const column = 'held-out iresnet-small (train-fr)';
     // Replica k moves train-fr's seed by k (no anchors or generate here); replica 0 is the variant itself.
     const accuracies = ['seeded-a', 'seeded-a-s1', 'seeded-a-s2'].map((name) => {
-      const run = JSON.parse(readFileSync(path.join(runsDir, name, 'run.json'), 'utf8')) as { config: { trainFr: { seed: number } }; stages: { evaluate: { summary: EvaluateSummary } } };
-      return { seed: run.config.trainFr.seed, accuracy: run.stages.evaluate.summary.rows.find((r) => r.model === 'iresnet-small (train-fr)')!.accuracy };
+      const run = JSON.parse(readFileSync(path.join(runsDir, name, 'run.json'), 'utf8')) as {
+        config: { trainFr: { seed: number } };
+        stages: { evaluate: { summary: EvaluateSummary } };
+      };
+      return {
+        seed: run.config.trainFr.seed,
+        accuracy: run.stages.evaluate.summary.rows.find((r) => r.model === 'iresnet-small (train-fr)')!.accuracy,
+      };
     });
     expect(accuracies.map((a) => a.seed)).toEqual([0, 1, 2]);
     const { mean, se } = meanAndError(accuracies.map((a) => a.accuracy));
@@ -205,7 +242,11 @@ describe('seeds', () => {
     expect(a![`${column} ±`]).toBeCloseTo(se!, 12);
     expect(result.margins).toHaveLength(1);
     const difference = 100 * ((b![column] as number) - mean);
-    expect(result.margins[0]).toMatch(new RegExp(`^${column.replace(/[()]/g, '\\$&')}: b − a = [+-]\\d+\\.\\d\\d points ± \\d+\\.\\d\\d \\(\\d+\\.\\d s\\.e\\.: (within|beyond) noise\\)$`));
+    expect(result.margins[0]).toMatch(
+      new RegExp(
+        `^${column.replace(/[()]/g, '\\$&')}: b − a = [+-]\\d+\\.\\d\\d points ± \\d+\\.\\d\\d \\(\\d+\\.\\d s\\.e\\.: (within|beyond) noise\\)$`,
+      ),
+    );
     expect(result.margins[0]).toContain(`${difference >= 0 ? '+' : ''}${difference.toFixed(2)} points`);
     expect(readFileSync(result.markdown, 'utf8')).toContain(result.margins[0]);
   });
@@ -217,7 +258,7 @@ describe('seeds', () => {
 });
 
 describe('Ctrl-C', () => {
-  it('stops the run when it arrives in a job\'s finishing phase: no later stage starts', async () => {
+  it("stops the run when it arrives in a job's finishing phase: no later stage starts", async () => {
     // As the CLI's SIGINT handler does: abort the session's interrupt signal, then arm a new one. Here at
     // prepare's last progress step, when only its finishing work (attributes, grid) is left.
     const reporter = {
@@ -243,7 +284,8 @@ describe('Ctrl-C', () => {
 describe('stage selections', () => {
   it('--from redoes that stage and every later one; --force redoes the stages that read it', async () => {
     await runPipeline(withFr('fr'), { session });
-    const actions = (selection: Parameters<typeof planRun>[1]) => planRun(withFr('fr'), selection).map((p) => `${p.stage.name}:${p.action}`);
+    const actions = (selection: Parameters<typeof planRun>[1]) =>
+      planRun(withFr('fr'), selection).map((p) => `${p.stage.name}:${p.action}`);
     expect(actions({})).toEqual(['prepare:reuse', 'train-fr:reuse', 'evaluate:reuse']);
     expect(actions({ from: 'train-fr' })).toEqual(['prepare:reuse', 'train-fr:run', 'evaluate:run']);
     expect(actions({ force: ['prepare'] })).toEqual(['prepare:run', 'train-fr:run', 'evaluate:run']);
@@ -253,7 +295,11 @@ describe('stage selections', () => {
 
   it('--only runs nothing else, and refuses when a stage before it is not made', async () => {
     const result = await runPipeline(withFr('fr'), { session, only: ['evaluate'], force: ['evaluate'] });
-    expect(Object.fromEntries(Object.entries(result.stages).map(([name, s]) => [name, s.outcome]))).toEqual({ prepare: 'cached', 'train-fr': 'cached', evaluate: 'done' });
+    expect(Object.fromEntries(Object.entries(result.stages).map(([name, s]) => [name, s.outcome]))).toEqual({
+      prepare: 'cached',
+      'train-fr': 'cached',
+      evaluate: 'done',
+    });
     // A new run: the stages before the selection are linked into its folder, where the selected ones read them.
     await runPipeline(withFr('only-fr'), { session, only: ['evaluate'], force: ['evaluate'] });
     expect(linkOf('only-fr', 'prepare')).toBe(linkOf('fr', 'prepare'));
@@ -265,6 +311,8 @@ describe('stage selections', () => {
 
   it('names a stage the config does not run', () => {
     expect(() => planRun(tiny('one'), { from: 'evaluate' })).toThrow(StageSelectionError);
-    expect(() => planRun(tiny('one'), { force: ['train-fr'] })).toThrow(/--force train-fr: this config does not run stage train-fr \(it runs prepare\)/);
+    expect(() => planRun(tiny('one'), { force: ['train-fr'] })).toThrow(
+      /--force train-fr: this config does not run stage train-fr \(it runs prepare\)/,
+    );
   });
 });

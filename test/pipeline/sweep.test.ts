@@ -18,7 +18,19 @@ const base: Id3ConfigInput = {
   runsDir,
   device: 'cpu',
   dataset: { kind: 'parametric', identities: 26, imagesPerIdentity: 3, resolution: 32, valIdentities: 1, testIdentities: 20 },
-  trainFr: { backbone: 'iresnet-small', inputSize: 32, embeddingSize: 8, widths: [4, 4, 8, 8], layers: [1, 1, 1, 1], head: 'cosface', s: 16, m: 0.2, epochs: 1, decayEpochs: [1], batchSize: 3 },
+  trainFr: {
+    backbone: 'iresnet-small',
+    inputSize: 32,
+    embeddingSize: 8,
+    widths: [4, 4, 8, 8],
+    layers: [1, 1, 1, 1],
+    head: 'cosface',
+    s: 16,
+    m: 0.2,
+    epochs: 1,
+    decayEpochs: [1],
+    batchSize: 3,
+  },
   evaluate: { pairs: 40 },
 };
 
@@ -41,7 +53,10 @@ describe('patches', () => {
 
   it('a bad variant is a bad config, reported under its name', () => {
     const attempt = () =>
-      resolveConfig({ ...base, variants: { small: { dataset: { identities: -3 } }, renamed: { name: 'x' } as never, fine: { trainFr: { m: 0.1 } } } }, 'abl.ts');
+      resolveConfig(
+        { ...base, variants: { small: { dataset: { identities: -3 } }, renamed: { name: 'x' } as never, fine: { trainFr: { m: 0.1 } } } },
+        'abl.ts',
+      );
     expect(attempt).toThrow(ConfigError);
     try {
       attempt();
@@ -65,8 +80,12 @@ describe('sweep', () => {
     expect(result.runs.hard!.stages['train-fr']?.outcome).toBe('done');
 
     expect(result.columns.slice(0, 3)).toEqual(['variant', 'trainFr.m', 'trainFr.s']);
-    expect(result.rows.map((r) => [r.variant, r['trainFr.m'], r['trainFr.s']])).toEqual([['soft', 0.1, 16], ['hard', 0.4, 32]]);
-    const evaluated = (variant: 'soft' | 'hard') => (result.runs[variant]!.stages.evaluate!.record.summary as { rows: { model: string; accuracy: number }[] }).rows;
+    expect(result.rows.map((r) => [r.variant, r['trainFr.m'], r['trainFr.s']])).toEqual([
+      ['soft', 0.1, 16],
+      ['hard', 0.4, 32],
+    ]);
+    const evaluated = (variant: 'soft' | 'hard') =>
+      (result.runs[variant]!.stages.evaluate!.record.summary as { rows: { model: string; accuracy: number }[] }).rows;
     for (const [i, variant] of (['soft', 'hard'] as const).entries()) {
       for (const r of evaluated(variant)) expect(result.rows[i]![`held-out ${r.model}`]).toBe(r.accuracy);
     }
@@ -83,12 +102,19 @@ describe('sweep', () => {
   });
 
   it('a config with variants is refused by run() and swept by id3 run (rerun: every stage reused)', async () => {
-    await expect(run({ ...base, variants: { soft: { trainFr: { m: 0.1 } } } }, { session })).rejects.toThrow(/has variants; run them with sweep/);
+    await expect(run({ ...base, variants: { soft: { trainFr: { m: 0.1 } } } }, { session })).rejects.toThrow(
+      /has variants; run them with sweep/,
+    );
     const file = path.join(runsDir, 'abl.ts');
-    writeFileSync(file, `export default ${JSON.stringify({ ...base, name: undefined, variants: { soft: { trainFr: { m: 0.1 } }, hard: { trainFr: { m: 0.4, s: 32 } } } })};\n`);
+    writeFileSync(
+      file,
+      `export default ${JSON.stringify({ ...base, name: undefined, variants: { soft: { trainFr: { m: 0.1 } }, hard: { trainFr: { m: 0.4, s: 32 } } } })};\n`,
+    );
     const plan = await runCli(['run', file, '--dry-run', '--json']);
     expect(plan.code).toBe(0);
-    expect(JSON.parse(plan.stdout).map((v: { variant: string; stages: { action: string }[] }) => [v.variant, v.stages.map((s) => s.action)])).toEqual([
+    expect(
+      JSON.parse(plan.stdout).map((v: { variant: string; stages: { action: string }[] }) => [v.variant, v.stages.map((s) => s.action)]),
+    ).toEqual([
       ['soft', ['reuse', 'reuse', 'reuse', 'reuse']],
       ['hard', ['reuse', 'reuse', 'reuse', 'reuse']],
     ]);

@@ -18,14 +18,29 @@ const STEPS = 60;
 const trainedEncoder: Id3ConfigInput['encoder'] = {
   kind: 'train',
   recipe: {
-    backbone: 'iresnet-small', inputSize: 32, embeddingSize: 16, widths: [8, 8, 16, 16], layers: [1, 1, 1, 1],
-    head: 'cosface', s: 16, m: 0.2, epochs: 1, decayEpochs: [1], batchSize: 8, lr: 0.05,
+    backbone: 'iresnet-small',
+    inputSize: 32,
+    embeddingSize: 16,
+    widths: [8, 8, 16, 16],
+    layers: [1, 1, 1, 1],
+    head: 'cosface',
+    s: 16,
+    m: 0.2,
+    epochs: 1,
+    decayEpochs: [1],
+    batchSize: 8,
+    lr: 0.05,
   },
 };
 /** Later runs take the first run's encoder as a folder: the same f, without training it again. */
 const sameEncoder: Id3ConfigInput['encoder'] = { kind: 'folder', path: path.join(runsDir, 'bridge', 'encoder') };
 
-const input = (name: string, processes = 1, diffusion: object = {}, encoder: Id3ConfigInput['encoder'] = trainedEncoder): Id3ConfigInput => ({
+const input = (
+  name: string,
+  processes = 1,
+  diffusion: object = {},
+  encoder: Id3ConfigInput['encoder'] = trainedEncoder,
+): Id3ConfigInput => ({
   name,
   runsDir,
   device: 'cpu',
@@ -34,7 +49,16 @@ const input = (name: string, processes = 1, diffusion: object = {}, encoder: Id3
   diffusion: {
     model: { patchSize: 2, channels: 16, channelMults: [1, 2], resBlocks: 1, attentionResolutions: [8], headChannels: 16, dropout: 0.1 },
     conditioning: { hidden: [32, 32], size: 64 },
-    training: { steps: STEPS, batchSize: 4 / processes, lr: 1e-3, warmupSteps: 5, emaDecay: 0.9, checkpointEvery: 10, gridImages: 2, processes },
+    training: {
+      steps: STEPS,
+      batchSize: 4 / processes,
+      lr: 1e-3,
+      warmupSteps: 5,
+      emaDecay: 0.9,
+      checkpointEvery: 10,
+      gridImages: 2,
+      processes,
+    },
     ...diffusion,
   },
   evaluate: { split: null }, // these tests are about train alone
@@ -63,7 +87,10 @@ describe('train (ID³ diffusion)', () => {
     const card = JSON.parse(readFileSync(path.join(result.dir, 'train', 'model.json'), 'utf8'));
     expect(card).toMatchObject({ kind: 'id3-diffusion', resolution: 32, weights: 'ema.safetensors', embeddingSize: 16 });
     expect(card.encoder).toEqual({ kind: 'folder', path: path.join(result.dir, 'encoder') });
-    const events = readFileSync(path.join(result.dir, 'train', 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const events = readFileSync(path.join(result.dir, 'train', 'events.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(events.at(-1)).toMatchObject({ step: STEPS, total: STEPS, unit: 'step' });
     expect(Object.keys(events.at(-1).metrics).sort()).toEqual(['denoising', 'identity', 'loss', 'lr']);
   });
@@ -71,44 +98,57 @@ describe('train (ID³ diffusion)', () => {
   it('keys: the sampler and checkpointEvery stay out of the train key; w is in it', () => {
     const base = config('bridge');
     expect(planRun(base).map((p) => p.action)).toEqual(['reuse', 'reuse', 'reuse']);
-    const sampler = resolveConfig({ ...input('bridge'), diffusion: { ...input('bridge').diffusion, sampler: { guidanceScale: 3 } } }, 'test');
+    const sampler = resolveConfig(
+      { ...input('bridge'), diffusion: { ...input('bridge').diffusion, sampler: { guidanceScale: 3 } } },
+      'test',
+    );
     expect(planRun(sampler).map((p) => p.action)).toEqual(['reuse', 'reuse', 'reuse']);
     const baseline = config('bridge', 1, { loss: { w: 0 } });
     expect(planRun(baseline).map((p) => p.action)).toEqual(['reuse', 'reuse', 'run']);
   });
 
-  it('a run killed during train resumes from its checkpoint to the same weights as the uninterrupted run', { timeout: 240_000 }, async () => {
-    const configFile = path.join(runsDir, 'killed.ts');
-    writeFileSync(configFile, `export default ${JSON.stringify({ ...input('killed', 1, {}, sameEncoder), name: undefined })};\n`);
-    const trainDir = path.join(runsDir, 'killed', 'train');
-    const first = spawnTs('bin/id3.js', ['run', configFile, '--json'], env);
-    await first.waitFor(/"event":"progress","stage":"train"/, 120_000);
-    await waitUntil(() => existsSync(path.join(trainDir, 'checkpoint.safetensors')), 60_000);
-    first.child.kill('SIGKILL');
-    await exited(first.child);
-    expect(JSON.parse(readFileSync(path.join(trainDir, 'stage.json'), 'utf8')).status).toBe('running');
-    expect(existsSync(path.join(trainDir, 'ema.safetensors'))).toBe(false);
+  it(
+    'a run killed during train resumes from its checkpoint to the same weights as the uninterrupted run',
+    { timeout: 240_000 },
+    async () => {
+      const configFile = path.join(runsDir, 'killed.ts');
+      writeFileSync(configFile, `export default ${JSON.stringify({ ...input('killed', 1, {}, sameEncoder), name: undefined })};\n`);
+      const trainDir = path.join(runsDir, 'killed', 'train');
+      const first = spawnTs('bin/id3.js', ['run', configFile, '--json'], env);
+      await first.waitFor(/"event":"progress","stage":"train"/, 120_000);
+      await waitUntil(() => existsSync(path.join(trainDir, 'checkpoint.safetensors')), 60_000);
+      first.child.kill('SIGKILL');
+      await exited(first.child);
+      expect(JSON.parse(readFileSync(path.join(trainDir, 'stage.json'), 'utf8')).status).toBe('running');
+      expect(existsSync(path.join(trainDir, 'ema.safetensors'))).toBe(false);
 
-    const second = await runCli(['run', configFile, '--json'], { env });
-    expect(second.code).toBe(0);
-    // events.jsonl holds both runs; each begins with an event at elapsed ≈ 0: the second one at a checkpoint.
-    const begins = readFileSync(path.join(trainDir, 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l))
-      .filter((e: { elapsed: number }) => e.elapsed < 0.05).map((e: { step: number }) => e.step);
-    expect(begins).toHaveLength(2);
-    expect(begins[0]).toBe(0);
-    expect(begins[1]! % 10).toBe(0);
-    expect(begins[1]).toBeGreaterThanOrEqual(10);
-    // Tolerance: none. The same training straight through (the first test, same f) has the same bytes.
-    for (const file of ['ema.safetensors', 'checkpoint.safetensors']) {
-      expect(sha(path.join(trainDir, file))).toBe(sha(path.join(runsDir, 'bridge', 'train', file)));
-    }
-  });
+      const second = await runCli(['run', configFile, '--json'], { env });
+      expect(second.code).toBe(0);
+      // events.jsonl holds both runs; each begins with an event at elapsed ≈ 0: the second one at a checkpoint.
+      const begins = readFileSync(path.join(trainDir, 'events.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l))
+        .filter((e: { elapsed: number }) => e.elapsed < 0.05)
+        .map((e: { step: number }) => e.step);
+      expect(begins).toHaveLength(2);
+      expect(begins[0]).toBe(0);
+      expect(begins[1]! % 10).toBe(0);
+      expect(begins[1]).toBeGreaterThanOrEqual(10);
+      // Tolerance: none. The same training straight through (the first test, same f) has the same bytes.
+      for (const file of ['ema.safetensors', 'checkpoint.safetensors']) {
+        expect(sha(path.join(trainDir, file))).toBe(sha(path.join(runsDir, 'bridge', 'train', file)));
+      }
+    },
+  );
 
   it('trains under torchrun with two processes (gloo)', { timeout: 240_000 }, async () => {
     const result = await runPipeline(config('torchrun', 2, {}, sameEncoder), { session });
     const summary = result.stages.train!.record.summary as TrainSummary;
     expect(summary).toMatchObject({ steps: STEPS, processes: 2 });
-    const events = readFileSync(path.join(result.dir, 'train', 'events.jsonl'), 'utf8').trim().split('\n');
+    const events = readFileSync(path.join(result.dir, 'train', 'events.jsonl'), 'utf8')
+      .trim()
+      .split('\n');
     expect(JSON.parse(events.at(-1)!)).toMatchObject({ step: STEPS, total: STEPS });
     expect(existsSync(path.join(result.dir, 'train', 'ema.safetensors'))).toBe(true);
   });
@@ -116,6 +156,8 @@ describe('train (ID³ diffusion)', () => {
   it('refuses a diffusion section without an encoder, and a U-Net that does not fit the image side', () => {
     const { encoder: _encoder, ...noEncoder } = input('x');
     expect(() => resolveConfig(noEncoder, 'test')).toThrow(/encoder: expected an encoder section/);
-    expect(() => resolveConfig(input('x', 1, { model: { patchSize: 3 } }), 'test')).toThrow(/diffusion\.model\.patchSize: expected the image side 32/);
+    expect(() => resolveConfig(input('x', 1, { model: { patchSize: 3 } }), 'test')).toThrow(
+      /diffusion\.model\.patchSize: expected the image side 32/,
+    );
   });
 });

@@ -109,7 +109,13 @@ export const anchorsStage: Stage<AnchorsSummary> = {
       const found = await runJob<CentresResult>(
         session,
         'anchors.identity-centres',
-        { encoder: encoderSpec(config, runDir), manifest: outputsOf(runDir).prepare.manifest, split: 'train', out: centresFile, device: config.device },
+        {
+          encoder: encoderSpec(config, runDir),
+          manifest: outputsOf(runDir).prepare.manifest,
+          split: 'train',
+          out: centresFile,
+          device: config.device,
+        },
         { onProgress: show, signal, eventsPath },
       );
       if (dim !== undefined && dim !== found.embeddingSize) {

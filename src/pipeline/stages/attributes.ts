@@ -37,7 +37,9 @@ export const attributesStage: Stage<AttributesSummary> = {
   describe: (config) => `attribute regressor on the prepared training images, ${recipeOf(config).epochs} epochs`,
   summarize: (s) =>
     `error on ${s.evalImages} ${s.evalSplit} images: ` +
-    Object.entries(s.meanAbsoluteError).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', '),
+    Object.entries(s.meanAbsoluteError)
+      .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+      .join(', '),
 
   async run({ config, runDir, dir, session, reporter, signal }) {
     const result = await runJob<Omit<AttributesSummary, 'regressor'>>(

@@ -50,7 +50,10 @@ export function specOf(encoder: EncoderConfig, runDir: string): { kind: string }
 /** The installed @vladmandic/face-api's model/ folder, where the dlib descriptor's weights ship. */
 export function faceApiModels(): { dir: string; version: string } {
   const packageJson = createRequire(import.meta.url).resolve('@vladmandic/face-api/package.json');
-  return { dir: path.join(path.dirname(packageJson), 'model'), version: (JSON.parse(readFileSync(packageJson, 'utf8')) as { version: string }).version };
+  return {
+    dir: path.join(path.dirname(packageJson), 'model'),
+    version: (JSON.parse(readFileSync(packageJson, 'utf8')) as { version: string }).version,
+  };
 }
 
 export function fileDigest(file: string, field: string): string {
@@ -76,11 +79,20 @@ export function encoderKey(config: Id3Config): unknown {
     }
     case 'dlib': {
       const models = faceApiModels();
-      return { kind: 'dlib', framing: encoder.framing, weights: fileDigest(path.join(models.dir, 'face_recognition_model.bin'), 'encoder (face-api)') };
+      return {
+        kind: 'dlib',
+        framing: encoder.framing,
+        weights: fileDigest(path.join(models.dir, 'face_recognition_model.bin'), 'encoder (face-api)'),
+      };
     }
     case 'arcface':
     case 'adaface':
-      return { kind: encoder.kind, backbone: encoder.backbone, framing: encoder.framing, weights: fileDigest(path.resolve(encoder.path), 'encoder.path') };
+      return {
+        kind: encoder.kind,
+        backbone: encoder.backbone,
+        framing: encoder.framing,
+        weights: fileDigest(path.resolve(encoder.path), 'encoder.path'),
+      };
   }
 }
 

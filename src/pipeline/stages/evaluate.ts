@@ -63,7 +63,10 @@ interface EvaluatedModel {
 function modelsOf(config: Id3Config, runDir: string): EvaluatedModel[] {
   const models: EvaluatedModel[] = [];
   if (config.encoder?.kind === 'train') {
-    models.push({ name: `${config.encoder.recipe.backbone} (encoder)`, encoder: { kind: 'folder', path: outputsOf(runDir).encoder.folder } });
+    models.push({
+      name: `${config.encoder.recipe.backbone} (encoder)`,
+      encoder: { kind: 'folder', path: outputsOf(runDir).encoder.folder },
+    });
   }
   if (config.trainFr) {
     models.push({ name: trainFrModelName(config.trainFr.backbone), encoder: { kind: 'folder', path: outputsOf(runDir).trainFr.folder } });
@@ -90,7 +93,8 @@ const IJB_META = ['template_pair_label', 'face_tid_mid', 'name_5pts_score'];
 export function presentIjb(list: readonly IjbBenchmark[]): { present: IjbBenchmark[]; missing: IjbBenchmark[] } {
   const missing = list.filter((b) => !existsSync(b.folder));
   const required = missing.find((b) => b.whenMissing === 'error');
-  if (required) throw new Error(`evaluate.ijb: ${required.name}: ${path.resolve(required.folder)} not found (whenMissing: 'skip' leaves it out)`);
+  if (required)
+    throw new Error(`evaluate.ijb: ${required.name}: ${path.resolve(required.folder)} not found (whenMissing: 'skip' leaves it out)`);
   return { present: list.filter((b) => !missing.includes(b)), missing };
 }
 
@@ -98,7 +102,8 @@ export function presentIjb(list: readonly IjbBenchmark[]): { present: IjbBenchma
 function ijbKey(b: IjbBenchmark): object {
   const folder = path.resolve(b.folder);
   const prefix = ['ijbb', 'ijbc'].find((p) => existsSync(path.join(folder, 'meta', `${p}_template_pair_label.txt`)));
-  if (prefix === undefined) throw new Error(`evaluate.ijb: ${b.name}: ${folder} holds no meta/ijbb_template_pair_label.txt or meta/ijbc_template_pair_label.txt`);
+  if (prefix === undefined)
+    throw new Error(`evaluate.ijb: ${b.name}: ${folder} holds no meta/ijbb_template_pair_label.txt or meta/ijbc_template_pair_label.txt`);
   const files = IJB_META.map((kind) => {
     const file = path.join(folder, 'meta', `${prefix}_${kind}.txt`);
     try {
@@ -149,8 +154,7 @@ export const evaluateStage: Stage<EvaluateSummary> = {
   describe: ({ evaluate: e }) =>
     [e.split ? `${e.pairs} pairs of ${e.split} identities` : null, ...e.benchmarks.map((b) => b.name), ...e.ijb.map((b) => b.name)]
       .filter(Boolean)
-      .join(', ') +
-    (e.pixelBaseline ? ', beside raw pixels' : ''),
+      .join(', ') + (e.pixelBaseline ? ', beside raw pixels' : ''),
   summarize: (s) =>
     [
       ...s.rows.filter((r) => r.model !== PIXELS).map((r) => `${r.model} on ${r.benchmark} ${percent(r.accuracy)} ± ${percent(r.std)}`),
@@ -159,11 +163,15 @@ export const evaluateStage: Stage<EvaluateSummary> = {
     ].join('; '),
   outputLines: (s, here) => {
     const heldOut = s.sets.find((set) => set.name === HELD_OUT);
-    const sets = s.sets.map((set) => (set === heldOut ? `${set.name}: ${set.pairs} pairs of ${set.identities} identities` : `${set.name}: ${set.pairs} pairs`));
+    const sets = s.sets.map((set) =>
+      set === heldOut ? `${set.name}: ${set.pairs} pairs of ${set.identities} identities` : `${set.name}: ${set.pairs} pairs`,
+    );
     const table = paperTable(s.rows);
     const ijb = ijbTable(s.ijb);
     return [
-      ...(s.rows.length ? [`\nverification accuracy, % (${sets.join('; ')}; ${here(s.table)}):\n`, markdownTable(table.columns, table.rows)] : []),
+      ...(s.rows.length
+        ? [`\nverification accuracy, % (${sets.join('; ')}; ${here(s.table)}):\n`, markdownTable(table.columns, table.rows)]
+        : []),
       ...(s.ijbTable ? [`\nIJB 1:1 verification, TAR % at FAR (${here(s.ijbTable)}):\n`, markdownTable(ijb.columns, ijb.rows)] : []),
       ...s.ijbMissing.map((m) => `${m.name}: skipped, ${m.folder} not found`),
     ];
@@ -179,7 +187,9 @@ export const evaluateStage: Stage<EvaluateSummary> = {
       logx: true,
       series: s.rows.filter((r) => r.benchmark === set.name).map((r) => ({ label: r.model, x: r.roc.far, y: r.roc.tar })),
     }));
-    const sets = s.sets.map((set) => `${set.name}: ${set.pairs} pairs${set.identities ? ` of ${set.identities} identities` : ''}`).join('; ');
+    const sets = s.sets
+      .map((set) => `${set.name}: ${set.pairs} pairs${set.identities ? ` of ${set.identities} identities` : ''}`)
+      .join('; ');
     const image = (p: { title: string; path: string }) => `![${p.title}](${path.basename(p.path)})`;
     const sections = [];
     if (s.rows.length) {
@@ -208,7 +218,9 @@ export const evaluateStage: Stage<EvaluateSummary> = {
       sections.push({
         markdown:
           `## IJB 1:1 verification\n\nTAR (%) at FAR, templates pooled from media (insightface's protocol; ${s.ijb[0]?.protocol ?? ''})` +
-          (s.ijbTable ? `; every figure in [ijb.csv](../${s.ijbTable}).\n\n${markdownTable(ijb.columns, ijb.rows)}\n${ijbPlots.map(image).join(' ')}\n` : '.\n') +
+          (s.ijbTable
+            ? `; every figure in [ijb.csv](../${s.ijbTable}).\n\n${markdownTable(ijb.columns, ijb.rows)}\n${ijbPlots.map(image).join(' ')}\n`
+            : '.\n') +
           missing,
         plots: ijbPlots,
       });

@@ -71,14 +71,19 @@ interface MemorisationFigures {
   trainingImages: number;
 }
 
-type AttributeFigures = Record<string, { correlation: number | null; spreadAsked: number; spreadObtained: number; error: number; meanPredictorError: number }>;
+type AttributeFigures = Record<
+  string,
+  { correlation: number | null; spreadAsked: number; spreadObtained: number; error: number; meanPredictorError: number }
+>;
 
 export interface SyntheticStatistics {
   attributes: AttributeFigures;
   /** The same figures for the held-out real images, their ground truth as "asked": what the regressor reads
    *  of attributes that are there (the parametric set only, whose truth is known). */
   attributesReal?: AttributeFigures;
-  judge?: IdentityFigures & { realism: { generated: RealismScores; realVsReal: RealismScores; floor: RealismScores; heldOutSplit: string } };
+  judge?: IdentityFigures & {
+    realism: { generated: RealismScores; realVsReal: RealismScores; floor: RealismScores; heldOutSplit: string };
+  };
   fid?: FidFigures;
   /** Each generated image's nearest training image, by the judge (cosine) and in pixels (RMS of 16 × 16
    *  thumbnails), beside the held-out real images'; `picture`: the closest pairs, in the stage folder. */
@@ -119,7 +124,10 @@ const samplerOf = (config: Id3Config) => {
 
 /** How the generated images' attributes are measured: the parametric set's regressor (stage
  *  "attributes"), face-api's predictors for real faces. */
-function attributePredictor(config: Id3Config, runDir: string): { kind: 'regressor'; path: string; real: ReturnType<typeof heldOutReal> } | { kind: 'face-api' } {
+function attributePredictor(
+  config: Id3Config,
+  runDir: string,
+): { kind: 'regressor'; path: string; real: ReturnType<typeof heldOutReal> } | { kind: 'face-api' } {
   return config.dataset.kind === 'parametric'
     ? { kind: 'regressor', path: outputsOf(runDir).attributes.folder, real: heldOutReal(config, runDir) }
     : { kind: 'face-api' };
@@ -150,8 +158,15 @@ function fidArgs(config: Id3Config, runDir: string): { weights: string; real: Re
 /** The report's FID rows, measured like the judge's realism rows (none when FID was not asked for). */
 function fidRows(fid: FidFigures | undefined): { figure: string; value: string }[] {
   if (!fid) return [];
-  const row = (name: string, r: FidRow) => ({ figure: `${fid.features}, ${name} (${r.generated} against ${r.real} real)`, value: r.fid.toFixed(2) });
-  return [row('generated', fid.generated), row(`real vs real (${fid.heldOutSplit} halves)`, fid.realVsReal), row('floor (flat images)', fid.floor)];
+  const row = (name: string, r: FidRow) => ({
+    figure: `${fid.features}, ${name} (${r.generated} against ${r.real} real)`,
+    value: r.fid.toFixed(2),
+  });
+  return [
+    row('generated', fid.generated),
+    row(`real vs real (${fid.heldOutSplit} halves)`, fid.realVsReal),
+    row('floor (flat images)', fid.floor),
+  ];
 }
 
 const f3 = (x: number | null | undefined) => (x === null || x === undefined ? '–' : x.toFixed(3));
@@ -169,7 +184,10 @@ export const generateStage: Stage<GenerateSummary> = {
     const { batchSize: _batchSize, ...all } = samplerOf(config);
     const { guidanceScale: _chosen, gradientMode: _chosenMode, ...rest } = all;
     const sampler = config.guidance ? rest : all;
-    const fid = fidInceptionWeights === undefined ? {} : { fidInceptionWeights: { sha256: fileDigest(path.resolve(fidInceptionWeights), FID_FIELD) } };
+    const fid =
+      fidInceptionWeights === undefined
+        ? {}
+        : { fidInceptionWeights: { sha256: fileDigest(path.resolve(fidInceptionWeights), FID_FIELD) } };
     return { ...generate, sampler, ...fid };
   },
   describe: (config) => {
@@ -178,7 +196,9 @@ export const generateStage: Stage<GenerateSummary> = {
     return (
       `${config.anchors?.count ?? '?'} identities × ${g.imagesPerIdentity} images, v ~ U[${g.bounds.join(', ')}], ` +
       `${s.method} ${s.method === 'ddim' ? `${s.steps} steps, ` : ''}` +
-      (config.guidance ? `γ and mode chosen on the validation identities (target ${s.guidanceTarget})` : `γ ${s.guidanceScale} (${s.gradientMode}, target ${s.guidanceTarget})`)
+      (config.guidance
+        ? `γ and mode chosen on the validation identities (target ${s.guidanceTarget})`
+        : `γ ${s.guidanceScale} (${s.gradientMode}, target ${s.guidanceTarget})`)
     );
   },
   summarize: (s) => {
@@ -189,7 +209,9 @@ export const generateStage: Stage<GenerateSummary> = {
       `); ${s.statistics.judge ? 'judge' : 'f (optimised by the sampler; no judge)'}: consistency ` +
       `${f3(judged.identityConsistency.leaveOneOutCosine)} (chance ${f3(judged.identityConsistency.chanceCosine)}), ` +
       `max centre cos ${f3(judged.separation.maxCentreCosine)}` +
-      (s.statistics.judge ? `, precision ${f3(s.statistics.judge.realism.generated.precision)} (real ${f3(s.statistics.judge.realism.realVsReal.precision)})` : '')
+      (s.statistics.judge
+        ? `, precision ${f3(s.statistics.judge.realism.generated.precision)} (real ${f3(s.statistics.judge.realism.realVsReal.precision)})`
+        : '')
     );
   },
   metrics: (s) => {
@@ -214,11 +236,27 @@ export const generateStage: Stage<GenerateSummary> = {
       value: `${quantiles(m.generated)} (${quantiles(m.heldOut)}); ${(100 * m.closerThanHeldOut).toFixed(1)} %`,
     });
     const identityRows = (who: string, figures: IdentityFigures) => [
-      { figure: `${who}: leave-one-out consistency (chance level)`, value: `${f3(figures.identityConsistency.leaveOneOutCosine)} (${f3(figures.identityConsistency.chanceCosine)})` },
-      { figure: `${who}: max / mean cos between identity centres — separation`, value: `${f3(figures.separation.maxCentreCosine)} / ${f3(figures.separation.meanCentreCosine)}` },
-      ...(figures.leakage ? [{ figure: `${who}: closest training identity, cos (angle) over ${figures.leakage.trainingIdentities} — leakage`, value: `${f3(figures.leakage.closestCosine)} (${figures.leakage.closestAngle.toFixed(1)}°)` }] : []),
+      {
+        figure: `${who}: leave-one-out consistency (chance level)`,
+        value: `${f3(figures.identityConsistency.leaveOneOutCosine)} (${f3(figures.identityConsistency.chanceCosine)})`,
+      },
+      {
+        figure: `${who}: max / mean cos between identity centres — separation`,
+        value: `${f3(figures.separation.maxCentreCosine)} / ${f3(figures.separation.meanCentreCosine)}`,
+      },
+      ...(figures.leakage
+        ? [
+            {
+              figure: `${who}: closest training identity, cos (angle) over ${figures.leakage.trainingIdentities} — leakage`,
+              value: `${f3(figures.leakage.closestCosine)} (${figures.leakage.closestAngle.toFixed(1)}°)`,
+            },
+          ]
+        : []),
     ];
-    const realism = (name: string, r: RealismScores) => ({ figure: `judge: realism, ${name}: FD; precision / recall`, value: `${f3(r.frechetDistance)}; ${f3(r.precision)} / ${f3(r.recall)}` });
+    const realism = (name: string, r: RealismScores) => ({
+      figure: `judge: realism, ${name}: FD; precision / recall`,
+      value: `${f3(r.frechetDistance)}; ${f3(r.precision)} / ${f3(r.recall)}`,
+    });
     const rows = [
       ...(judge
         ? [
@@ -226,21 +264,33 @@ export const generateStage: Stage<GenerateSummary> = {
             realism('generated', judge.realism.generated),
             realism(`real vs real (${judge.realism.heldOutSplit} halves)`, judge.realism.realVsReal),
             realism('floor (flat images)', judge.realism.floor),
-            ...(memorisation ? [memorisationRow('judge cos', memorisation.judge), memorisationRow('pixel RMS (16 px)', memorisation.pixels)] : []),
+            ...(memorisation
+              ? [memorisationRow('judge cos', memorisation.judge), memorisationRow('pixel RMS (16 px)', memorisation.pixels)]
+              : []),
             ...fidRows(fid),
           ]
-        : [...fidRows(fid), { figure: 'judge', value: 'none configured: every identity figure below is f\'s, which the sampler optimised' }]),
+        : [
+            ...fidRows(fid),
+            { figure: 'judge', value: "none configured: every identity figure below is f's, which the sampler optimised" },
+          ]),
       ...identityRows('f (optimised by the sampler)', f),
-      { figure: 'f (optimised by the sampler): mean cos(f(x_ij), y_ij) / cos(f(x_ij), w_i)', value: `${f3(f.identityConsistency.meanCosineToCondition)} / ${f3(f.identityConsistency.meanCosineToAnchor)}` },
+      {
+        figure: 'f (optimised by the sampler): mean cos(f(x_ij), y_ij) / cos(f(x_ij), w_i)',
+        value: `${f3(f.identityConsistency.meanCosineToCondition)} / ${f3(f.identityConsistency.meanCosineToAnchor)}`,
+      },
       ...Object.entries(attributes).map(([name, a]) => ({
         figure: `${name}: correlation asked–predicted; spread within identities obtained (asked); error (predicting the mean)`,
         value: `${f3(a.correlation)}; ${f3(a.spreadObtained)} (${f3(a.spreadAsked)}); ${f3(a.error)} (${f3(a.meanPredictorError)})`,
       })),
       ...(attributesReal
-        ? [{
-            figure: 'the attribute regressor on held-out real images, truth as asked: correlation; spread obtained (true)',
-            value: Object.entries(attributesReal).map(([name, a]) => `${name} ${f3(a.correlation)}; ${f3(a.spreadObtained)} (${f3(a.spreadAsked)})`).join(' · '),
-          }]
+        ? [
+            {
+              figure: 'the attribute regressor on held-out real images, truth as asked: correlation; spread obtained (true)',
+              value: Object.entries(attributesReal)
+                .map(([name, a]) => `${name} ${f3(a.correlation)}; ${f3(a.spreadObtained)} (${f3(a.spreadAsked)})`)
+                .join(' · '),
+            },
+          ]
         : []),
     ];
     return [
@@ -292,7 +342,11 @@ export const generateStage: Stage<GenerateSummary> = {
     const relative = (...p: string[]) => path.relative(runDir, path.join(dir, ...p));
     return {
       ...result,
-      guidance: { guidanceScale: args.sampler.guidanceScale, gradientMode: args.sampler.gradientMode, chosen: config.guidance !== undefined },
+      guidance: {
+        guidanceScale: args.sampler.guidanceScale,
+        gradientMode: args.sampler.gradientMode,
+        chosen: config.guidance !== undefined,
+      },
       cosines: plan.cosines,
       dataset: relative('dataset'),
       manifest: relative('dataset', 'manifest.csv'),

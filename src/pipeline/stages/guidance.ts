@@ -54,7 +54,11 @@ const choiceOf = (config: Id3Config): GuidanceChoice => {
 
 /** The settings tried, in order: γ = 0 once, every other γ in every mode. */
 const settings = (g: GuidanceChoice): { guidanceScale: number; gradientMode: GradientMode }[] =>
-  g.scales.flatMap((scale) => (scale === 0 ? [{ guidanceScale: 0, gradientMode: 'detached' as const }] : g.modes.map((mode) => ({ guidanceScale: scale, gradientMode: mode }))));
+  g.scales.flatMap((scale) =>
+    scale === 0
+      ? [{ guidanceScale: 0, gradientMode: 'detached' as const }]
+      : g.modes.map((mode) => ({ guidanceScale: scale, gradientMode: mode })),
+  );
 
 /** The largest judge rank-1; ties to the smaller γ, then to detached (the rows come in that order). */
 export function chooseGuidance(rows: readonly GuidanceRow[]): GuidanceRow {
@@ -63,7 +67,8 @@ export function chooseGuidance(rows: readonly GuidanceRow[]): GuidanceRow {
 
 /** The γ and mode generate samples at: the choice where the config has a guidance section, else diffusion.sampler's. */
 export function chosenGuidance(config: Id3Config, runDir: string): { guidanceScale: number; gradientMode: GradientMode } {
-  if (!config.guidance) return { guidanceScale: config.diffusion!.sampler.guidanceScale, gradientMode: config.diffusion!.sampler.gradientMode };
+  if (!config.guidance)
+    return { guidanceScale: config.diffusion!.sampler.guidanceScale, gradientMode: config.diffusion!.sampler.gradientMode };
   return (JSON.parse(readFileSync(outputsOf(runDir).guidance.choice, 'utf8')) as { chosen: GuidanceSummary['chosen'] }).chosen;
 }
 
@@ -84,9 +89,13 @@ export const guidanceStage: Stage<GuidanceSummary> = {
   },
   summarize: (s) => {
     const unguided = s.rows.find((r) => r.guidanceScale === 0);
-    const best = s.rows.find((r) => r.guidanceScale === s.chosen.guidanceScale && (r.guidanceScale === 0 || r.gradientMode === s.chosen.gradientMode))!;
-    return `γ ${s.chosen.guidanceScale}${s.chosen.guidanceScale ? ` ${s.chosen.gradientMode}` : ''}: judge rank-1 ${best.judgeRank1.toFixed(3)} ` +
-      `on ${s.identities} validation identities${unguided ? ` (unguided ${unguided.judgeRank1.toFixed(3)})` : ''}`;
+    const best = s.rows.find(
+      (r) => r.guidanceScale === s.chosen.guidanceScale && (r.guidanceScale === 0 || r.gradientMode === s.chosen.gradientMode),
+    )!;
+    return (
+      `γ ${s.chosen.guidanceScale}${s.chosen.guidanceScale ? ` ${s.chosen.gradientMode}` : ''}: judge rank-1 ${best.judgeRank1.toFixed(3)} ` +
+      `on ${s.identities} validation identities${unguided ? ` (unguided ${unguided.judgeRank1.toFixed(3)})` : ''}`
+    );
   },
   metrics: (s) => ({ 'γ chosen': s.chosen.guidanceScale, 'γ mode': s.chosen.guidanceScale ? s.chosen.gradientMode : 'none' }),
   report: (s) => [
@@ -99,8 +108,13 @@ export const guidanceStage: Stage<GuidanceSummary> = {
         markdownTable(
           ['γ', 'mode', 'judge rank-1', 'judge cos', 'f rank-1 (optimised)', 'f cos (optimised)', 'yaw error °'],
           s.rows.map((r) => ({
-            γ: r.guidanceScale, mode: r.gradientMode, 'judge rank-1': r.judgeRank1.toFixed(3), 'judge cos': r.judgeCosine.toFixed(3),
-            'f rank-1 (optimised)': r.fRank1.toFixed(3), 'f cos (optimised)': r.fCosine.toFixed(3), 'yaw error °': r.yawError === null ? '–' : r.yawError.toFixed(1),
+            γ: r.guidanceScale,
+            mode: r.gradientMode,
+            'judge rank-1': r.judgeRank1.toFixed(3),
+            'judge cos': r.judgeCosine.toFixed(3),
+            'f rank-1 (optimised)': r.fRank1.toFixed(3),
+            'f cos (optimised)': r.fCosine.toFixed(3),
+            'yaw error °': r.yawError === null ? '–' : r.yawError.toFixed(1),
           })),
         ),
     },
@@ -118,24 +132,42 @@ export const guidanceStage: Stage<GuidanceSummary> = {
       const result = await measureIdentityPreservation(
         session,
         {
-          trainDir: outputs.train.folder, manifest: outputs.prepare.manifest, split: 'val', perIdentity: 1,
-          sampler: { ...samplerArgs(config.diffusion!.sampler), guidanceScale, gradientMode }, seed: g.seed,
+          trainDir: outputs.train.folder,
+          manifest: outputs.prepare.manifest,
+          split: 'val',
+          perIdentity: 1,
+          sampler: { ...samplerArgs(config.diffusion!.sampler), guidanceScale, gradientMode },
+          seed: g.seed,
           batchSize: config.diffusion!.sampler.batchSize,
           attributeRegressor: config.dataset.kind === 'parametric' && config.generate ? outputs.attributes.folder : null,
-          judges: { judge: judge.spec }, outDir: path.join(dir, 'val', label), device: config.device,
+          judges: { judge: judge.spec },
+          outDir: path.join(dir, 'val', label),
+          device: config.device,
         },
-        { onProgress: (p) => reporter.progress('guidance', { ...p, label: `guidance ${label}` }), signal, eventsPath: path.join(dir, 'events.jsonl') },
+        {
+          onProgress: (p) => reporter.progress('guidance', { ...p, label: `guidance ${label}` }),
+          signal,
+          eventsPath: path.join(dir, 'events.jsonl'),
+        },
       );
       identities = result.identities;
       const { f, judge: j } = result.identity;
       rows.push({
-        guidanceScale, gradientMode: guidanceScale === 0 ? 'none' : gradientMode,
-        judgeRank1: j!.rank1, judgeCosine: j!.identityCosine, fRank1: f!.rank1, fCosine: f!.identityCosine,
-        yawError: result.attributeError?.samples.yaw ?? null, seconds: result.samplingSeconds,
+        guidanceScale,
+        gradientMode: guidanceScale === 0 ? 'none' : gradientMode,
+        judgeRank1: j!.rank1,
+        judgeCosine: j!.identityCosine,
+        fRank1: f!.rank1,
+        fCosine: f!.identityCosine,
+        yawError: result.attributeError?.samples.yaw ?? null,
+        seconds: result.samplingSeconds,
       });
     }
     const best = chooseGuidance(rows);
-    const chosen = { guidanceScale: best.guidanceScale, gradientMode: best.gradientMode === 'none' ? ('detached' as const) : best.gradientMode };
+    const chosen = {
+      guidanceScale: best.guidanceScale,
+      gradientMode: best.gradientMode === 'none' ? ('detached' as const) : best.gradientMode,
+    };
     const choice = path.join(dir, 'choice.json');
     writeFileAtomic(path.join(dir, 'choice.csv'), stringify(rows, { header: true }));
     writeFileAtomic(choice, JSON.stringify({ split: 'val', identities, judge: judge.name, rows, chosen }, null, 2));

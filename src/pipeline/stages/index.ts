@@ -13,5 +13,15 @@ import { trainFrStage } from './train-fr.ts';
 
 /** Every stage, in the order a run executes them. */
 export const STAGES: readonly Stage[] = [
-  prepareStage, encoderStage, judgeStage, attributesStage, trainStage, guidanceStage, anchorsStage, generateStage, trainFrStage, evaluateStage, reportStage,
+  prepareStage,
+  encoderStage,
+  judgeStage,
+  attributesStage,
+  trainStage,
+  guidanceStage,
+  anchorsStage,
+  generateStage,
+  trainFrStage,
+  evaluateStage,
+  reportStage,
 ];

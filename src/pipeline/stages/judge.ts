@@ -39,7 +39,14 @@ export const judgeStage: Stage<TrainFrSummary> = {
   slice: (config) => {
     const { judge, faces } = trainedJudge(config);
     return {
-      faces: { first: faces.identities, identities: judge.identities, images: judge.imagesPerIdentity, resolution: faces.resolution, seed: faces.seed, ranges: faces.ranges },
+      faces: {
+        first: faces.identities,
+        identities: judge.identities,
+        images: judge.imagesPerIdentity,
+        resolution: faces.resolution,
+        seed: faces.seed,
+        ranges: faces.ranges,
+      },
       recipe: recipeSlice(judge.recipe),
     };
   },
@@ -50,9 +57,17 @@ export const judgeStage: Stage<TrainFrSummary> = {
   summarize: summarizeTraining,
   async run(context) {
     const { judge, faces } = trainedJudge(context.config);
-    const rendered = await renderParametric(context, 'judge', faces, { first: faces.identities, identities: judge.identities, imagesPerIdentity: judge.imagesPerIdentity });
+    const rendered = await renderParametric(context, 'judge', faces, {
+      first: faces.identities,
+      identities: judge.identities,
+      imagesPerIdentity: judge.imagesPerIdentity,
+    });
     const manifest = path.join(context.dir, 'manifest.csv');
-    writeManifest<ParametricManifestRow>(manifest, PARAMETRIC_COLUMNS, rendered.rows.map((row) => ({ ...row, split: 'train' })));
+    writeManifest<ParametricManifestRow>(
+      manifest,
+      PARAMETRIC_COLUMNS,
+      rendered.rows.map((row) => ({ ...row, split: 'train' })),
+    );
     return trainFaceRecognition(judge.recipe, context, { manifest, splits: ['train'], label: 'judge' });
   },
 };

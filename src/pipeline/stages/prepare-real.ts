@@ -45,7 +45,10 @@ function sourceSpec(d: RealDataset): Record<string, unknown> {
 /** Identity folders: every visible file's name and size, sorted. */
 function listingDigest(root: string): string {
   const hash = createHash('sha256');
-  const visible = (folder: string) => readdirSync(folder, { withFileTypes: true }).filter((e) => !e.name.startsWith('.')).sort((a, b) => (a.name < b.name ? -1 : 1));
+  const visible = (folder: string) =>
+    readdirSync(folder, { withFileTypes: true })
+      .filter((e) => !e.name.startsWith('.'))
+      .sort((a, b) => (a.name < b.name ? -1 : 1));
   let entries;
   try {
     entries = visible(root);
@@ -97,8 +100,10 @@ export function realSlice(config: Id3Config, d: RealDataset): unknown {
 export function describeReal(config: Id3Config, d: RealDataset): string {
   const where = d.kind === 'recordio' ? d.rec : d.path;
   const encoder = embeddingEncoder(config);
-  return `${d.kind} ${where}: ${d.align ? `detect, align to ${d.framing} at ${d.resolution} px, ` : ''}` +
-    `predict age and pose${encoder ? `, embed with ${encoder.kind}` : ''}`;
+  return (
+    `${d.kind} ${where}: ${d.align ? `detect, align to ${d.framing} at ${d.resolution} px, ` : ''}` +
+    `predict age and pose${encoder ? `, embed with ${encoder.kind}` : ''}`
+  );
 }
 
 export const summarizeReal = (s: RealPrepareSummary) =>
@@ -127,7 +132,10 @@ export async function prepareReal(context: StageContext, d: RealDataset): Promis
     { onProgress: (p) => reporter.progress('prepare', p), signal, eventsPath: path.join(dir, 'events.jsonl') },
   );
   const relative = (p: string) => path.relative(runDir, path.join(dir, p));
-  if (result.missing > 0) reporter.info(`prepare: ${result.missing} of ${result.inputs} inputs left out (no face found, unreadable or not aligned): ${relative(result.notFound)}`);
+  if (result.missing > 0)
+    reporter.info(
+      `prepare: ${result.missing} of ${result.inputs} inputs left out (no face found, unreadable or not aligned): ${relative(result.notFound)}`,
+    );
   return {
     ...result,
     manifest: relative(result.manifest),

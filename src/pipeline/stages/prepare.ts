@@ -73,7 +73,11 @@ async function prepareParametric(context: StageContext, d: ParametricDataset): P
   const { runDir, dir } = context;
   const imagesDir = path.join(dir, 'images');
   const grid = path.join(dir, 'grid.png');
-  const result = await renderParametric(context, 'prepare', d, { first: 0, identities: d.identities, imagesPerIdentity: d.imagesPerIdentity });
+  const result = await renderParametric(context, 'prepare', d, {
+    first: 0,
+    identities: d.identities,
+    imagesPerIdentity: d.imagesPerIdentity,
+  });
   const rows = result.rows.map((row) => ({ ...row, split: splitOf(row.identity, d) }));
   const manifest = path.join(dir, 'manifest.csv');
   writeManifest<ParametricManifestRow>(manifest, PARAMETRIC_COLUMNS, rows);
@@ -124,14 +128,23 @@ export const prepareStage: Stage<PrepareSummary | RealPrepareSummary> = {
   ],
   report: (s, { runDir, reportDir }) => {
     const counts = `${s.identities.train} training, ${s.identities.val} validation and ${s.identities.test} test identities`;
-    const grid = 'grid' in s ? ` Rows are identities, columns their images:\n\n![sample grid](../${s.grid})` : ` Faces not found: [${s.missing}](../${s.notFound}).`;
+    const grid =
+      'grid' in s
+        ? ` Rows are identities, columns their images:\n\n![sample grid](../${s.grid})`
+        : ` Faces not found: [${s.missing}](../${s.notFound}).`;
     return [
       {
         markdown:
           `## Training data\n\n${s.images} images of ${counts} ([manifest](../${s.manifest})).${grid}\n\n` +
           `![attributes](prepare-attributes.png)\n`,
         plots: [
-          { kind: 'histograms', path: path.join(reportDir, 'prepare-attributes.png'), title: 'attributes of the prepared images', manifest: path.join(runDir, s.manifest), columns: ['age', 'yaw', 'pitch', 'roll'] },
+          {
+            kind: 'histograms',
+            path: path.join(reportDir, 'prepare-attributes.png'),
+            title: 'attributes of the prepared images',
+            manifest: path.join(runDir, s.manifest),
+            columns: ['age', 'yaw', 'pitch', 'roll'],
+          },
         ],
       },
     ];

@@ -22,7 +22,17 @@ export interface ReportSummary {
 }
 
 /** Stages a report describes: every stage before it. */
-const REPORTED: readonly StageName[] = ['prepare', 'encoder', 'attributes', 'train', 'guidance', 'anchors', 'generate', 'train-fr', 'evaluate'];
+const REPORTED: readonly StageName[] = [
+  'prepare',
+  'encoder',
+  'attributes',
+  'train',
+  'guidance',
+  'anchors',
+  'generate',
+  'train-fr',
+  'evaluate',
+];
 
 function readJson<T>(file: string): T | null {
   try {
@@ -40,8 +50,10 @@ function curvePlots(stage: StageName, events: string, reportDir: string): Report
   const others = curves.filter((c) => !/loss/i.test(c.label));
   const plots: PlotSpec[] = [];
   const file = (name: string) => path.join(reportDir, `${stage}-${name.replace(/[^A-Za-z0-9._-]/g, '_')}.png`);
-  if (losses.length) plots.push({ kind: 'lines', path: file('loss'), title: `${stage}: loss`, xlabel: 'step', ylabel: 'loss', series: losses });
-  for (const c of others) plots.push({ kind: 'lines', path: file(c.label), title: `${stage}: ${c.label}`, xlabel: 'step', ylabel: c.label, series: [c] });
+  if (losses.length)
+    plots.push({ kind: 'lines', path: file('loss'), title: `${stage}: loss`, xlabel: 'step', ylabel: 'loss', series: losses });
+  for (const c of others)
+    plots.push({ kind: 'lines', path: file(c.label), title: `${stage}: ${c.label}`, xlabel: 'step', ylabel: c.label, series: [c] });
   const images = plots.map((p) => `![${p.title}](${path.basename(p.path)})`).join(' ');
   return { markdown: `### ${stage}\n\n${images}\n`, plots };
 }

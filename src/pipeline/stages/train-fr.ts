@@ -37,9 +37,24 @@ const trainFrOf = (config: Id3Config): TrainFr => {
 export function trainFrJobArgs(
   recipe: TrainFr,
   device: Id3Config['device'],
-  { manifest, outDir, splits, identities = null }: { manifest: string; outDir: string; splits: string[] | null; identities?: number | null },
+  {
+    manifest,
+    outDir,
+    splits,
+    identities = null,
+  }: { manifest: string; outDir: string; splits: string[] | null; identities?: number | null },
 ): object {
-  const { backbone, inputSize, embeddingSize, widths, layers, processes: _processes, data: _data, realIdentities: _realIdentities, ...rest } = recipe;
+  const {
+    backbone,
+    inputSize,
+    embeddingSize,
+    widths,
+    layers,
+    processes: _processes,
+    data: _data,
+    realIdentities: _realIdentities,
+    ...rest
+  } = recipe;
   return {
     ...rest,
     backbone: { name: backbone, inputSize, embeddingSize, widths: widths ?? null, layers: layers ?? null },
@@ -59,7 +74,10 @@ export async function trainFaceRecognition(
 ): Promise<TrainFrSummary> {
   const { config, runDir, dir } = context;
   const args = trainFrJobArgs(recipe, config.device, { manifest, outDir: dir, splits, identities });
-  const result = await runStageJob<TrainFrSummary & { backbone: string }>('train-fr', args, context, { processes: recipe.processes, label });
+  const result = await runStageJob<TrainFrSummary & { backbone: string }>('train-fr', args, context, {
+    processes: recipe.processes,
+    label,
+  });
   const { backbone: _weights, ...summary } = result;
   return { ...summary, encoder: path.relative(runDir, dir) };
 }
@@ -107,7 +125,11 @@ export const trainFrStage: Stage<TrainFrSummary> = {
   run: (context) =>
     trainFaceRecognition(trainFrOf(context.config), context, {
       ...(trainingData(context.config) === 'real'
-        ? { manifest: outputsOf(context.runDir).prepare.manifest, splits: ['train'], identities: trainFrOf(context.config).realIdentities ?? null }
+        ? {
+            manifest: outputsOf(context.runDir).prepare.manifest,
+            splits: ['train'],
+            identities: trainFrOf(context.config).realIdentities ?? null,
+          }
         : { manifest: outputsOf(context.runDir).generate.manifest, splits: null }),
       label: 'train-fr',
     }),

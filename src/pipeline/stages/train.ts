@@ -76,7 +76,8 @@ export const trainStage: Stage<TrainSummary> = {
   },
   summarize: (s) =>
     `${s.steps} steps on ${s.images} images, loss ${s.finalLoss?.toFixed(4) ?? '-'} (denoising ${s.denoising?.toFixed(4) ?? '-'}, ` +
-    `1 − ⟨y, f(x̂0)⟩ ${s.identity?.toFixed(3) ?? '-'})` + (s.imagesPerSecond ? `, ${s.imagesPerSecond.toFixed(0)} img/s` : ''),
+    `1 − ⟨y, f(x̂0)⟩ ${s.identity?.toFixed(3) ?? '-'})` +
+    (s.imagesPerSecond ? `, ${s.imagesPerSecond.toFixed(0)} img/s` : ''),
 
   async run(context: StageContext): Promise<TrainSummary> {
     const { config, runDir, dir } = context;
