@@ -36,7 +36,7 @@ describe('resolveConfig', () => {
         gridImages: 8,
         batchSize: 256,
       },
-      evaluate: { split: 'test', pairs: 6000, seed: 0, benchmarks: [], pixelBaseline: true, batchSize: 256 },
+      evaluate: { split: 'test', pairs: 6000, seed: 0, benchmarks: [], ijb: [], workers: 0, pixelBaseline: true, batchSize: 256 },
       seeds: 1,
       report: true,
     });
@@ -87,6 +87,28 @@ describe('resolveConfig', () => {
       'trainFr: expected widths and layers only with backbone "iresnet-small"',
       'evaluate.pairs: expected a multiple of 20 (10 folds of same + different pairs), got 30',
     ]);
+    expect(
+      problems({
+        dataset: { kind: 'parametric' },
+        evaluate: {
+          ijb: [
+            { name: 'IJB-C', folder: 'a', whenMissing: 'maybe' },
+            { name: 'IJB-C', folder: 'b' },
+          ],
+        },
+      }),
+    ).toEqual(['evaluate.ijb.0.whenMissing: expected one of "error"|"skip", got "maybe"']);
+    expect(
+      problems({
+        dataset: { kind: 'parametric' },
+        evaluate: {
+          ijb: [
+            { name: 'IJB-C', folder: 'a' },
+            { name: 'IJB-C', folder: 'b' },
+          ],
+        },
+      }),
+    ).toEqual(['evaluate.ijb: expected IJB folders of distinct names']);
     expect(problems({ dataset: { kind: 'parametric', identities: 10, valIdentities: 4, testIdentities: 6 } })).toEqual([
       'dataset: expected valIdentities + testIdentities to leave at least one training identity',
     ]);
