@@ -39,5 +39,21 @@ def test_a_rewritten_file_or_folder_changes_the_identity(tmp_path):
     listed = generate._file_identity(str(folder))
     (folder / "backbone.safetensors").write_bytes(b"x")
     assert generate._file_identity(str(folder)) != listed
-    assert generate._spec_key({"kind": "folder", "path": str(folder)})["files"] == generate._file_identity(str(folder))
-    assert generate._spec_key({"kind": "dlib", "framing": "arcface-112"})["files"] is None
+    assert generate._spec_key({"kind": "folder", "path": str(folder)})["path"] == generate._file_identity(str(folder))
+    assert generate._spec_key({"kind": "dlib", "framing": "arcface-112"}) == {"kind": "dlib", "framing": "arcface-112"}
+
+
+def test_two_runs_linking_the_same_stage_folders_share_one_key(tmp_path):
+    """runs/a/judge and runs/b/judge are links to one stage folder: the same judge, the same key."""
+    store = tmp_path / ".stages" / "judge"
+    store.mkdir(parents=True)
+    (store / "encoder.json").write_text("{}")
+    (store / "manifest.csv").write_text("path,identity\n")
+    keys = []
+    for run in ("a", "b"):
+        (tmp_path / run).mkdir()
+        (tmp_path / run / "judge").symlink_to(store)
+        spec = {"kind": "folder", "path": str(tmp_path / run / "judge")}
+        real = {"manifest": str(tmp_path / run / "judge" / "manifest.csv"), "split": "test"}
+        keys.append([generate._spec_key(spec), generate._real_key(real)])
+    assert keys[0] == keys[1]

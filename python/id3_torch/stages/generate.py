@@ -130,8 +130,7 @@ def _attributes_of_real_images(spec: dict, device: torch.device) -> dict:
         return attribute_control(_attribute_predictor(spec, device)(images.images), truth, ATTRIBUTE_NAMES, images.labels,
                                  images.num_classes)
 
-    return _memo("attributesReal", [_spec_key({k: v for k, v in spec.items() if k != "real"}), real,
-                                    _file_identity(real["manifest"])], measure)
+    return _memo("attributesReal", [_spec_key({k: v for k, v in spec.items() if k != "real"}), _real_key(real)], measure)
 
 
 @dataclass(frozen=True)
@@ -160,7 +159,7 @@ def _judged_real_faces(judge_spec: dict, judge, real: dict, device: torch.device
             held_out_embeddings=embed_images(judge, held_out, device=device, batch_size=batch),
             flat_embeddings=embed_images(judge, flat, device=device, batch_size=batch))
 
-    return _memo("judgedRealFaces", [_spec_key(judge_spec), real, _file_identity(real["manifest"])], measure)
+    return _memo("judgedRealFaces", [_spec_key(judge_spec), _real_key(real)], measure)
 
 
 T = TypeVar("T")
@@ -168,8 +167,9 @@ _MEMO: dict[str, tuple[str, object]] = {}  # name → (key, value): the last rea
 
 
 def _file_identity(path: str) -> list:
-    """A file's (or a folder's files') path, size and modification time: what a memo key needs to notice a change."""
-    path = os.path.abspath(path)
+    """A file's (or a folder's files') real path, size and modification time: what a memo key needs to notice a
+    change. Real paths: every run of a sweep reaches the shared stage folders through its own links."""
+    path = os.path.realpath(path)
     if os.path.isdir(path):
         return [_file_identity(os.path.join(path, name)) for name in sorted(os.listdir(path))]
     stat = os.stat(path)
@@ -190,8 +190,15 @@ def _memo(name: str, key: object, compute: Callable[[], T]) -> T:
 
 
 def _spec_key(spec: dict) -> dict:
-    """An encoder or regressor spec with the identity of the files it names."""
-    return {**spec, "files": _file_identity(spec["path"]) if isinstance(spec.get("path"), str) and os.path.exists(spec["path"]) else None}
+    """An encoder or regressor spec, the files it names by their identity."""
+    if isinstance(spec.get("path"), str) and os.path.exists(spec["path"]):
+        return {**spec, "path": _file_identity(spec["path"])}
+    return spec
+
+
+def _real_key(real: dict) -> dict:
+    """A {manifest, split} of real faces, the manifest by its identity."""
+    return {**real, "manifest": _file_identity(real["manifest"])}
 
 
 def _held_out(real: dict) -> tuple[torch.Tensor, torch.Tensor]:
@@ -202,7 +209,7 @@ def _held_out(real: dict) -> tuple[torch.Tensor, torch.Tensor]:
         flat = held_out.float().mean(dim=(2, 3), keepdim=True).expand_as(held_out).round().to(torch.uint8)
         return held_out, flat
 
-    return _memo("heldOut", [real, _file_identity(real["manifest"])], read)
+    return _memo("heldOut", _real_key(real), read)
 
 
 def _sha256(path: str) -> str:
