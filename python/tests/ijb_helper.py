@@ -11,15 +11,16 @@ from id3_torch.data import parametric
 from id3_torch.encoders.framing import ARCFACE_112
 
 
-def photo_of(face: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """A 112-px crop (H, W, 3) placed in a larger photo by a random similarity, and its five points there."""
+def photo_of(face: np.ndarray, rng: np.random.Generator, *, landmark_noise: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """A 112-px crop (H, W, 3) placed in a larger photo by a random similarity, and its five points there
+    (with a detector's error of `landmark_noise` pixels, standard deviation)."""
     angle, scale = rng.uniform(-0.35, 0.35), rng.uniform(0.8, 1.4)
     side = int(rng.integers(150, 200))
     rotation = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
     shift = side / 2 - rotation @ np.array([55.5, 55.5]) + rng.uniform(-10, 10, 2)
     matrix = np.hstack([rotation, shift[:, None]])  # crop → photo pixels
     photo = cv2.warpAffine(face, matrix, (side, side), flags=cv2.INTER_LINEAR, borderValue=(90, 120, 60))
-    points = ARCFACE_112.template @ rotation.T + shift + rng.normal(0, 1.0, (5, 2))  # a detector's error
+    points = ARCFACE_112.template @ rotation.T + shift + rng.normal(0, landmark_noise, (5, 2))
     return photo, points
 
 
