@@ -30,6 +30,7 @@ export {
   closeSession,
   PythonSession,
   runJob,
+  defineJob,
   PythonError,
   PythonDiedError,
   BridgeClosedError,
@@ -37,6 +38,9 @@ export {
   Tensor,
   TensorDisposedError,
   type JobProgress,
+  type JobContract,
+  type JobArgs,
+  type JobResult,
   type DType,
   type TensorLike,
 } from './bridge/index.ts';
@@ -45,3 +49,4 @@ export { writeIdentityPlan, PLAN_COLUMNS, ATTRIBUTE_NAMES, type PlanOptions, typ
 export { separation, type Separation } from './anchors/neighbours.ts';
 export { AnchorsConfig, IdentityPlan, AttributeSource, type IdentityPlanInput } from './config/anchors.ts';
 export { tidy, NpyRowWriter } from './bridge/index.ts';
+export { JOBS } from './jobs/index.ts';

@@ -11,44 +11,12 @@ from .bridge import jobs, jsonio, lifeline, system, tensors
 from .bridge.compute import on_compute_thread
 from .data import ops as data_ops
 from .evaluation import ops as evaluation_ops
+from .jobs import check_job_args, job_kinds
 from .stages import anchors as anchors_stage
 
 _testing = os.environ.get("ID3_BRIDGE_TESTING") == "1"
 if _testing:
     from .bridge import testing
-
-
-def job_kinds() -> dict[str, jobs.JobFunction]:
-    """Every long job a stage can run, in the bridge or under torchrun (`python -m id3_torch`)."""
-    # Stage modules import heavier code: loaded when jobs are first used, not with the bridge.
-    from .data.convert import convert_dataset
-    from .diffusion import jobs as diffusion_jobs
-    from .diffusion.train import train_diffusion
-    from .encoders.attribute_regressor import train_attribute_regressor
-    from .evaluation.evaluate import evaluate
-    from .evaluation.ops import verify_ijb_job
-    from .recognition.train import train_face_recognition
-    from .report.plots import draw_plots
-    from .stages import anchors, generate, prepare, prepare_real
-
-    kinds: dict[str, jobs.JobFunction] = {
-        "prepare.parametric": prepare.parametric_faces,
-        "prepare.real": prepare_real.prepare_real,
-        "train-fr": train_face_recognition,
-        "evaluate": evaluate,
-        "verify.ijb": verify_ijb_job,
-        "report.plots": draw_plots,
-        "data.convert": convert_dataset,
-        "anchors.identity-centres": anchors.identity_centres,
-        "generate": generate.generate,
-        "generate.preview": generate.preview,
-        "train": train_diffusion,
-        "diffusion.measure": diffusion_jobs.measure_job,
-        "attributes.train": train_attribute_regressor,
-    }
-    if _testing:
-        kinds.update(testing.JOB_KINDS)
-    return kinds
 
 
 _runner: jobs.JobRunner | None = None
@@ -57,7 +25,7 @@ _runner: jobs.JobRunner | None = None
 def _jobs() -> jobs.JobRunner:
     global _runner
     if _runner is None:
-        _runner = jobs.JobRunner(job_kinds())
+        _runner = jobs.JobRunner(job_kinds(), check_job_args)
     return _runner
 
 

@@ -15,6 +15,7 @@ from id3_torch.bridge.jobs import Progress
 from id3_torch.recognition.checkpoints import save_safetensors
 from id3_torch.recognition.iresnet import build_backbone
 from id3_torch.recognition.train import train_face_recognition
+from id3_torch.jobs.contracts import with_defaults
 
 EMBEDDING = 16
 TINY_MODEL = {"patchSize": 2, "channels": 16, "channelMults": [1, 2], "resBlocks": 1, "attentionResolutions": [8],
@@ -109,4 +110,4 @@ def training_args(manifest, out_dir, encoder, **overrides):
                          "emaDecay": 0.9, "checkpointEvery": 3, "gridImages": 0, "seed": 0, "autocast": "auto"}}
     for key, value in overrides.items():
         args[key] = {**args[key], **value} if isinstance(value, dict) else value
-    return args
+    return with_defaults("train", args)

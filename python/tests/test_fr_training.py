@@ -17,6 +17,7 @@ from id3_torch.data.datasets import open_face_images
 from id3_torch.data.recordio import RecordIOWriter
 from id3_torch.recognition.train import train_face_recognition
 from id3_torch.training.divergence import Diverged
+from id3_torch.jobs.contracts import with_defaults
 from child_processes import children_left
 from progress_helpers import CancelAfter
 
@@ -42,13 +43,13 @@ def manifest(tmp_path_factory):
 
 
 def _args(manifest, out_dir, **overrides):
-    args = {"data": manifest, "outDir": str(out_dir), "splits": ["train"], "device": "cpu",
+    args = {"data": manifest, "outDir": str(out_dir), "splits": ["train"], "identities": None, "device": "cpu",
             "backbone": {"name": "iresnet-small", "inputSize": 32, "embeddingSize": 32, "widths": [8, 8, 16, 16],
                          "layers": [1, 1, 1, 1]},
             "head": "cosface", "s": 16.0, "m": 0.2, "epochs": 4, "batchSize": 12, "lr": 0.05, "momentum": 0.9,
             "weightDecay": 5e-4, "decayEpochs": [3], "warmupEpochs": 0, "flip": True, "gradClip": 5.0,
             "maxWeightGrowth": 20.0, "checkpointEvery": 4, "seed": 3}
-    return {**args, **overrides}
+    return with_defaults("train-fr", {**args, **overrides})
 
 
 def test_learns_and_writes_an_encoder(manifest, tmp_path):

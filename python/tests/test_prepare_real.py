@@ -15,6 +15,7 @@ from id3_torch.data.folders import index_manifest, load_image
 from id3_torch.data.recordio import RecordIOWriter
 from id3_torch.encoders import load_identity_encoder
 from id3_torch.stages.prepare_real import prepare_real
+from id3_torch.jobs.contracts import with_defaults
 
 PEOPLE = {"bieber": ["Justin-Bieber2_crop.jpg", "bieber_small.jpg"], "cage": ["cage.jpg", "cage2_crop.jpg"],
           "connery": ["SeanConnery.jpg", "sean_guru2_crop.jpg", "ironman.jpg"]}  # ironman: no face found
@@ -22,8 +23,10 @@ DLIB = {"kind": "dlib", "framing": "arcface-112"}
 
 
 def _args(dataset: dict, out_dir, **extra) -> dict:
-    return {"dataset": dataset, "outDir": str(out_dir), "align": True, "framing": "arcface-112", "resolution": 112,
-            "encoder": DLIB, "minConfidence": 0.5, "batchSize": 2, "valIdentities": 0, "testIdentities": 1, **extra}
+    """What src/pipeline/stages/prepare-real.ts sends, checked against the job's contract."""
+    args = {"dataset": dataset, "outDir": str(out_dir), "align": True, "framing": "arcface-112", "resolution": 112,
+            "encoder": DLIB, "minConfidence": 0.5, "batchSize": 2, "valIdentities": 0, "testIdentities": 1, "device": "cpu"}
+    return with_defaults("prepare.real", {**args, **extra})
 
 
 def _rows(path) -> list[dict]:

@@ -6,15 +6,16 @@ import torch
 from id3_torch.bridge.jobs import Progress
 from id3_torch.data import parametric
 from id3_torch.stages.prepare import parametric_faces
+from id3_torch.jobs.contracts import with_defaults
 
 RANGES = {"age": [18, 80], "yaw": [-45, 45], "pitch": [-20, 20], "roll": [-15, 15]}
 
 
 def _args(tmp_path, **overrides):
-    args = {"outDir": str(tmp_path / "images"), "gridPath": str(tmp_path / "grid.png"), "identities": 4,
+    args = {"outDir": str(tmp_path / "images"), "gridPath": str(tmp_path / "grid.png"), "firstIdentity": 0, "identities": 4,
             "imagesPerIdentity": 3, "resolution": 32, "seed": 7, "ranges": RANGES, "batchSize": 5,
             "gridIdentities": 2, "gridImages": 3}
-    return {**args, **overrides}
+    return with_defaults("prepare.parametric", {**args, **overrides})
 
 
 def _digest(path):

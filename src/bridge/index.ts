@@ -2,7 +2,7 @@
 import { PythonSession, type PythonSessionOptions } from './session.ts';
 
 export { PythonSession, type PythonSessionOptions } from './session.ts';
-export { runJob, type JobProgress, type RunJobOptions } from './jobs.ts';
+export { runJob, defineJob, type JobContract, type JobArgs, type JobResult, type JobProgress, type RunJobOptions } from './jobs.ts';
 export {
   Tensor,
   TensorDisposedError,

@@ -1,6 +1,42 @@
 /** Long work in Python: start, poll, result; progress to a callback; cancellation by signal. */
+import { z } from 'zod';
 import { CancelledError, PythonError } from './errors.ts';
 import type { PythonSession } from './session.ts';
+
+/**
+ * A Python job's contract: its kind (python/id3_torch/jobs `JOB_KINDS`), what it takes and what it
+ * returns. The arguments are parsed before they are sent, and Python checks them again on entry
+ * against the JSON Schema exported from `args` (python/id3_torch/jobs/contracts.json); the result is
+ * parsed when it comes back. Declared in src/jobs/.
+ */
+export interface JobContract<Args extends z.ZodType = z.ZodType, Result extends z.ZodType = z.ZodType> {
+  kind: string;
+  args: Args;
+  result: Result;
+}
+
+export const defineJob = <Args extends z.ZodType, Result extends z.ZodType>(
+  kind: string,
+  args: Args,
+  result: Result,
+): JobContract<Args, Result> => ({ kind, args, result });
+
+export type JobArgs<J extends JobContract> = z.input<J['args']>;
+export type JobResult<J extends JobContract> = z.output<J['result']>;
+
+/** A contract's issues in words, each naming its field: "job train, argument training.steps: …". */
+function checked<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data as z.output<S>;
+  const issues = parsed.error.issues.map((i) => `${what}${i.path.length ? ` ${i.path.join('.')}` : ''}: ${i.message}`);
+  throw new TypeError(issues.join('\n'));
+}
+
+export const checkJobArgs = <J extends JobContract>(job: J, args: JobArgs<J>): z.output<J['args']> =>
+  checked<J['args']>(job.args, args, `job ${job.kind}, argument`);
+
+export const checkJobResult = <J extends JobContract>(job: J, result: unknown): JobResult<J> =>
+  checked<J['result']>(job.result, result, `job ${job.kind} returned a result off its contract; field`);
 
 /** One progress report of a job (python/id3_torch/bridge/jobs.py `Progress.snapshot`). */
 export interface JobProgress {
@@ -31,9 +67,16 @@ export interface RunJobOptions {
   pollMs?: number;
 }
 
-export async function runJob<T>(session: PythonSession, kind: string, args: object, options: RunJobOptions = {}): Promise<T> {
+export async function runJob<J extends JobContract>(
+  session: PythonSession,
+  job: J,
+  jobArgs: JobArgs<J>,
+  options: RunJobOptions = {},
+): Promise<JobResult<J>> {
   const { onProgress, signal, eventsPath, pollMs = 50 } = options;
   signal?.throwIfAborted();
+  const { kind } = job;
+  const args = checkJobArgs(job, jobArgs);
   const started = performance.now();
   const id = await session.call<number>('job.start', { kind, args, eventsPath: eventsPath ?? null });
   let finished = false;
@@ -52,8 +95,13 @@ export async function runJob<T>(session: PythonSession, kind: string, args: obje
       onProgress?.(reply.progress);
       switch (reply.state) {
         case 'done':
-          session.finishedJobs.push({ kind, args, seconds: (performance.now() - started) / 1000, pythonSeconds: reply.seconds });
-          return reply.result as T;
+          session.finishedJobs.push({
+            kind,
+            args: args as object,
+            seconds: (performance.now() - started) / 1000,
+            pythonSeconds: reply.seconds,
+          });
+          return checkJobResult(job, reply.result);
         case 'failed':
           throw new PythonError(reply.error.type, reply.error.message, reply.error.traceback);
         case 'cancelled':

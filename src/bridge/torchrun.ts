@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { CancelledError } from './errors.ts';
-import type { JobProgress } from './jobs.ts';
+import { checkJobArgs, checkJobResult, type JobArgs, type JobContract, type JobProgress, type JobResult } from './jobs.ts';
 import { parse, stringify } from './json.ts';
 import { pythonExecutable, pythonPackageDir } from './python-env.ts';
 import { writeFileAtomic } from '../util/files.ts';
@@ -42,13 +42,15 @@ function readNewLines(file: string, offset: number): { lines: string[]; offset: 
   }
 }
 
-export async function runTorchrun<T>(kind: string, args: object, options: TorchrunOptions): Promise<T> {
+export async function runTorchrun<J extends JobContract>(job: J, jobArgs: JobArgs<J>, options: TorchrunOptions): Promise<JobResult<J>> {
   const { processes, session, dir, onProgress, signal, pollMs = 250 } = options;
   signal?.throwIfAborted();
-  const job = path.join(dir, 'job.json');
+  const { kind } = job;
+  const args = checkJobArgs(job, jobArgs);
+  const jobFile = path.join(dir, 'job.json');
   const events = path.join(dir, 'events.jsonl');
   const result = path.join(dir, 'result.json');
-  writeFileAtomic(job, stringify(args));
+  writeFileAtomic(jobFile, stringify(args));
   const child = spawn(
     pythonExecutable(),
     [
@@ -60,7 +62,7 @@ export async function runTorchrun<T>(kind: string, args: object, options: Torchr
       'id3_torch',
       kind,
       '--job',
-      job,
+      jobFile,
       '--events',
       events,
       '--result',
@@ -118,7 +120,7 @@ export async function runTorchrun<T>(kind: string, args: object, options: Torchr
       const tail = stderr.trim().split('\n').slice(-15).join('\n');
       throw new Error(`torchrun ${kind} on ${processes} processes failed (exit code ${code}):\n${tail}`);
     }
-    return parse(readFileSync(result, 'utf8')) as T;
+    return checkJobResult(job, parse(readFileSync(result, 'utf8')));
   } finally {
     clearInterval(timer);
     process.off('exit', killGroup);

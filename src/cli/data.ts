@@ -9,6 +9,8 @@ import { runJob } from '../bridge/jobs.ts';
 import { PythonSession } from '../bridge/session.ts';
 import { createReporter } from '../ui/reporter.ts';
 import { action } from './fail.ts';
+import { dataConvertJob } from '../jobs/data.ts';
+import type { JobResult } from '../bridge/jobs.ts';
 
 /** python/id3_torch/data/inspection.py `inspect_dataset`. */
 export interface DataInspection {
@@ -35,15 +37,7 @@ export interface DataInspection {
 }
 
 /** python/id3_torch/data/convert.py `convert_dataset`. */
-export interface DataConversion {
-  src: string;
-  dst: string;
-  format: 'folders' | 'recordio';
-  images: number;
-  identities: number;
-  skippedImages: number;
-  skipped: { index: number; where: string; problem: string }[];
-}
+export type DataConversion = JobResult<typeof dataConvertJob>;
 
 const count = (n: number) => n.toLocaleString('en-US');
 
@@ -144,9 +138,9 @@ export function makeDataConvertCommand(): Command {
           const session = await PythonSession.start();
           let result: DataConversion;
           try {
-            result = await runJob<DataConversion>(
+            result = await runJob(
               session,
-              'data.convert',
+              dataConvertJob,
               {
                 src: path.resolve(src),
                 dst: path.resolve(dst),

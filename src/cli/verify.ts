@@ -13,6 +13,7 @@ import { IJB_FARS, type IjbResult } from '../evaluation/ijb.ts';
 import type { VerificationResult } from '../evaluation/verification.ts';
 import { createReporter } from '../ui/reporter.ts';
 import { action } from './fail.ts';
+import { verifyIjbJob } from '../jobs/evaluate.ts';
 
 export const RESULTS_COLUMNS = [
   'time',
@@ -198,7 +199,7 @@ async function verifyIjb(opts: VerifyOptions): Promise<void> {
       detectorScore: opts.detectorScore,
       normScore: opts.normScore,
     };
-    result = await runJob<IjbResult>(session, 'verify.ijb', args, { onProgress: (p) => reporter.progress('verify', p) });
+    result = await runJob(session, verifyIjbJob, args, { onProgress: (p) => reporter.progress('verify', p) });
   } finally {
     reporter.close();
     await session.close();

@@ -14,6 +14,7 @@ import { IdentityPlan } from '../config/anchors.ts';
 import type { DiffusionSampler } from '../config/schema.ts';
 import { samplerArgs } from '../diffusion/jobs.ts';
 import type { RunHandle } from './open.ts';
+import { generatePreviewJob } from '../jobs/generate.ts';
 
 export interface SampleIdentitiesOptions {
   /** New identities (rows of the grid). */
@@ -62,7 +63,7 @@ export async function sampleIdentities(run: RunHandle, options: SampleIdentities
   });
   const sampler = { ...config.diffusion.sampler, ...options.sampler };
   const grid = path.join(outDir, 'grid.png');
-  await runJob(session, 'generate.preview', {
+  await runJob(session, generatePreviewJob, {
     trainDir: run.path('train'),
     plan,
     sampler: { ...samplerArgs(sampler), guidanceTarget: sampler.guidanceTarget },

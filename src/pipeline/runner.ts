@@ -244,7 +244,7 @@ async function runLocked(
         reporter.info(`${stage.name}: made before, but ${damaged.map((d) => `${d.file} ${d.problem}`).join('; ')}: redoing it`);
         for (const { file } of damaged) rmSync(path.join(folder, file), { force: true });
       }
-      const context = { config, runDir, dir, session: await sessionForStages(), reporter, signal: options.signal, stages: STAGES };
+      const context = { config, runDir, dir, session: await sessionForStages(), reporter, signal: options.signal };
       await runStage(stage, key, context, result);
     } finally {
       release();

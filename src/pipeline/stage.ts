@@ -16,8 +16,6 @@ export interface StageContext {
   session: PythonSession;
   reporter: Reporter;
   signal?: AbortSignal;
-  /** Every stage of the pipeline, in order (the report reads the others' records through them). */
-  stages: readonly Stage[];
 }
 
 /** A section of the run's report.md that a stage contributes. */
@@ -41,6 +39,8 @@ export interface Stage<Summary extends object = object> {
   version: number;
   /** Stages whose outputs this one reads. */
   after: readonly StageName[];
+  /** false: the report leaves it out (no section, no curves, not among its inputs). */
+  reported?: false;
   /** Whether the config asks for this stage. */
   enabled(config: Id3Config): boolean;
   /** The part of the config that decides this stage's outputs (its cache key hashes it).

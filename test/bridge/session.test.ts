@@ -1,9 +1,17 @@
 /** The bridge's contract: values, errors, a dead Python, jobs with progress and cancellation. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CancelledError, PythonDiedError, PythonError } from '../../src/bridge/errors.ts';
-import { runJob, type JobProgress } from '../../src/bridge/jobs.ts';
+import { z } from 'zod';
+import { defineJob, runJob, type JobProgress } from '../../src/bridge/jobs.ts';
 import { PythonSession } from '../../src/bridge/session.ts';
 import { parse, stringify } from '../../src/bridge/json.ts';
+
+/** python/id3_torch/bridge/testing.py `count_job`: counts to n, a step every `seconds`. */
+const countJob = defineJob(
+  'test.count',
+  z.strictObject({ n: z.number().int(), seconds: z.number().optional(), fail: z.boolean().optional() }),
+  z.number(),
+);
 
 const testing = { env: { ID3_BRIDGE_TESTING: '1' } };
 
@@ -51,7 +59,7 @@ describe('a live session', () => {
 
   it('runs a job to its result, reporting progress', async () => {
     const seen: JobProgress[] = [];
-    const result = await runJob<number>(session, 'test.count', { n: 20, seconds: 0.01 }, { onProgress: (p) => seen.push(p), pollMs: 20 });
+    const result = await runJob(session, countJob, { n: 20, seconds: 0.01 }, { onProgress: (p) => seen.push(p), pollMs: 20 });
     expect(result).toBe(20);
     const last = seen.at(-1)!;
     expect(last).toMatchObject({ step: 20, total: 20, label: 'count' });
@@ -61,7 +69,7 @@ describe('a live session', () => {
   });
 
   it('reports a failed job as a PythonError', async () => {
-    await expect(runJob(session, 'test.count', { n: 2, fail: true })).rejects.toThrow('RuntimeError: count_job failed on request');
+    await expect(runJob(session, countJob, { n: 2, fail: true })).rejects.toThrow('RuntimeError: count_job failed on request');
   });
 
   it('cancels a job through an AbortSignal, promptly, and stays usable', async () => {
@@ -69,7 +77,7 @@ describe('a live session', () => {
     const started = performance.now();
     const job = runJob(
       session,
-      'test.count',
+      countJob,
       { n: 1000, seconds: 0.01 },
       {
         signal: controller.signal,
@@ -82,7 +90,7 @@ describe('a live session', () => {
   });
 
   it('answers other calls while a job runs', async () => {
-    const job = runJob(session, 'test.count', { n: 30, seconds: 0.01 });
+    const job = runJob(session, countJob, { n: 30, seconds: 0.01 });
     const started = performance.now();
     expect(await session.call('system.ping')).toBe('pong');
     expect(performance.now() - started).toBeLessThan(200);

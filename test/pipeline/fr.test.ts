@@ -12,6 +12,7 @@ import { paperTable, type EvaluateSummary } from '../../src/pipeline/stages/eval
 import { pngSize } from '../fixtures/png.ts';
 import { repoRoot } from '../fixtures/processes.ts';
 import type { TrainFrSummary } from '../../src/pipeline/stages/train-fr.ts';
+import { verifyIjbJob } from '../../src/jobs/evaluate.ts';
 
 const runsDir = mkdtempSync(path.join(tmpdir(), 'id3-fr-'));
 const config = (name: string, processes: number) =>
@@ -169,7 +170,7 @@ describe('train-fr and evaluate', () => {
     expect(evaluation.ijb.map((r) => [r.model, r.benchmark, r.templates, r.pairs])).toEqual([
       ['iresnet-small (train-fr)', 'IJB-C', 10, 45],
     ]);
-    const direct = await runJob<{ tarAtFar: object; auc: number }>(session, 'verify.ijb', {
+    const direct = await runJob(session, verifyIjbJob, {
       folder: path.join(release, 'IJBC'),
       model: path.join(result.dir, 'train-fr'),
       device: 'cpu',

@@ -95,14 +95,17 @@ def describe_exception(exc: BaseException) -> dict[str, str]:
 
 
 class JobRunner:
-    def __init__(self, kinds: dict[str, JobFunction]) -> None:
-        self.kinds = kinds
+    def __init__(self, kinds: dict[str, JobFunction], check_args: Callable[[str, dict], None] | None = None) -> None:
+        """`check_args(kind, args)` raises on arguments the job must not start with."""
+        self.kinds, self.check_args = kinds, check_args
         self.jobs: dict[int, Job] = {}
         self._ids = itertools.count(1)
 
     def start(self, kind: str, args: dict, events_path: str | None = None) -> int:
         if kind not in self.kinds:
             raise KeyError(f"unknown job kind {kind!r}; known: {', '.join(sorted(self.kinds))}")
+        if self.check_args is not None:
+            self.check_args(kind, args)
         job = Job(next(self._ids), kind, Progress(events_path))
         self.jobs[job.id] = job
         compute_thread().submit(lambda: self._run(job, args))

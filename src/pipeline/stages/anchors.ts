@@ -20,6 +20,7 @@ import { eventsLog } from '../events.ts';
 import type { Stage, StageContext } from '../stage.ts';
 import { encoderKey, encoderSpec } from './encoder.ts';
 import { outputsOf } from './outputs-of.ts';
+import { identityCentresJob } from '../../jobs/anchors.ts';
 
 /** Paths relative to the run folder. */
 export interface AnchorsSummary {
@@ -43,11 +44,6 @@ const anchorsOf = (config: Id3Config): AnchorsConfig => {
   if (!config.anchors) throw new Error('anchors: the config has no anchors section');
   return config.anchors;
 };
-
-interface CentresResult {
-  identities: number;
-  embeddingSize: number;
-}
 
 /** 'cpu' or 'cuda' for the run's device setting. */
 export async function tensorDevice({ config, session }: StageContext): Promise<string> {
@@ -106,9 +102,9 @@ export const anchorsStage: Stage<AnchorsSummary> = {
     let dim = a.dim;
     let centres: Tensor | undefined;
     if (config.encoder) {
-      const found = await runJob<CentresResult>(
+      const found = await runJob(
         session,
-        'anchors.identity-centres',
+        identityCentresJob,
         {
           encoder: encoderSpec(config, runDir),
           manifest: outputsOf(runDir).prepare.manifest,

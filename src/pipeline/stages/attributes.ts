@@ -9,6 +9,7 @@ import { runJob } from '../../bridge/jobs.ts';
 import type { Id3Config } from '../../config/schema.ts';
 import type { Stage } from '../stage.ts';
 import { outputsOf } from './outputs-of.ts';
+import { attributesTrainJob } from '../../jobs/diffusion.ts';
 
 export interface AttributesSummary {
   evalSplit: string;
@@ -42,9 +43,9 @@ export const attributesStage: Stage<AttributesSummary> = {
       .join(', '),
 
   async run({ config, runDir, dir, session, reporter, signal }) {
-    const result = await runJob<Omit<AttributesSummary, 'regressor'>>(
+    const result = await runJob(
       session,
-      'attributes.train',
+      attributesTrainJob,
       {
         ...recipeOf(config),
         manifest: outputsOf(runDir).prepare.manifest,

@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { EncoderConfig, Id3Config } from '../../config/schema.ts';
+import type { EncoderSpec } from '../../jobs/common.ts';
 import type { Stage } from '../stage.ts';
 import { describeRecipe, recipeSlice, summarizeTraining, trainFaceRecognition, type TrainFrSummary } from './train-fr.ts';
 import { outputsOf } from './outputs-of.ts';
@@ -28,12 +29,12 @@ const trainedRecipe = (config: Id3Config) => {
 };
 
 /** The encoder as python/id3_torch/encoders/registry.py takes it (paths absolute). */
-export function encoderSpec(config: Id3Config, runDir: string): { kind: string } & Record<string, unknown> {
+export function encoderSpec(config: Id3Config, runDir: string): EncoderSpec {
   return specOf(encoderOf(config), runDir);
 }
 
 /** One `encoder` section as the registry takes it; `runDir` is where a `train` encoder is trained. */
-export function specOf(encoder: EncoderConfig, runDir: string): { kind: string } & Record<string, unknown> {
+export function specOf(encoder: EncoderConfig, runDir: string): EncoderSpec {
   switch (encoder.kind) {
     case 'train':
       return { kind: 'folder', path: outputsOf(runDir).encoder.folder };

@@ -17,6 +17,7 @@ import { markdownTable } from '../../report/markdown.ts';
 import { writeFileAtomic } from '../../util/files.ts';
 import type { Stage, StageContext } from '../stage.ts';
 import { outputsOf } from './outputs-of.ts';
+import { evaluateJob } from '../../jobs/evaluate.ts';
 
 /** The pair set drawn from the prepared set's held-out identities. */
 export const HELD_OUT = 'held-out';
@@ -236,9 +237,9 @@ export const evaluateStage: Stage<EvaluateSummary> = {
   async run({ config, runDir, dir, session, reporter, signal }: StageContext): Promise<EvaluateSummary> {
     const e = config.evaluate;
     const { present, missing } = presentIjb(e.ijb);
-    const result = await runJob<{ rows: VerificationRow[]; sets: PairSetInfo[]; ijb: IjbRow[] }>(
+    const result = await runJob(
       session,
-      'evaluate',
+      evaluateJob,
       {
         models: modelsOf(config, runDir),
         heldOut: e.split

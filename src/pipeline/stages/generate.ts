@@ -18,79 +18,18 @@ import { fileDigest } from './encoder.ts';
 import { judgeSpec } from './judge.ts';
 import { chosenGuidance } from './guidance.ts';
 import { outputsOf } from './outputs-of.ts';
+import {
+  generateJob,
+  type FidFigures,
+  type FidRow,
+  type IdentityFigures,
+  type MemorisationFigures,
+  type NearestQuantiles,
+  type RealismScores,
+  type SyntheticStatistics,
+} from '../../jobs/generate.ts';
 
-/** One encoder's identity figures of a synthetic set (python/id3_torch/evaluation/synthetic.py `encoder_statistics`). */
-export interface IdentityFigures {
-  /** How the card names the encoder that measured them. */
-  encoder: string;
-  /** Each image against its identity's other images, and the same for unrelated images (chance). */
-  identityConsistency: { leaveOneOutCosine: number; chanceCosine: number };
-  separation: { maxCentreCosine: number | null; meanCentreCosine: number | null; minCentreAngle: number | null };
-  leakage?: { closestCosine: number; closestAngle: number; closestIdentity: number; meanNearestCosine: number; trainingIdentities: number };
-}
-
-/** Fréchet distance and k-NN precision/recall in the judge's space (python/id3_torch/evaluation/realism.py). */
-export interface RealismScores {
-  frechetDistance: number;
-  precision: number;
-  recall: number;
-  k: number;
-  real: number;
-  generated: number;
-}
-
-/** One FID row: the Fréchet distance between Gaussians fitted to two image sets' Inception pool3 features. */
-export interface FidRow {
-  fid: number;
-  real: number;
-  generated: number;
-}
-
-/** FID with pytorch-fid's Inception weights (python/id3_torch/evaluation/fid.py), on the judge's realism rows. */
-export interface FidFigures {
-  /** "FID (Inception pool3, pytorch-fid weights)" */
-  features: string;
-  generated: FidRow;
-  realVsReal: FidRow;
-  floor: FidRow;
-  heldOutSplit: string;
-  weightsSha256: string;
-}
-
-/** The card's figures: attribute control, the judge's (if any), FID (if its weights are given) and f's. */
-/** Nearest-training-image scores (python/id3_torch/evaluation/memorisation.py): the closest, the 1st and 5th
- *  percentiles from the close end, the median. */
-type NearestQuantiles = { closest: number; p01: number; p05: number; median: number };
-interface MemorisationFigures {
-  generated: NearestQuantiles;
-  heldOut: NearestQuantiles;
-  /** The share of generated images nearer a training image than any held-out real image comes. */
-  closerThanHeldOut: number;
-  generatedImages: number;
-  heldOutImages: number;
-  trainingImages: number;
-}
-
-type AttributeFigures = Record<
-  string,
-  { correlation: number | null; spreadAsked: number; spreadObtained: number; error: number; meanPredictorError: number }
->;
-
-export interface SyntheticStatistics {
-  attributes: AttributeFigures;
-  /** The same figures for the held-out real images, their ground truth as "asked": what the regressor reads
-   *  of attributes that are there (the parametric set only, whose truth is known). */
-  attributesReal?: AttributeFigures;
-  judge?: IdentityFigures & {
-    realism: { generated: RealismScores; realVsReal: RealismScores; floor: RealismScores; heldOutSplit: string };
-  };
-  fid?: FidFigures;
-  /** Each generated image's nearest training image, by the judge (cosine) and in pixels (RMS of 16 × 16
-   *  thumbnails), beside the held-out real images'; `picture`: the closest pairs, in the stage folder. */
-  memorisation?: { judge: MemorisationFigures; pixels: MemorisationFigures; picture: string };
-  /** f, which the ID loss and the guidance optimise: its figures are no evidence on their own. */
-  f: IdentityFigures & { identityConsistency: { meanCosineToCondition: number; meanCosineToAnchor: number } };
-}
+export type { SyntheticStatistics };
 
 export interface GenerateSummary {
   /** The γ and gradient mode sampled at; chosen: by the guidance stage on the validation identities. */
@@ -337,8 +276,7 @@ export const generateStage: Stage<GenerateSummary> = {
       fid: fidArgs(config, runDir),
       device: config.device,
     };
-    type Result = Omit<GenerateSummary, 'cosines' | 'dataset' | 'manifest' | 'card' | 'grid' | 'guidance'>;
-    const result = await runStageJob<Result>('generate', args, context, { processes: g.processes });
+    const result = await runStageJob(generateJob, args, context, { processes: g.processes });
     const relative = (...p: string[]) => path.relative(runDir, path.join(dir, ...p));
     return {
       ...result,

@@ -7,12 +7,12 @@ import { generateStage } from './generate.ts';
 import { judgeStage } from './judge.ts';
 import { guidanceStage } from './guidance.ts';
 import { prepareStage } from './prepare.ts';
-import { reportStage } from './report.ts';
+import { reportStageOver } from './report.ts';
 import { trainStage } from './train.ts';
 import { trainFrStage } from './train-fr.ts';
 
-/** Every stage, in the order a run executes them. */
-export const STAGES: readonly Stage[] = [
+/** Every stage before the report, in the order a run executes them. */
+const MAKERS: readonly Stage[] = [
   prepareStage,
   encoderStage,
   judgeStage,
@@ -23,5 +23,8 @@ export const STAGES: readonly Stage[] = [
   generateStage,
   trainFrStage,
   evaluateStage,
-  reportStage,
 ];
+
+/** Every stage, in the order a run executes them: the report last, over every stage before it that it
+ *  describes (the judge's figures are reported by the stages that use it). */
+export const STAGES: readonly Stage[] = [...MAKERS, reportStageOver(MAKERS.filter((stage) => stage.reported !== false))];

@@ -35,6 +35,7 @@ export const judgeStage: Stage<TrainFrSummary> = {
   name: 'judge',
   version: 1,
   after: [],
+  reported: false,
   enabled: (config) => config.judge?.kind === 'train' && config.generate !== undefined,
   slice: (config) => {
     const { judge, faces } = trainedJudge(config);

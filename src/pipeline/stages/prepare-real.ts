@@ -15,6 +15,7 @@ import type { Id3Config, RealDataset } from '../../config/schema.ts';
 import type { Split } from '../../dataset/manifest.ts';
 import type { StageContext } from '../stage.ts';
 import { encoderKey, encoderSpec, faceApiModels, fileDigest } from './encoder.ts';
+import { prepareRealJob, type RealSource } from '../../jobs/prepare.ts';
 
 /** Paths relative to the run folder. */
 export interface RealPrepareSummary {
@@ -31,7 +32,7 @@ export interface RealPrepareSummary {
 }
 
 /** The JSON python/id3_torch/stages/real_sources.py opens (paths absolute). */
-function sourceSpec(d: RealDataset): Record<string, unknown> {
+function sourceSpec(d: RealDataset): RealSource {
   switch (d.kind) {
     case 'folders':
       return { kind: 'folders', path: path.resolve(d.path) };
@@ -113,9 +114,9 @@ export const summarizeReal = (s: RealPrepareSummary) =>
 export async function prepareReal(context: StageContext, d: RealDataset): Promise<RealPrepareSummary> {
   const { config, runDir, dir, session, reporter, signal } = context;
   const encoder = embeddingEncoder(config);
-  const result = await runJob<Omit<RealPrepareSummary, 'imagesDir'>>(
+  const result = await runJob(
     session,
-    'prepare.real',
+    prepareRealJob,
     {
       dataset: sourceSpec(d),
       outDir: dir,

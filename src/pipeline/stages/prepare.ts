@@ -9,6 +9,7 @@ import type { Id3Config, ParametricDataset } from '../../config/schema.ts';
 import { PARAMETRIC_COLUMNS, writeManifest, type ParametricManifestRow, type Split } from '../../dataset/manifest.ts';
 import type { Stage, StageContext } from '../stage.ts';
 import { describeReal, prepareReal, realSlice, summarizeReal, type RealPrepareSummary } from './prepare-real.ts';
+import { prepareParametricJob } from '../../jobs/prepare.ts';
 
 /** Paths are relative to the run folder, so that a run folder can be moved. */
 export interface PrepareSummary {
@@ -48,9 +49,9 @@ export async function renderParametric(
   faces: ParametricDataset,
   { first, identities, imagesPerIdentity }: { first: number; identities: number; imagesPerIdentity: number },
 ): Promise<RenderResult> {
-  const result = await runJob<RenderResult>(
+  const result = await runJob(
     session,
-    'prepare.parametric',
+    prepareParametricJob,
     {
       outDir: path.join(dir, 'images'),
       gridPath: path.join(dir, 'grid.png'),

@@ -21,19 +21,6 @@ export interface ReportSummary {
   plots: number;
 }
 
-/** Stages a report describes: every stage before it. */
-const REPORTED: readonly StageName[] = [
-  'prepare',
-  'encoder',
-  'attributes',
-  'train',
-  'guidance',
-  'anchors',
-  'generate',
-  'train-fr',
-  'evaluate',
-];
-
 function readJson<T>(file: string): T | null {
   try {
     return JSON.parse(readFileSync(file, 'utf8')) as T;
@@ -92,22 +79,24 @@ function header(config: Id3Config, runDir: string, records: StageRecord[]): stri
   ].join('\n');
 }
 
-export const reportStage: Stage<ReportSummary> = {
+/** The report over `reported`, the stages it describes (in run order): its inputs, and the records,
+ *  sections and curves it reads. */
+export const reportStageOver = (reported: readonly Stage[]): Stage<ReportSummary> => ({
   name: 'report',
   version: 1,
-  after: REPORTED,
+  after: reported.map((stage) => stage.name),
   enabled: (config) => config.report,
   slice: () => ({}),
   describe: () => 'report.md with its plots',
   summarize: (s) => `${s.report} (${s.plots} plots)`,
 
-  async run({ config, runDir, dir, session, signal, stages }: StageContext): Promise<ReportSummary> {
+  async run({ config, runDir, dir, session, signal }: StageContext): Promise<ReportSummary> {
     const context = { config, runDir, reportDir: dir };
     const records: StageRecord[] = [];
     const parts: ReportPart[] = [];
     const curves: ReportPart[] = [];
-    for (const stage of stages) {
-      if (!REPORTED.includes(stage.name) || !stage.enabled(config)) continue;
+    for (const stage of reported) {
+      if (!stage.enabled(config)) continue;
       const record = readJson<StageRecord>(path.join(runDir, stage.name, 'stage.json'));
       if (!record) continue;
       records.push(record);
@@ -123,4 +112,4 @@ export const reportStage: Stage<ReportSummary> = {
     writeFileAtomic(report, [header(config, runDir, records), ...sections.map((p) => p.markdown)].join('\n'));
     return { report: path.relative(runDir, report), plots: plots.length };
   },
-};
+});

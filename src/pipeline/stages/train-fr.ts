@@ -8,6 +8,8 @@ import { runStageJob } from '../stage-job.ts';
 import type { Id3Config, TrainFr } from '../../config/schema.ts';
 import type { Stage, StageContext } from '../stage.ts';
 import { outputsOf } from './outputs-of.ts';
+import { trainFrJob } from '../../jobs/train-fr.ts';
+import type { JobArgs } from '../../bridge/jobs.ts';
 
 export interface TrainFrSummary {
   steps: number;
@@ -43,7 +45,7 @@ export function trainFrJobArgs(
     splits,
     identities = null,
   }: { manifest: string; outDir: string; splits: string[] | null; identities?: number | null },
-): object {
+): JobArgs<typeof trainFrJob> {
   const {
     backbone,
     inputSize,
@@ -74,7 +76,7 @@ export async function trainFaceRecognition(
 ): Promise<TrainFrSummary> {
   const { config, runDir, dir } = context;
   const args = trainFrJobArgs(recipe, config.device, { manifest, outDir: dir, splits, identities });
-  const result = await runStageJob<TrainFrSummary & { backbone: string }>('train-fr', args, context, {
+  const result = await runStageJob(trainFrJob, args, context, {
     processes: recipe.processes,
     label,
   });

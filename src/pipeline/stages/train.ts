@@ -11,6 +11,8 @@ import type { DiffusionConfig, Id3Config } from '../../config/schema.ts';
 import type { Stage, StageContext } from '../stage.ts';
 import { encoderKey, encoderSpec } from './encoder.ts';
 import { outputsOf } from './outputs-of.ts';
+import { trainJob } from '../../jobs/diffusion.ts';
+import type { JobArgs } from '../../bridge/jobs.ts';
 
 export interface TrainSummary {
   steps: number;
@@ -37,7 +39,7 @@ const diffusionOf = (config: Id3Config): DiffusionConfig => {
 };
 
 /** The job's arguments (python/id3_torch/diffusion/train.py `DiffusionTrainingOptions.from_args`). */
-export function trainJobArgs(config: Id3Config, runDir: string, outDir: string): object {
+export function trainJobArgs(config: Id3Config, runDir: string, outDir: string): JobArgs<typeof trainJob> {
   const { model, conditioning, schedule, loss, training } = diffusionOf(config);
   const { processes: _processes, ...rest } = training;
   return {
@@ -82,8 +84,7 @@ export const trainStage: Stage<TrainSummary> = {
   async run(context: StageContext): Promise<TrainSummary> {
     const { config, runDir, dir } = context;
     const args = trainJobArgs(config, runDir, dir);
-    type Result = Omit<TrainSummary, 'model' | 'grid'>;
-    const result = await runStageJob<Result>('train', args, context, { processes: diffusionOf(config).training.processes });
+    const result = await runStageJob(trainJob, args, context, { processes: diffusionOf(config).training.processes });
     return { ...result, model: path.relative(runDir, dir), grid: path.relative(runDir, path.join(dir, 'grid.png')) };
   },
 };

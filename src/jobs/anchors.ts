@@ -1,0 +1,25 @@
+/** The training identities' centres in f's space (python/id3_torch/stages/anchors.py `identity_centres`):
+ *  what the anchors keep their exclusion zone from. */
+import { z } from 'zod';
+import { defineJob } from '../bridge/jobs.ts';
+import { count, Device, EncoderSpec, FilePath } from './common.ts';
+
+export const identityCentresJob = defineJob(
+  'anchors.identity-centres',
+  z.strictObject({
+    encoder: EncoderSpec,
+    manifest: FilePath(),
+    split: z.enum(['train', 'val', 'test']),
+    /** The centres as a .npy, (identities, embeddingSize). */
+    out: FilePath(),
+    batchSize: z.number().int().positive().optional(),
+    device: Device,
+  }),
+  z.looseObject({
+    identities: count(),
+    embeddingSize: count(),
+    /** Images embedded; null when `out` was there already (reused). */
+    images: count().nullable(),
+    reused: z.boolean(),
+  }),
+);
