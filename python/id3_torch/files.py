@@ -7,6 +7,7 @@ failed or interrupted writer removes its temporary file, and a killed one leaves
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import uuid
 from collections.abc import Iterator
@@ -45,3 +46,12 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
     with atomic_path(path) as temporary:
         temporary.write_text(text, encoding="utf-8")
+
+
+def read_card(folder: str, name: str, expected: str) -> tuple[str, dict]:
+    """The JSON card `name` of a model folder, and its path; a missing one named with what `folder` should be."""
+    path = os.path.join(folder, name)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{folder}: no {name} (expected {expected})")
+    with open(path, encoding="utf-8") as f:
+        return path, json.load(f)

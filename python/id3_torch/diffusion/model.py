@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..files import write_text_atomic
+from ..files import read_card, write_text_atomic
 from ..recognition.checkpoints import load_safetensors
 from .conditioning import ATTRIBUTE_NAMES, ATTRIBUTE_RANGES, ConditionEncoder
 from .pose_map import POSE_MAP_CHANNELS, PoseMapSpec, head_pose_map
@@ -119,11 +119,7 @@ def write_model_card(folder: str, *, unet: UNetConfig, schedule: DiffusionSchedu
 
 def load_diffusion_model(folder: str, *, device: torch.device | str = "cpu") -> TrainedDiffusion:
     """The trained model in a `train` stage folder: model.json + its EMA weights."""
-    card_path = os.path.join(folder, CARD_NAME)
-    if not os.path.isfile(card_path):
-        raise FileNotFoundError(f"{folder}: no {CARD_NAME} (expected the folder of a finished train stage)")
-    with open(card_path, encoding="utf-8") as f:
-        card = json.load(f)
+    card_path, card = read_card(folder, CARD_NAME, "the folder of a finished train stage")
     if card.get("kind") != "id3-diffusion":
         raise ValueError(f"{card_path}: expected kind 'id3-diffusion', got {card.get('kind')!r}")
     schedule = DiffusionSchedule(timesteps=card["schedule"]["timesteps"], beta_start=card["schedule"]["betaStart"],

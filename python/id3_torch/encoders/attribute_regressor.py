@@ -19,7 +19,7 @@ from torch.nn import functional as F
 from ..bridge.jobs import Progress
 from ..data.labelled_images import LabelledImages, attribute_columns
 from ..data.attributes import ATTRIBUTE_NAMES
-from ..files import write_text_atomic
+from ..files import read_card, write_text_atomic
 from ..recognition.checkpoints import load_safetensors, save_safetensors
 from ..recognition.iresnet import normalize_face_images
 from ..training.distributed import Distributed
@@ -74,11 +74,7 @@ def mean_absolute_errors(predicted: dict[str, torch.Tensor], truth: torch.Tensor
 
 
 def load_attribute_regressor(folder: str, *, device: torch.device | str = "cpu") -> AttributeRegressor:
-    card_path = os.path.join(folder, CARD)
-    if not os.path.isfile(card_path):
-        raise FileNotFoundError(f"{folder}: no {CARD} (expected the folder of an attributes.train job)")
-    with open(card_path, encoding="utf-8") as f:
-        card = json.load(f)
+    _, card = read_card(folder, CARD, "the folder of an attributes.train job")
     model = AttributeRegressor(input_size=card["inputSize"], widths=tuple(card["widths"]))
     load_safetensors(os.path.join(folder, card["weights"]), model)
     return model.to(device).eval().requires_grad_(False)
