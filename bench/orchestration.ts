@@ -100,7 +100,7 @@ function runDirectly(job: FinishedJob): number {
 /** The job function timed around its call alone, as the bridge's job runner times it. */
 const DIRECT_TIMER = `
 import json, sys, time
-from id3_torch.api import job_kinds
+from id3_torch.jobs import job_kinds
 from id3_torch.bridge.jobs import Progress
 kind, job, out = sys.argv[1:4]
 args = json.load(open(job))
