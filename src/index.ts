@@ -45,7 +45,8 @@ export {
   type TensorLike,
 } from './bridge/index.ts';
 export { designAnchors, type AnchorDesign, type AnchorReport, type DesignOptions } from './anchors/design.ts';
-export { writeIdentityPlan, PLAN_COLUMNS, ATTRIBUTE_NAMES, type PlanOptions, type PlanSummary } from './anchors/plan.ts';
+export { writeIdentityPlan, PLAN_COLUMNS, type PlanOptions, type PlanSummary } from './anchors/plan.ts';
+export { ATTRIBUTE_NAMES } from './dataset/manifest.ts';
 export { separation, type Separation } from './anchors/neighbours.ts';
 export { AnchorsConfig, IdentityPlan, AttributeSource, type IdentityPlanInput } from './config/anchors.ts';
 export { tidy, NpyRowWriter } from './bridge/index.ts';

@@ -33,10 +33,10 @@ import { createAtomicWriter, writeJsonAtomic } from '../util/files.ts';
 import { canonicalJson, sha256 } from '../util/hash.ts';
 import { ksCriticalValue, ksUniform } from '../util/kolmogorov-smirnov.ts';
 import { derivedSeed } from './seeds.ts';
+import { ATTRIBUTE_NAMES } from '../dataset/manifest.ts';
 
 /** Identities per block of random draws (part of what a seed means: changing it changes plans). */
 export const PLAN_BLOCK = 256;
-export const ATTRIBUTE_NAMES = ['age', 'yaw', 'pitch', 'roll'] as const;
 export const PLAN_COLUMNS = ['row', 'identity', 'image', 'cosine', ...ATTRIBUTE_NAMES, 'seed'] as const;
 /** Level of the Kolmogorov–Smirnov check of the cosines against U[lb, ub]. */
 const KS_ALPHA = 0.01;

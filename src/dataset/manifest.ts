@@ -7,6 +7,9 @@ import { writeFileAtomic } from '../util/files.ts';
 
 export type Split = 'train' | 'val' | 'test';
 
+/** The attributes s of an image, in the order every table and tensor holds them (python/id3_torch/data/attributes.py). */
+export const ATTRIBUTE_NAMES = ['age', 'yaw', 'pitch', 'roll'] as const;
+
 /** One image of the parametric face set: where it is, whose it is, and its true attributes. */
 export interface ParametricManifestRow {
   /** Relative to the manifest's folder: `images/<identity>/<image>.png`. */
@@ -20,7 +23,7 @@ export interface ParametricManifestRow {
   roll: number;
 }
 
-export const PARAMETRIC_COLUMNS = ['path', 'identity', 'image', 'split', 'age', 'yaw', 'pitch', 'roll'] as const;
+export const PARAMETRIC_COLUMNS = ['path', 'identity', 'image', 'split', ...ATTRIBUTE_NAMES] as const;
 
 export function writeManifest<Row extends object>(file: string, columns: readonly (keyof Row & string)[], rows: readonly Row[]): void {
   writeFileAtomic(file, stringify(rows as unknown as Record<string, unknown>[], { header: true, columns: [...columns] }));

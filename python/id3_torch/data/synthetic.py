@@ -39,6 +39,7 @@ import numpy as np
 import torch
 
 from ..files import atomic_path, write_text_atomic
+from .attributes import ATTRIBUTE_NAMES
 from .card import write_card
 from .folders import encode_image, load_image
 from .recordio import RecordIOReader, RecordIOWriter
@@ -57,7 +58,7 @@ class SyntheticLayout:
     image_format: Literal["jpeg", "png"] = "jpeg"
     jpeg_quality: int = 95
     embedding_size: int = 512  # d of the condition embeddings
-    attribute_names: tuple[str, ...] = ("age", "yaw", "pitch", "roll")
+    attribute_names: tuple[str, ...] = ATTRIBUTE_NAMES
 
     def __post_init__(self) -> None:
         for name in ("identities", "images_per_identity", "identities_per_shard", "embedding_size"):

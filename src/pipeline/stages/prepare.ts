@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { runJob } from '../../bridge/jobs.ts';
 import type { Id3Config, ParametricDataset } from '../../config/schema.ts';
-import { PARAMETRIC_COLUMNS, writeManifest, type ParametricManifestRow, type Split } from '../../dataset/manifest.ts';
+import { ATTRIBUTE_NAMES, PARAMETRIC_COLUMNS, writeManifest, type ParametricManifestRow, type Split } from '../../dataset/manifest.ts';
 import type { Stage, StageContext } from '../stage.ts';
 import { describeReal, prepareReal, realSlice, summarizeReal, type RealPrepareSummary } from './prepare-real.ts';
 import { prepareParametricJob } from '../../jobs/prepare.ts';
@@ -144,7 +144,7 @@ export const prepareStage: Stage<PrepareSummary | RealPrepareSummary> = {
             path: path.join(reportDir, 'prepare-attributes.png'),
             title: 'attributes of the prepared images',
             manifest: path.join(runDir, s.manifest),
-            columns: ['age', 'yaw', 'pitch', 'roll'],
+            columns: [...ATTRIBUTE_NAMES],
           },
         ],
       },
