@@ -64,6 +64,24 @@ def test_centres_are_the_renormalised_means_of_each_training_identitys_unit_embe
     assert [p for p in os.listdir(tmp_path) if p.endswith(".tmp")] == []
 
 
+def test_another_stage_folder_reuses_the_embedding_of_the_same_encoder_and_split(encoder_spec, manifest, tmp_path, monkeypatch):
+    """A sweep's anchor stages (other seeds, other variants) embed one training split with one encoder once."""
+    def args(name, batch=4):
+        return {"encoder": encoder_spec, "manifest": manifest, "split": "train", "out": str(tmp_path / name), "device": "cpu",
+                "batchSize": batch}
+    assert identity_centres(args("a.npy"), Progress())["reused"] is False
+
+    def no_encoder(*_, **__):
+        raise AssertionError("embedded again")
+    monkeypatch.setattr("id3_torch.stages.anchors.load_identity_encoder", no_encoder)
+    progress = Progress()
+    result = identity_centres(args("b.npy"), progress)
+    assert result == {"identities": 4, "embeddingSize": 16, "images": 12, "reused": False} and progress.step == 0
+    assert (tmp_path / "b.npy").read_bytes() == (tmp_path / "a.npy").read_bytes()
+    with pytest.raises(AssertionError, match="embedded again"):  # other batches: other rounding, embedded anew
+        identity_centres(args("c.npy", batch=5), Progress())
+
+
 def test_training_attributes_are_the_splits_complete_rows(manifest):
     meta = training_attributes(manifest, "train", ["age", "yaw", "pitch", "roll"])
     table = tensors.get(meta["id"])

@@ -3,7 +3,8 @@
 - Job `anchors.identity-centres`: the training identity centres, i.e. per identity the mean of
   its images' unit embeddings f(x), renormalised; the exclusion zone keeps anchors away from
   them and the anchor report gives the closest approach. Written as a (K, d) float32 `.npy`,
-  whole or not at all; a rerun finds it and does not embed again.
+  whole or not at all; a rerun finds it and does not embed again, and the other anchor stages of a
+  sweep (other seeds and variants, one bridge process) reuse the embedding (stages/memo.py).
 - Op `anchors.training_attributes`: a manifest split's attribute columns as a tensor handle
   (rows with an empty value left out), which the plan resamples for empirical attributes.
 """
@@ -22,6 +23,7 @@ from ..data.folders import ImageIndex, index_manifest
 from ..encoders import embed_images, load_identity_encoder
 from ..files import atomic_path
 from ..training.distributed import Distributed
+from .memo import memo, real_key, spec_key
 
 
 def _index(manifest: str) -> ImageIndex:
@@ -44,6 +46,17 @@ def identity_centres(args: dict, progress: Progress) -> dict:
         shape = np.load(out, mmap_mode="r").shape
         return {"identities": shape[0], "embeddingSize": shape[1], "images": None, "reused": True}
     device = Distributed.from_environment(args.get("device", "auto")).device
+    key = [spec_key(args["encoder"]), real_key({"manifest": args["manifest"], "split": args["split"]}),
+           args.get("batchSize", 256), str(device)]  # the batches decide the sums' rounding
+    centres, images = memo("identityCentres", key, lambda: _centres(args, device, progress))
+    with atomic_path(out) as temporary:
+        with open(temporary, "wb") as f:
+            np.save(f, centres.numpy().astype(np.float32), allow_pickle=False)
+    return {"identities": len(centres), "embeddingSize": centres.shape[1], "images": images, "reused": False}
+
+
+def _centres(args: dict, device: torch.device, progress: Progress) -> tuple[torch.Tensor, int]:
+    """(K, d) unit centres of the split's identities, and the images they average."""
     encoder = load_identity_encoder(args["encoder"], device=device)
     index = _index(args["manifest"])
     rows = _rows_of(index, args["split"], args["manifest"])
@@ -56,11 +69,7 @@ def identity_centres(args: dict, progress: Progress) -> dict:
         images = torch.stack([index.image(n) for n in batch.tolist()])  # (B, 3, H, W) uint8
         sums.index_add_(0, labels[start:start + batch_size], embed_images(encoder, images, device=device))
         progress.advance(len(batch))
-    centres = F.normalize(sums, dim=1)  # c_k = mean of unit f(x), renormalised (the mean's length drops out)
-    with atomic_path(out) as temporary:
-        with open(temporary, "wb") as f:
-            np.save(f, centres.numpy().astype(np.float32), allow_pickle=False)
-    return {"identities": len(identities), "embeddingSize": encoder.embedding_size, "images": len(rows), "reused": False}
+    return F.normalize(sums, dim=1), len(rows)  # c_k = mean of unit f(x), renormalised (the mean's length drops out)
 
 
 def training_attributes(manifest: str, split: str, columns: list[str], device: str | None = None) -> dict:

@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
 import os
 import time
 from dataclasses import dataclass
-from typing import Callable, TypeVar
 
 import numpy as np
 import torch
@@ -38,6 +36,7 @@ from ..evaluation.fid_inception import load_fid_inception
 from ..evaluation.realism import realism_table
 from ..evaluation.synthetic import attribute_control, condition_agreement, embed_dataset, encoder_statistics, identity_centres
 from ..training.distributed import Distributed
+from .memo import memo, real_key, spec_key
 
 
 class Plan:
@@ -130,7 +129,7 @@ def _attributes_of_real_images(spec: dict, device: torch.device) -> dict:
         return attribute_control(_attribute_predictor(spec, device)(images.images), truth, ATTRIBUTE_NAMES, images.labels,
                                  images.num_classes)
 
-    return _memo("attributesReal", [_spec_key({k: v for k, v in spec.items() if k != "real"}), _real_key(real)], measure)
+    return memo("attributesReal", [spec_key({k: v for k, v in spec.items() if k != "real"}), real_key(real)], measure)
 
 
 @dataclass(frozen=True)
@@ -159,46 +158,7 @@ def _judged_real_faces(judge_spec: dict, judge, real: dict, device: torch.device
             held_out_embeddings=embed_images(judge, held_out, device=device, batch_size=batch),
             flat_embeddings=embed_images(judge, flat, device=device, batch_size=batch))
 
-    return _memo("judgedRealFaces", [_spec_key(judge_spec), _real_key(real)], measure)
-
-
-T = TypeVar("T")
-_MEMO: dict[str, tuple[str, object]] = {}  # name → (key, value): the last real-side measurement of each kind
-
-
-def _file_identity(path: str) -> list:
-    """A file's (or a folder's files') real path, size and modification time: what a memo key needs to notice a
-    change. Real paths: every run of a sweep reaches the shared stage folders through its own links."""
-    path = os.path.realpath(path)
-    if os.path.isdir(path):
-        return [_file_identity(os.path.join(path, name)) for name in sorted(os.listdir(path))]
-    stat = os.stat(path)
-    return [path, stat.st_size, stat.st_mtime_ns]
-
-
-def _memo(name: str, key: object, compute: Callable[[], T]) -> T:
-    """compute(), reused while `key` (JSON) is unchanged. A sweep's generate jobs run in one bridge process and
-    measure the same real faces with the same judge and regressor (the demo: six times); one value per name
-    bounds the memory."""
-    text = json.dumps(key, sort_keys=True)
-    hit = _MEMO.get(name)
-    if hit is not None and hit[0] == text:
-        return hit[1]  # type: ignore[return-value]
-    value = compute()
-    _MEMO[name] = (text, value)
-    return value
-
-
-def _spec_key(spec: dict) -> dict:
-    """An encoder or regressor spec, the files it names by their identity."""
-    if isinstance(spec.get("path"), str) and os.path.exists(spec["path"]):
-        return {**spec, "path": _file_identity(spec["path"])}
-    return spec
-
-
-def _real_key(real: dict) -> dict:
-    """A {manifest, split} of real faces, the manifest by its identity."""
-    return {**real, "manifest": _file_identity(real["manifest"])}
+    return memo("judgedRealFaces", [spec_key(judge_spec), real_key(real)], measure)
 
 
 def _held_out(real: dict) -> tuple[torch.Tensor, torch.Tensor]:
@@ -209,7 +169,7 @@ def _held_out(real: dict) -> tuple[torch.Tensor, torch.Tensor]:
         flat = held_out.float().mean(dim=(2, 3), keepdim=True).expand_as(held_out).round().to(torch.uint8)
         return held_out, flat
 
-    return _memo("heldOut", _real_key(real), read)
+    return memo("heldOut", real_key(real), read)
 
 
 def _sha256(path: str) -> str:
