@@ -4,8 +4,10 @@ from __future__ import annotations
 import functools
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import jsonschema
+if TYPE_CHECKING:
+    import jsonschema
 
 CONTRACTS = Path(__file__).with_name("contracts.json")
 
@@ -16,6 +18,8 @@ class ContractError(ValueError):
 
 @functools.cache
 def _validators() -> dict[str, jsonschema.Draft202012Validator]:
+    import jsonschema  # on the first job, not with the bridge: it starts 50 ms sooner
+
     jobs = json.loads(CONTRACTS.read_text(encoding="utf-8"))["jobs"]
     return {kind: jsonschema.Draft202012Validator(schema) for kind, schema in jobs.items()}
 
