@@ -15,6 +15,7 @@ import type { DiffusionSampler } from '../config/schema.ts';
 import { samplerArgs } from '../diffusion/jobs.ts';
 import type { RunHandle } from './open.ts';
 import { generatePreviewJob } from '../jobs/generate.ts';
+import { outputsOf } from './stages/outputs-of.ts';
 
 export interface SampleIdentitiesOptions {
   /** New identities (rows of the grid). */
@@ -42,7 +43,8 @@ export async function sampleIdentities(run: RunHandle, options: SampleIdentities
   const outDir = options.outDir ?? run.path('preview', `seed-${seed}`);
   mkdirSync(outDir, { recursive: true });
 
-  const dim = (JSON.parse(readFileSync(run.path('train', 'model.json'), 'utf8')) as { embeddingSize: number }).embeddingSize;
+  const outputs = outputsOf(run.dir);
+  const dim = (JSON.parse(readFileSync(path.join(outputs.train.folder, 'model.json'), 'utf8')) as { embeddingSize: number }).embeddingSize;
   const anchors = path.join(outDir, 'anchors.npy');
   const W = await Tensor.randn(session, [identities, dim], { seed }).normalize(1);
   await W.saveNpy(anchors);
@@ -58,13 +60,13 @@ export async function sampleIdentities(run: RunHandle, options: SampleIdentities
       attributes: config.generate?.attributes,
       seed,
     }),
-    manifest: run.path('prepare', 'manifest.csv'),
+    manifest: outputs.prepare.manifest,
     outDir: plan,
   });
   const sampler = { ...config.diffusion.sampler, ...options.sampler };
   const grid = path.join(outDir, 'grid.png');
   await runJob(session, generatePreviewJob, {
-    trainDir: run.path('train'),
+    trainDir: outputs.train.folder,
     plan,
     sampler: { ...samplerArgs(sampler), guidanceTarget: sampler.guidanceTarget },
     batchSize: sampler.batchSize,
