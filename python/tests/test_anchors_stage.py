@@ -14,6 +14,7 @@ from id3_torch.data.errors import DataFormatError
 from id3_torch.data.labelled_images import LabelledImages
 from id3_torch.encoders import embed_images, load_identity_encoder
 from id3_torch.stages.anchors import identity_centres, training_attributes
+from id3_torch.jobs.contracts import with_defaults
 
 from diffusion_helpers import write_encoder
 
@@ -45,7 +46,8 @@ def manifest(tmp_path_factory):
 
 def test_centres_are_the_renormalised_means_of_each_training_identitys_unit_embeddings(encoder_spec, manifest, tmp_path):
     out = tmp_path / "centres.npy"
-    args = {"encoder": encoder_spec, "manifest": manifest, "split": "train", "out": str(out), "device": "cpu", "batchSize": 5}
+    args = with_defaults("anchors.identity-centres", {"encoder": encoder_spec, "manifest": manifest, "split": "train", "out": str(out),
+                                                      "device": "cpu", "batchSize": 5})
     progress = Progress()
     result = identity_centres(args, progress)
     assert result == {"identities": 4, "embeddingSize": 16, "images": 12, "reused": False}
@@ -67,8 +69,8 @@ def test_centres_are_the_renormalised_means_of_each_training_identitys_unit_embe
 def test_another_stage_folder_reuses_the_embedding_of_the_same_encoder_and_split(encoder_spec, manifest, tmp_path, monkeypatch):
     """A sweep's anchor stages (other seeds, other variants) embed one training split with one encoder once."""
     def args(name, batch=4):
-        return {"encoder": encoder_spec, "manifest": manifest, "split": "train", "out": str(tmp_path / name), "device": "cpu",
-                "batchSize": batch}
+        return with_defaults("anchors.identity-centres", {"encoder": encoder_spec, "manifest": manifest, "split": "train",
+                                                          "out": str(tmp_path / name), "device": "cpu", "batchSize": batch})
     assert identity_centres(args("a.npy"), Progress())["reused"] is False
 
     def no_encoder(*_, **__):

@@ -18,6 +18,7 @@ from id3_torch.encoders import embed_images, load_identity_encoder
 from id3_torch.encoders.attribute_regressor import train_attribute_regressor
 from id3_torch.training.divergence import Diverged
 from id3_torch.recognition.iresnet import normalize_face_images
+from id3_torch.jobs.contracts import with_defaults
 from progress_helpers import CancelAfter
 
 MEMORISED = 4  # faces the overfit model learns
@@ -121,9 +122,9 @@ def test_identity_and_attribute_scores_on_real_images(tmp_path, encoder):
 
     regressor_dir = tmp_path / "attributes"
     regressor_dir.mkdir()
-    trained = train_attribute_regressor({"manifest": manifest, "outDir": str(regressor_dir), "splits": ["test"],
-                                         "evalSplit": "test", "epochs": 1, "batchSize": 5, "lr": 1e-3, "seed": 0,
-                                         "inputSize": 16, "widths": [8, 8], "device": "cpu"}, Progress())
+    trained = train_attribute_regressor(with_defaults("attributes.train", {
+        "manifest": manifest, "outDir": str(regressor_dir), "splits": ["test"], "evalSplit": "test", "epochs": 1, "batchSize": 5,
+        "lr": 1e-3, "seed": 0, "inputSize": 16, "widths": [8, 8], "device": "cpu"}), Progress())
     from id3_torch.encoders.attribute_regressor import load_attribute_regressor
     regressor = load_attribute_regressor(str(regressor_dir))
     s = attribute_columns(data, ATTRIBUTE_NAMES, manifest=manifest)

@@ -19,6 +19,7 @@ from id3_torch.evaluation.verification import flip_sum_embeddings
 from id3_torch.recognition.checkpoints import save_safetensors
 from id3_torch.recognition.encoder import FaceEncoder, load_trained_encoder
 from id3_torch.recognition.iresnet import build_backbone
+from id3_torch.jobs.contracts import with_defaults
 
 IDENTITIES, IMAGES = 20, 4
 
@@ -91,9 +92,10 @@ def test_the_evaluate_stage_and_id3_verify_give_identical_figures(faces, tmp_pat
     write_trained_encoder(folder, str(manifest), epochs=2)  # some skill, far from perfect: the paths can differ
     out = tmp_path / "evaluate"
     out.mkdir()
-    rows = evaluate({"heldOut": {"name": "held-out", "manifest": str(manifest), "splits": ["train"], "pairs": 200, "seed": 3},
-                     "benchmarks": [], "models": [{"name": "f", "encoder": {"kind": "folder", "path": str(folder)}}],
-                     "pixelBaseline": False, "batchSize": 32, "outDir": str(out), "device": "cpu"}, Progress())["rows"]
+    args = {"heldOut": {"name": "held-out", "manifest": str(manifest), "splits": ["train"], "pairs": 200, "seed": 3},
+            "benchmarks": [], "ijb": [], "workers": 0, "models": [{"name": "f", "encoder": {"kind": "folder", "path": str(folder)}}],
+            "pixelBaseline": False, "batchSize": 32, "outDir": str(out), "device": "cpu"}
+    rows = evaluate(with_defaults("evaluate", args), Progress())["rows"]
     verified = verify_model(str(out / "pairs.csv"), str(folder), manifest=str(manifest), batchSize=64, device="cpu")
     pairs = read_pairs_csv(str(out / "pairs.csv"))
     encoder = load_trained_encoder(str(folder))  # the raw network, flip-summed and normalised once (insightface)
