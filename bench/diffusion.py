@@ -5,6 +5,8 @@
   batches, loss (with the identity term), AdamW, clipping and EMA, in alternating rounds (timing.py);
 - sampling: our sampler (γ = 0) vs a bare DDIM loop over the same model and steps;
 - guidance: the sampler with γ > 0, gradient modes full and detached, against none;
+- CPU levers: the U-Net's training step with channels-last, torch.compile or bf16 autocast, each against eager
+  float32 (`cpu_levers`);
 - on a GPU (when torch sees one; `gpu_measurements`): images/s and model FLOP utilisation of the U-Net's
   training steps alone at 64 and 112 px, bf16, channels-last, with and without torch.compile (peak
   FLOP/s from ID3_PEAK_TFLOPS); our train job against the bare loop on CUDA; the sampler at 112 px.
@@ -49,7 +51,8 @@ def job_args(measured: dict, manifest: str, out_dir: str, encoder: dict, *, devi
 
 def options_for(measured: dict, model: dict | None = None) -> DiffusionTrainingOptions:
     """The measured config's options with `model` for its U-Net: what builds a denoiser outside a job."""
-    return DiffusionTrainingOptions.from_args(job_args(measured, "", "", {}, model=model))
+    # The paths and the encoder are not read: placeholders that pass the job's contract.
+    return DiffusionTrainingOptions.from_args(job_args(measured, "-", "-", {"kind": "folder", "path": "-"}, model=model))
 
 
 def frozen_denoiser(options: DiffusionTrainingOptions, resolution: int, embedding_size: int,
@@ -152,7 +155,48 @@ def cpu_measurements(measured: dict, root: str) -> dict:
     guidance = {mode: compare(our_sampler(guidance_scale=1.0, gradient_mode=mode), our_sampler(), SAMPLE_ROUNDS // 2)
                 for mode in ("full", "detached")}
     return {"batchSize": measured["batchSize"], "samples": SAMPLES, "training": training, "sampling": sampling,
-            "guidance": guidance}
+            "guidance": guidance, **cpu_levers(measured)}
+
+
+LEVER_ROUNDS, LEVER_STEPS = 6, 8
+
+
+def cpu_levers(measured: dict) -> dict:
+    """[ours] levers for the CPU training step, the proof's U-Net alone (plain ε loss, AdamW, 32 px), each against
+    eager float32 in alternating rounds: channels-last memory, torch.compile (its one-off compile time apart), and
+    bf16 autocast (native only with AMX or AVX-512 BF16; emulated elsewhere)."""
+    options = options_for(measured)
+    schedule = options.schedule()
+    b = measured["batchSize"]
+
+    def stepper(*, channels_last=False, compiled=False, bf16=False):
+        torch.manual_seed(0)
+        model = options.denoiser(32, embedding_size=128, schedule=schedule)
+        if channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        step_model = torch.compile(model) if compiled else model
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+        g = torch.Generator().manual_seed(1)
+        x = torch.randn(b, 3, 32, 32, generator=g)
+        x = x.contiguous(memory_format=torch.channels_last) if channels_last else x
+        t, y, s = torch.randint(0, options.timesteps, (b,), generator=g), torch.randn(b, 128, generator=g), torch.zeros(b, 4)
+
+        def steps():
+            for _ in range(LEVER_STEPS):
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                    loss = (step_model(x, t, y, s) - x).float().square().mean()
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+        return lambda: seconds_of(steps)
+
+    eager = stepper()
+    rows = {}
+    for name, lever in (("channelsLast", {"channels_last": True}), ("compile", {"compiled": True}), ("bf16", {"bf16": True})):
+        side = stepper(**lever)
+        first = seconds_of(side)["wall"]  # for compile: the compilation
+        rows[name] = {**compare(side, eager, LEVER_ROUNDS), "firstCallSeconds": first}
+    return {"levers": rows, "leverSteps": LEVER_STEPS}
 
 
 def model_rows(measured: dict, device: torch.device) -> list:

@@ -17,6 +17,9 @@ interface Measured {
   training: Clocks;
   sampling: Clocks;
   guidance: { full: Clocks; detached: Clocks };
+  /** The U-Net's CPU training step with each lever, against eager float32 (ratio: lever's time ÷ eager's). */
+  levers: Record<'channelsLast' | 'compile' | 'bf16', Clocks & { firstCallSeconds: number }>;
+  leverSteps: number;
   gpu: {
     model: Array<{ resolution: number; compiled: boolean; imagesPerSecond: number; mfu: number }>;
     loop: Clocks;
@@ -105,6 +108,23 @@ export async function benchDiffusion(): Promise<BenchRow[]> {
       pass: true,
     },
   ];
+  const leverNames = { channelsLast: 'channels-last', compile: 'torch.compile', bf16: 'bf16 autocast' } as const;
+  for (const [key, lever] of Object.entries(r.levers) as [keyof typeof leverNames, Measured['levers'][keyof typeof leverNames]][]) {
+    rows.push({
+      name: `CPU U-Net step, ${leverNames[key]}: time ÷ eager float32's (${roundsLabel(lever.wall)})`,
+      value: round(lever.wall.ratio),
+      unit: '×',
+      target: '(figure)',
+      pass: true,
+    });
+  }
+  rows.push({
+    name: `  torch.compile's one-off compile (first ${r.leverSteps} steps)`,
+    value: round(r.levers.compile.firstCallSeconds),
+    unit: 's',
+    target: '(figure)',
+    pass: true,
+  });
   if (r.gpu) {
     for (const g of r.gpu.model) {
       const label = `GPU model alone, train ${g.resolution} px bf16 channels-last${g.compiled ? ' compiled' : ''}`;
