@@ -4,7 +4,7 @@ import { CancelledError, PythonError } from './errors.ts';
 import type { PythonSession } from './session.ts';
 
 /**
- * A Python job's contract: its kind (python/id3_torch/jobs `JOB_KINDS`), what it takes and what it
+ * A Python job's contract: its kind (python/id3_torch/jobs `job_kinds()`), what it takes and what it
  * returns. The arguments are parsed before they are sent, and Python checks them again on entry
  * against the JSON Schema exported from `args` (python/id3_torch/jobs/contracts.json); the result is
  * parsed when it comes back. Declared in src/jobs/.
