@@ -10,6 +10,7 @@ import type { Id3ConfigInput } from '../../src/config/schema.ts';
 import { resolveConfig } from '../../src/config/load.ts';
 import { runPipeline } from '../../src/pipeline/runner.ts';
 import type { AnchorsSummary } from '../../src/pipeline/stages/anchors.ts';
+import { TINY_FR } from '../fixtures/toy-id3.ts';
 
 const runsDir = mkdtempSync(path.join(tmpdir(), 'id3-anchors-'));
 const dataset: Id3ConfigInput['dataset'] = {
@@ -22,20 +23,7 @@ const dataset: Id3ConfigInput['dataset'] = {
 };
 const encoder: Id3ConfigInput['encoder'] = {
   kind: 'train',
-  recipe: {
-    backbone: 'iresnet-small',
-    inputSize: 32,
-    embeddingSize: 24,
-    widths: [8, 8, 16, 16],
-    layers: [1, 1, 1, 1],
-    head: 'cosface',
-    s: 16,
-    m: 0.2,
-    epochs: 1,
-    decayEpochs: [1],
-    batchSize: 8,
-    lr: 0.05,
-  },
+  recipe: { ...TINY_FR, embeddingSize: 24, widths: [8, 8, 16, 16] },
 };
 const config = (input: Partial<Id3ConfigInput>) =>
   resolveConfig({ name: 'anchors', runsDir, device: 'cpu', dataset, evaluate: { split: null }, report: false, ...input }, 'test');

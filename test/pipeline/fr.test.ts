@@ -13,6 +13,7 @@ import { pngSize } from '../fixtures/png.ts';
 import { repoRoot } from '../fixtures/processes.ts';
 import type { TrainFrSummary } from '../../src/pipeline/stages/train-fr.ts';
 import { verifyIjbJob } from '../../src/jobs/evaluate.ts';
+import { TINY_FR } from '../fixtures/toy-id3.ts';
 
 const runsDir = mkdtempSync(path.join(tmpdir(), 'id3-fr-'));
 const config = (name: string, processes: number) =>
@@ -22,21 +23,7 @@ const config = (name: string, processes: number) =>
       runsDir,
       device: 'cpu',
       dataset: { kind: 'parametric', identities: 30, imagesPerIdentity: 4, resolution: 32, valIdentities: 2, testIdentities: 20 },
-      trainFr: {
-        backbone: 'iresnet-small',
-        inputSize: 32,
-        embeddingSize: 32,
-        widths: [8, 8, 16, 16],
-        layers: [1, 1, 1, 1],
-        head: 'cosface',
-        s: 16,
-        m: 0.2,
-        epochs: 2,
-        decayEpochs: [2],
-        batchSize: 8 / processes,
-        lr: 0.05,
-        processes,
-      },
+      trainFr: { ...TINY_FR, embeddingSize: 32, widths: [8, 8, 16, 16], epochs: 2, decayEpochs: [2], batchSize: 8 / processes, processes },
       evaluate: { pairs: 100 },
     },
     'test',

@@ -10,6 +10,7 @@ import type { Id3ConfigInput } from '../../src/config/schema.ts';
 import { planRun, runPipeline } from '../../src/pipeline/runner.ts';
 import type { TrainSummary } from '../../src/pipeline/stages/train.ts';
 import { exited, runCli, spawnTs, waitUntil } from '../fixtures/processes.ts';
+import { TINY_FR } from '../fixtures/toy-id3.ts';
 
 const runsDir = mkdtempSync(path.join(tmpdir(), 'id3-train-'));
 const env = { OMP_NUM_THREADS: '1' };
@@ -17,20 +18,7 @@ const STEPS = 60;
 
 const trainedEncoder: Id3ConfigInput['encoder'] = {
   kind: 'train',
-  recipe: {
-    backbone: 'iresnet-small',
-    inputSize: 32,
-    embeddingSize: 16,
-    widths: [8, 8, 16, 16],
-    layers: [1, 1, 1, 1],
-    head: 'cosface',
-    s: 16,
-    m: 0.2,
-    epochs: 1,
-    decayEpochs: [1],
-    batchSize: 8,
-    lr: 0.05,
-  },
+  recipe: { ...TINY_FR, widths: [8, 8, 16, 16] },
 };
 /** Later runs take the first run's encoder as a folder: the same f, without training it again. */
 const sameEncoder: Id3ConfigInput['encoder'] = { kind: 'folder', path: path.join(runsDir, 'bridge', 'encoder') };
