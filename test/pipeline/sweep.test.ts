@@ -11,6 +11,7 @@ import { openRun } from '../../src/pipeline/open.ts';
 import { run } from '../../src/pipeline/run.ts';
 import { sweep } from '../../src/pipeline/sweep.ts';
 import { runCli } from '../fixtures/processes.ts';
+import { TINY_FR } from '../fixtures/toy-id3.ts';
 
 const runsDir = mkdtempSync(path.join(tmpdir(), 'id3-sweep-'));
 const base: Id3ConfigInput = {
@@ -18,19 +19,7 @@ const base: Id3ConfigInput = {
   runsDir,
   device: 'cpu',
   dataset: { kind: 'parametric', identities: 26, imagesPerIdentity: 3, resolution: 32, valIdentities: 1, testIdentities: 20 },
-  trainFr: {
-    backbone: 'iresnet-small',
-    inputSize: 32,
-    embeddingSize: 8,
-    widths: [4, 4, 8, 8],
-    layers: [1, 1, 1, 1],
-    head: 'cosface',
-    s: 16,
-    m: 0.2,
-    epochs: 1,
-    decayEpochs: [1],
-    batchSize: 3,
-  },
+  trainFr: { ...TINY_FR, embeddingSize: 8, widths: [4, 4, 8, 8], batchSize: 3, lr: 0.1 },
   evaluate: { pairs: 40 },
 };
 
