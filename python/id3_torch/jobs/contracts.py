@@ -17,11 +17,15 @@ class ContractError(ValueError):
 
 
 @functools.cache
+def _schemas() -> dict[str, dict]:
+    return json.loads(CONTRACTS.read_text(encoding="utf-8"))["jobs"]
+
+
+@functools.cache
 def _validators() -> dict[str, jsonschema.Draft202012Validator]:
     import jsonschema  # on the first job, not with the bridge: it starts 50 ms sooner
 
-    jobs = json.loads(CONTRACTS.read_text(encoding="utf-8"))["jobs"]
-    return {kind: jsonschema.Draft202012Validator(schema) for kind, schema in jobs.items()}
+    return {kind: jsonschema.Draft202012Validator(schema) for kind, schema in _schemas().items()}
 
 
 def contract_kinds() -> list[str]:
@@ -48,8 +52,7 @@ def _field(error: jsonschema.ValidationError) -> str:
 def with_defaults(kind: str, args: dict) -> dict:
     """`args` with every field it leaves out that job `kind`'s contract gives a default (the config's
     defaults, exported with the schema) filled in, checked: a job called from Python as TypeScript calls it."""
-    schema = json.loads(CONTRACTS.read_text(encoding="utf-8"))["jobs"][kind]
-    filled = _fill(schema, args)
+    filled = _fill(_schemas()[kind], args)
     check_args(kind, filled)
     return filled
 
