@@ -11,7 +11,8 @@ import argparse
 import os
 import sys
 
-from .jobs import check_job_args, job_kinds
+from .jobs import job_kinds
+from .jobs.contracts import check_args
 from .bridge import jsonio, lifeline
 from .bridge.jobs import Progress
 from .files import write_text_atomic
@@ -31,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         lifeline.watch(options.parent_pid)
     with open(options.job, encoding="utf-8") as f:
         args = jsonio.loads(f.read())
-    check_job_args(options.kind, args)
+    check_args(options.kind, args)
     is_main = int(os.environ.get("RANK", "0")) == 0
     result = kinds[options.kind](args, Progress(options.events if is_main else None))
     if is_main and options.result:

@@ -11,7 +11,8 @@ from .bridge import jobs, jsonio, lifeline, system, tensors
 from .bridge.compute import on_compute_thread
 from .data import ops as data_ops
 from .evaluation import ops as evaluation_ops
-from .jobs import check_job_args, job_kinds
+from .jobs import job_kinds
+from .jobs.contracts import check_args
 from .stages import anchors as anchors_stage
 
 _testing = os.environ.get("ID3_BRIDGE_TESTING") == "1"
@@ -25,7 +26,11 @@ _runner: jobs.JobRunner | None = None
 def _jobs() -> jobs.JobRunner:
     global _runner
     if _runner is None:
-        _runner = jobs.JobRunner(job_kinds(), check_job_args)
+        if _testing:  # the bridge's own test jobs, which have no contract
+            _runner = jobs.JobRunner({**job_kinds(), **testing.JOB_KINDS},
+                                     lambda kind, args: None if kind in testing.JOB_KINDS else check_args(kind, args))
+        else:
+            _runner = jobs.JobRunner(job_kinds(), check_args)
     return _runner
 
 

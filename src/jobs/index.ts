@@ -15,9 +15,6 @@ import { prepareParametricJob, prepareRealJob } from './prepare.ts';
 import { plotsJob } from './report.ts';
 import { trainFrJob } from './train-fr.ts';
 
-export { identityCentresJob, dataConvertJob, attributesTrainJob, measureJob, trainJob, evaluateJob, verifyIjbJob };
-export { generateJob, generatePreviewJob, prepareParametricJob, prepareRealJob, plotsJob, trainFrJob };
-
 export const JOBS: readonly JobContract[] = [
   prepareParametricJob,
   prepareRealJob,

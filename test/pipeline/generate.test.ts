@@ -8,9 +8,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFile
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkJobArgs } from '../../src/bridge/jobs.ts';
 import { PythonSession } from '../../src/bridge/session.ts';
-import { JOBS } from '../../src/jobs/index.ts';
 import { resolveConfig } from '../../src/config/load.ts';
 import { runPipeline } from '../../src/pipeline/runner.ts';
 import type { GenerateSummary } from '../../src/pipeline/stages/generate.ts';
@@ -58,8 +56,8 @@ describe('generate', () => {
       'evaluate',
       'report',
     ]);
-    // Every job the run started passed its contract on both sides (src/jobs/, python/id3_torch/jobs/contracts.json),
-    // and what was sent is its contract's own output: parsing it again changes nothing.
+    // The jobs the toy run starts, each of which passed its contract on both sides to get here (src/jobs/,
+    // python/id3_torch/jobs/contracts.json checked on entry).
     const started = session.finishedJobs.map((j) => j.kind);
     expect([...new Set(started)].sort()).toEqual([
       'anchors.identity-centres',
@@ -71,13 +69,6 @@ describe('generate', () => {
       'train',
       'train-fr',
     ]);
-    for (const { kind, args } of session.finishedJobs)
-      expect(
-        checkJobArgs(
-          JOBS.find((j) => j.kind === kind)!,
-          args as never,
-        ),
-      ).toEqual(args);
     const g = result.stages.generate!.record.summary as GenerateSummary;
     expect(g).toMatchObject({ identities: 8, imagesPerIdentity: 3, images: 24, sampled: 24, reused: 0 });
     expect(g.cosines.min).toBeGreaterThanOrEqual(0.7 - 1e-6);

@@ -1,16 +1,12 @@
 """Every long job, by kind: what `job.start` in the bridge and `python -m id3_torch <kind>` (torchrun) run.
 
 Each job's arguments are declared once, in TypeScript (src/jobs/, zod), and exported as JSON Schema to
-contracts.json beside this file (`npm run contracts`); `check_job_args` checks them against it before the
-job starts, so a mismatch between the two sides fails at once, naming the field.
+contracts.json beside this file (`npm run contracts`); `check_args` (jobs/contracts.py) checks them against it
+before the job starts, so a mismatch between the two sides fails at once, naming the field.
 """
 from __future__ import annotations
 
-import os
 from ..bridge.jobs import JobFunction
-from .contracts import check_args
-
-_testing = os.environ.get("ID3_BRIDGE_TESTING") == "1"
 
 
 def job_kinds() -> dict[str, JobFunction]:
@@ -41,13 +37,4 @@ def job_kinds() -> dict[str, JobFunction]:
         "diffusion.measure": diffusion_jobs.measure_job,
         "attributes.train": train_attribute_regressor,
     }
-    if _testing:
-        from ..bridge import testing
-        kinds.update(testing.JOB_KINDS)
     return kinds
-
-
-def check_job_args(kind: str, args: object) -> None:
-    """Refuse arguments off job `kind`'s contract, naming each field (the bridge's test jobs have none)."""
-    if not kind.startswith("test."):
-        check_args(kind, args)
