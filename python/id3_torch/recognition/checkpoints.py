@@ -14,7 +14,7 @@ import safetensors.torch
 import torch
 from torch import nn
 
-from ..files import atomic_path
+from ..files import write_bytes_atomic
 
 _SHOWN = 5  # keys listed per kind of mismatch
 
@@ -52,8 +52,15 @@ def save_safetensors(path: str | os.PathLike, model: nn.Module, *, metadata: Map
     """Write `model`'s state dict as safetensors, atomically (temp name in the same folder, then rename)."""
     path = Path(path)
     state = {key: tensor.detach().cpu().contiguous() for key, tensor in model.state_dict().items()}
-    with atomic_path(path) as temporary:
-        safetensors.torch.save_file(state, temporary, metadata=dict(metadata) if metadata else None)
+    write_safetensors(path, state, metadata=metadata)
+
+
+def write_safetensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor], *,
+                      metadata: Mapping[str, str] | None = None) -> None:
+    """Tensors as a safetensors file, whole or absent. Serialised in memory and written by our atomic writer:
+    safetensors' own `save_file` (0.8) writes through a Rust temporary (`.tmpXXXXXX`) that a killed process leaves
+    in the stage folder under a name no resume knows to sweep."""
+    write_bytes_atomic(path, safetensors.torch.save(tensors, metadata=dict(metadata) if metadata else None))
 
 
 def read_safetensors(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, str]]:

@@ -11,10 +11,8 @@ import json
 from typing import Any
 
 import torch
-from safetensors.torch import save_file
 
-from ..files import atomic_path
-from ..recognition.checkpoints import read_safetensors
+from ..recognition.checkpoints import read_safetensors, write_safetensors
 
 _META_KEY = "id3.training_state"
 
@@ -38,8 +36,7 @@ def save_training_state(path: str, *, step: int, modules: dict[str, torch.nn.Mod
         tensors[f"generator/{name}"] = generator.get_state()
     metadata = {"step": step, "param_groups": optimizer_state["param_groups"],
                 "optimizer_scalars": optimizer_scalars, "extra": extra or {}}
-    with atomic_path(path) as temporary:
-        save_file(tensors, temporary, metadata={_META_KEY: json.dumps(metadata)})
+    write_safetensors(path, tensors, metadata={_META_KEY: json.dumps(metadata)})
 
 
 def load_training_state(path: str, *, modules: dict[str, torch.nn.Module], optimizer: torch.optim.Optimizer,
