@@ -22,14 +22,15 @@ from id3_torch.data.datasets import open_face_images  # noqa: E402
 from id3_torch.data.folders import encode_image  # noqa: E402
 from id3_torch.data.parametric import render_images  # noqa: E402
 from id3_torch.data.recordio import RecordIOWriter  # noqa: E402
-from id3_torch.recognition.train import train_face_recognition  # noqa: E402
+from id3_torch.jobs.contracts import with_defaults  # noqa: E402
+from id3_torch.jobs.train_fr import train_face_recognition  # noqa: E402
 
 UNIQUE, COPIES, SIDE, BATCH, WORKERS = 256, 16, 112, 256, 2
-FR_ARGS = {"device": "cpu", "splits": None,
-           "backbone": {"name": "iresnet-small", "inputSize": 32, "embeddingSize": 128},
+FR_ARGS = {"device": "cpu", "splits": None, "identities": None,
+           "backbone": {"name": "iresnet-small", "inputSize": 32, "embeddingSize": 128, "widths": None, "layers": None},
            "head": "cosface", "s": 30.0, "m": 0.3, "epochs": 1, "batchSize": 64, "lr": 0.1, "momentum": 0.9,
            "weightDecay": 5e-4, "decayEpochs": [2], "warmupEpochs": 0, "flip": True, "gradClip": None,
-           "checkpointEvery": 10**9, "seed": 0}
+           "maxWeightGrowth": None, "checkpointEvery": 10**9, "seed": 0}
 
 
 def write_sets(root: str, side: int, unique: int, copies: int) -> tuple[str, str]:
@@ -63,8 +64,9 @@ def images_per_second(path: str) -> float:
 def train_fr(data: str, out_dir: str, mode: str) -> float:
     for name in os.listdir(out_dir):
         os.unlink(os.path.join(out_dir, name))
-    result = train_face_recognition({**FR_ARGS, "data": data, "outDir": out_dir,
-                                     "loader": {"mode": mode, "workers": WORKERS}}, Progress())
+    args = with_defaults("train-fr", {**FR_ARGS, "data": data, "outDir": out_dir,
+                                      "loader": {"mode": mode, "workers": WORKERS}})
+    result = train_face_recognition(args, Progress())
     return result["imagesPerSecond"]
 
 

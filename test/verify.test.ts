@@ -139,7 +139,7 @@ backbone = build_backbone("iresnet-small", input_size=112, embedding_size=16, wi
 save_safetensors(sys.argv[1] + "/ijb-model/backbone.safetensors", backbone)
 json.dump({"backbone": "iresnet-small", "inputSize": 112, "embeddingSize": 16, "widths": [4, 4, 8, 8], "layers": [1, 1, 1, 1],
            "weights": "backbone.safetensors"}, open(sys.argv[1] + "/ijb-model/encoder.json", "w"))
-print(json.dumps(verify_ijb(sys.argv[1] + "/IJBC", sys.argv[1] + "/ijb-model", device="cpu", detectorScore=False)))
+print(json.dumps(verify_ijb(sys.argv[1] + "/IJBC", sys.argv[1] + "/ijb-model", device="cpu", detector_score=False)))
 `;
     const made = execFileSync(
       pythonExecutable(),

@@ -14,8 +14,8 @@ from id3_torch.encoders import load_identity_encoder
 from id3_torch.bridge.jobs import Progress
 from id3_torch.recognition.checkpoints import save_safetensors
 from id3_torch.recognition.iresnet import build_backbone
-from id3_torch.recognition.train import train_face_recognition
 from id3_torch.jobs.contracts import with_defaults
+from id3_torch.jobs.train_fr import train_face_recognition
 
 EMBEDDING = 16
 TINY_MODEL = {"patchSize": 2, "channels": 16, "channelMults": [1, 2], "resBlocks": 1, "attentionResolutions": [8],
@@ -69,14 +69,14 @@ def write_trained_encoder(folder, manifest, *, epochs=30, widths=(8, 8, 16, 16),
     """f trained (CosFace, a few seconds) on the identities of `manifest`: embeddings that tell those faces apart,
     as a real f's do. An untrained f embeds any two faces within cosine 0.93–0.98 of each other, which leaves
     identity tests on a knife-edge."""
-    args = {"data": manifest, "outDir": str(folder), "splits": ["train"], "device": "cpu",
+    args = {"data": manifest, "outDir": str(folder), "splits": ["train"], "identities": None, "device": "cpu",
             "backbone": {"name": "iresnet-small", "inputSize": 32, "embeddingSize": EMBEDDING, "widths": list(widths),
                          "layers": [1, 1, 1, 1]},
             "head": head, "s": 16.0, "m": 0.2, "epochs": epochs, "batchSize": 16, "lr": 0.05, "momentum": 0.9,
             "weightDecay": 5e-4, "decayEpochs": [epochs + 1], "warmupEpochs": 0, "flip": False, "gradClip": 5.0,
             "maxWeightGrowth": 100.0, "checkpointEvery": 10**6, "seed": 0}
     os.makedirs(folder, exist_ok=True)
-    train_face_recognition(args, Progress())
+    train_face_recognition(with_defaults("train-fr", args), Progress())
     return {"kind": "folder", "path": str(folder)}
 
 

@@ -13,7 +13,8 @@ from id3_torch.data import image_files, parametric
 from id3_torch.data.errors import DataFormatError
 from id3_torch.data.labelled_images import LabelledImages
 from id3_torch.encoders import embed_images, load_identity_encoder
-from id3_torch.stages.anchors import identity_centres, training_attributes
+from id3_torch.stages.anchors import training_attributes
+from id3_torch.jobs.anchors import identity_centres
 from id3_torch.jobs.contracts import with_defaults
 
 from diffusion_helpers import write_encoder

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from id3_torch.bridge.jobs import Cancelled, Progress
-from id3_torch.data.convert import convert_dataset
+from id3_torch.jobs.data import convert_dataset
 from id3_torch.data.datasets import open_face_images
 from id3_torch.data.errors import DataFormatError
 from id3_torch.data.folders import encode_image

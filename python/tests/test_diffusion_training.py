@@ -13,12 +13,11 @@ from id3_torch.data.labelled_images import LabelledImages, attribute_columns
 from id3_torch.diffusion import SamplerOptions, load_diffusion_model, sample_images
 from id3_torch.diffusion.conditioning import ATTRIBUTE_NAMES
 from id3_torch.diffusion.measure import attribute_scores, held_out_conditions, identity_scores
-from id3_torch.diffusion.train import train_diffusion
 from id3_torch.encoders import embed_images, load_identity_encoder
-from id3_torch.encoders.attribute_regressor import train_attribute_regressor
 from id3_torch.training.divergence import Diverged
 from id3_torch.recognition.iresnet import normalize_face_images
 from id3_torch.jobs.contracts import with_defaults
+from id3_torch.jobs.diffusion import measure, train_attribute_regressor, train_diffusion
 from progress_helpers import CancelAfter
 
 MEMORISED = 4  # faces the overfit model learns
@@ -141,7 +140,7 @@ def test_the_attribute_regressor_fits_its_faces_in_years_and_degrees(tmp_path):
     manifest = write_faces(tmp_path / "faces", identities=24, images=4)
     out = tmp_path / "attributes"
     out.mkdir()
-    args = {"manifest": manifest, "outDir": str(out), "evalSplit": "train", "epochs": 12, "batchSize": 16, "lr": 3e-3,
+    args = {"manifest": manifest, "outDir": str(out), "splits": ["train"], "evalSplit": "train", "epochs": 12, "batchSize": 16, "lr": 3e-3,
             "seed": 0, "inputSize": 32, "widths": [8, 16, 32], "device": "cpu"}
     result = train_attribute_regressor(args, Progress())
     data = LabelledImages.from_manifest(manifest, splits=("train",))
@@ -159,15 +158,15 @@ def test_the_measure_job_scores_a_model_that_reproduces_its_conditions(memorised
     manifest, train_dir, _, _ = memorised
     regressor = tmp_path / "attributes"
     regressor.mkdir()
-    train_attribute_regressor({"manifest": manifest, "outDir": str(regressor), "evalSplit": "train", "epochs": 1,
+    train_attribute_regressor({"manifest": manifest, "outDir": str(regressor), "splits": ["train"], "evalSplit": "train",
+                               "epochs": 1,
                                "batchSize": 8, "lr": 1e-3, "seed": 0, "inputSize": 16, "widths": [8, 8], "device": "cpu"},
                               Progress())
-    from id3_torch.diffusion.jobs import measure_job
-    result = measure_job({"trainDir": str(train_dir), "manifest": manifest, "split": "train", "perIdentity": 1, "seed": 0,
-                          "batchSize": 4, "attributeRegressor": str(regressor), "outDir": str(tmp_path / "measure"),
-                          "device": "cpu", "sampler": {"method": "ddim", "steps": 20, "eta": 0.0, "guidanceScale": 0.0,
-                                                       "gradientMode": "detached", "cfgScale": 1.0, "clip": True}},
-                         Progress())
+    result = measure({"trainDir": str(train_dir), "manifest": manifest, "split": "train", "perIdentity": 1, "seed": 0,
+                      "batchSize": 4, "attributeRegressor": str(regressor), "judges": {}, "outDir": str(tmp_path / "measure"),
+                      "device": "cpu", "sampler": {"method": "ddim", "steps": 20, "eta": 0.0, "guidanceScale": 0.0,
+                                                   "gradientMode": "detached", "cfgScale": 1.0, "clip": True}},
+                     Progress())
     scores = result["identity"]["f"]
     assert result["samples"] == MEMORISED and scores["genuineCosine"] == pytest.approx(1.0, abs=1e-6)
     assert scores["identityCosine"] > 0.9 and scores["rank1"] == 1.0, scores

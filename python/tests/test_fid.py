@@ -281,7 +281,8 @@ def test_the_generate_stage_measures_fid_on_held_out_and_generated_images(weight
         return float(len(compared))
 
     monkeypatch.setattr(fid, "frechet_distance", recorded)
-    table = generate._fid(str(root), {"weights": weights, "real": real}, held_out, flat, torch.device("cpu"))
+    fid_inputs = generate.FidInputs(weights=weights, real=real)
+    table = generate._fid(str(root), fid_inputs, held_out, flat, torch.device("cpu"))
     assert table["features"] == LABEL and table["heldOutSplit"] == "test"
     assert table["weightsSha256"] == hashlib.sha256(open(weights, "rb").read()).hexdigest()
     for number, row in enumerate(("generated", "realVsReal", "floor"), start=1):

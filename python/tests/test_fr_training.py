@@ -15,9 +15,9 @@ from id3_torch.bridge.jobs import Cancelled, Progress
 from id3_torch.data import image_files, parametric
 from id3_torch.data.datasets import open_face_images
 from id3_torch.data.recordio import RecordIOWriter
-from id3_torch.recognition.train import train_face_recognition
 from id3_torch.training.divergence import Diverged
 from id3_torch.jobs.contracts import with_defaults
+from id3_torch.jobs.train_fr import train_face_recognition
 from child_processes import children_left
 from progress_helpers import CancelAfter
 

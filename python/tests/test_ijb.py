@@ -14,9 +14,10 @@ import sklearn.preprocessing
 import torch
 from PIL import Image
 
+from id3_torch.bridge.jobs import Progress
 from id3_torch.data import parametric
 from id3_torch.evaluation import ijb
-from id3_torch.evaluation.ops import verify_ijb
+from id3_torch.jobs.evaluate import verify_ijb
 from id3_torch.recognition.checkpoints import save_safetensors
 from id3_torch.recognition.encoder import FaceEncoder
 from id3_torch.recognition.iresnet import build_backbone
@@ -129,8 +130,8 @@ def reference_eval_ijbc(root, network, *, use_norm_score=True, use_detector_scor
 @pytest.mark.parametrize("norm_score, detector_score", [(True, True), (False, False), (True, False)])
 def test_equals_the_published_protocol(ijb_folder, model, norm_score, detector_score):
     folder, network = model
-    result = verify_ijb(str(ijb_folder), str(folder), batchSize=16, device="cpu", normScore=norm_score,
-                        detectorScore=detector_score, scores=True)
+    result = verify_ijb({"folder": str(ijb_folder), "model": str(folder), "batchSize": 16, "device": "cpu",
+                         "normScore": norm_score, "detectorScore": detector_score, "scores": True}, Progress())
     score, row, roc_auc = reference_eval_ijbc(ijb_folder, network, use_norm_score=norm_score, use_detector_score=detector_score)
     np.testing.assert_allclose(result["scores"], score, rtol=0, atol=2e-6)
     # The scores agree to float precision, and no two pairs' scores are nearer than twice that: the same ROC.
@@ -144,9 +145,10 @@ def test_equals_the_published_protocol(ijb_folder, model, norm_score, detector_s
 def test_the_options_change_the_scores(ijb_folder, model):
     """Each option is live: switching it off moves the scores (so the test above can tell them apart)."""
     folder, _ = model
-    default = verify_ijb(str(ijb_folder), str(folder), batchSize=16, device="cpu", scores=True)["scores"]
+    args = {"folder": str(ijb_folder), "model": str(folder), "batchSize": 16, "device": "cpu", "scores": True}
+    default = verify_ijb(args, Progress())["scores"]
     for options in ({"detectorScore": False}, {"normScore": False}):
-        other = verify_ijb(str(ijb_folder), str(folder), batchSize=16, device="cpu", scores=True, **options)["scores"]
+        other = verify_ijb({**args, **options}, Progress())["scores"]
         assert np.max(np.abs(np.array(other) - default)) > 1e-3, options
 
 
@@ -233,4 +235,4 @@ def test_a_missing_photo_is_named(ijb_folder, model, tmp_path):
         if name != "3.jpg":
             (copy / "loose_crop" / name).symlink_to(ijb_folder / "loose_crop" / name)
     with pytest.raises(ValueError, match=r"loose_crop/3.jpg: missing or not an image"):
-        verify_ijb(str(copy), str(model[0]), batchSize=16, device="cpu")
+        verify_ijb({"folder": str(copy), "model": str(model[0]), "batchSize": 16, "device": "cpu"}, Progress())

@@ -2,8 +2,10 @@
 what they refuse and how they say it, the defaults they fill, and that every job has one."""
 import json
 import os
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +20,19 @@ ENCODER = {"kind": "folder", "path": "/nowhere/encoder"}
 def test_every_job_has_a_contract_and_every_contract_a_job():
     assert sorted(job_kinds()) == contract_kinds()
     assert len(contract_kinds()) == 13
+
+
+def test_jobs_read_their_arguments_and_the_library_never_does():
+    """Each job is a function of a module of id3_torch/jobs/ mirroring a contract file of src/jobs/, and no library
+    module reads a job's camelCase dict: a new argument is read in exactly one place."""
+    root = Path(__file__).parents[2]
+    contract_files = {p.stem.replace("-", "_") for p in (root / "src" / "jobs").glob("*.ts")} - {"common", "index"}
+    modules = {fn.__module__ for fn in job_kinds().values()}
+    assert modules == {f"id3_torch.jobs.{name}" for name in contract_files}
+    library = root / "python" / "id3_torch"
+    readers = [str(p.relative_to(library)) for p in library.rglob("*.py")
+               if p.parent.name not in ("jobs", "bridge") and re.search(r"args(\[|\.get\()[\"']", p.read_text())]
+    assert readers == []
 
 
 def test_defaults_are_the_configs():

@@ -9,7 +9,7 @@ from id3_torch.bridge.jobs import Progress
 from id3_torch.data import parametric
 from id3_torch.diffusion import load_diffusion_model
 from id3_torch.diffusion.pose_map import PoseMapSpec, head_pose_map
-from id3_torch.diffusion.train import train_diffusion
+from id3_torch.jobs.diffusion import train_diffusion
 
 SPEC = PoseMapSpec(centre=(0.05, 0.08), half_axes=(0.55, 0.68))
 R = 32

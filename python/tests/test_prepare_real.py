@@ -14,7 +14,7 @@ from id3_torch.bridge.jobs import Cancelled, Progress
 from id3_torch.data.folders import index_manifest, load_image
 from id3_torch.data.recordio import RecordIOWriter
 from id3_torch.encoders import load_identity_encoder
-from id3_torch.stages.prepare_real import prepare_real
+from id3_torch.jobs.prepare import prepare_real
 from id3_torch.jobs.contracts import with_defaults
 
 PEOPLE = {"bieber": ["Justin-Bieber2_crop.jpg", "bieber_small.jpg"], "cage": ["cage.jpg", "cage2_crop.jpg"],

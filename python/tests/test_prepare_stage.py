@@ -5,7 +5,7 @@ import torch
 
 from id3_torch.bridge.jobs import Progress
 from id3_torch.data import parametric
-from id3_torch.stages.prepare import parametric_faces
+from id3_torch.jobs.prepare import parametric_faces
 from id3_torch.jobs.contracts import with_defaults
 
 RANGES = {"age": [18, 80], "yaw": [-45, 45], "pitch": [-20, 20], "roll": [-15, 15]}

@@ -12,7 +12,7 @@ from id3_torch.data.verification_bin import write_verification_bin
 from id3_torch.evaluation import make_pairs, verify_pairs, write_pairs_csv
 from diffusion_helpers import write_trained_encoder
 from id3_torch.bridge.jobs import Progress
-from id3_torch.evaluation.evaluate import evaluate
+from id3_torch.jobs.evaluate import evaluate
 from id3_torch.evaluation.ops import verify_model
 from id3_torch.evaluation.pairs import read_pairs_csv
 from id3_torch.evaluation.verification import flip_sum_embeddings

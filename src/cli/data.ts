@@ -36,7 +36,7 @@ export interface DataInspection {
   problems: string[];
 }
 
-/** python/id3_torch/data/convert.py `convert_dataset`. */
+/** python/id3_torch/jobs/data.py `convert_dataset`. */
 export type DataConversion = JobResult<typeof dataConvertJob>;
 
 const count = (n: number) => n.toLocaleString('en-US');

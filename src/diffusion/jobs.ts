@@ -1,7 +1,6 @@
 /**
- * Typed calls of the Python job that measures a trained ID³ model (python/id3_torch/diffusion/jobs.py)
- * and of the attribute regressor (python/id3_torch/encoders/attribute_regressor.py); their contracts
- * are src/jobs/diffusion.ts.
+ * Typed calls of the Python job that measures a trained ID³ model and of the attribute
+ * regressor (python/id3_torch/jobs/diffusion.py); their contracts are src/jobs/diffusion.ts.
  */
 import { runJob, type JobArgs, type JobResult, type RunJobOptions } from '../bridge/jobs.ts';
 import type { PythonSession } from '../bridge/session.ts';

@@ -1,4 +1,4 @@
-/** The training identities' centres in f's space (python/id3_torch/stages/anchors.py `identity_centres`):
+/** The training identities' centres in f's space (python/id3_torch/jobs/anchors.py):
  *  what the anchors keep their exclusion zone from. */
 import { z } from 'zod';
 import { defineJob } from '../bridge/jobs.ts';
@@ -12,7 +12,8 @@ export const identityCentresJob = defineJob(
     split: z.enum(['train', 'val', 'test']),
     /** The centres as a .npy, (identities, embeddingSize). */
     out: FilePath(),
-    batchSize: z.number().int().positive().optional(),
+    /** Images a batch: the sums' rounding, so the memo's key (stages/memo.py). */
+    batchSize: z.number().int().positive().default(256),
     device: Device,
   }),
   z.looseObject({

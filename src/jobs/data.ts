@@ -1,5 +1,5 @@
 /** A face set converted between image folders and insightface RecordIO (`id3 data convert`,
- *  python/id3_torch/data/convert.py). */
+ *  python/id3_torch/jobs/data.py). */
 import { z } from 'zod';
 import { defineJob } from '../bridge/jobs.ts';
 import { count, FilePath, Skipped } from './common.ts';

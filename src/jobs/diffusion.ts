@@ -1,6 +1,5 @@
-/** The ID³ model's jobs: its training (python/id3_torch/diffusion/train.py `DiffusionTrainingOptions.from_args`),
- *  the measure of its samples on held-out identities (python/id3_torch/diffusion/jobs.py), and the attribute
- *  regressor that reads the parametric faces' attributes (python/id3_torch/encoders/attribute_regressor.py). */
+/** The ID³ model's jobs (python/id3_torch/jobs/diffusion.py): its training, the measure of its samples on
+ *  held-out identities, and the attribute regressor that reads the parametric faces' attributes. */
 import { z } from 'zod';
 import { defineJob } from '../bridge/jobs.ts';
 import {
@@ -45,7 +44,7 @@ export const trainJob = defineJob(
   }),
 );
 
-/** The sampler fields Python reads (`SamplerOptions.from_args`); guidanceTarget and batchSize are the caller's. */
+/** The sampler fields Python reads (python/id3_torch/jobs/diffusion.py `sampler_options`); guidanceTarget and batchSize are the caller's. */
 export const SamplerArgs = DiffusionSampler.unwrap().omit({ guidanceTarget: true, batchSize: true });
 export type SamplerArgs = z.infer<typeof SamplerArgs>;
 
@@ -69,9 +68,9 @@ export const measureJob = defineJob(
     /** A folder the attributes.train job wrote; null: no attribute errors (real faces). */
     attributeRegressor: FilePath().nullable(),
     /** Independent encoders to judge with, by name; the model's own f is judge "f". */
-    judges: z.record(z.string(), EncoderSpec).nullable().optional(),
-    /** measure.json and samples.png (real images over samples) go here. */
-    outDir: FilePath().nullable().optional(),
+    judges: z.record(z.string(), EncoderSpec).default({}),
+    /** measure.json and samples.png (real images over samples) go here; null: nowhere. */
+    outDir: FilePath().nullable().default(null),
     device: Device,
   }),
   z.looseObject({
@@ -90,8 +89,8 @@ export const attributesTrainJob = defineJob(
   AttributeRegressorRecipe.unwrap().extend({
     manifest: FilePath(),
     outDir: FilePath(),
-    /** Trained on these splits of the manifest (python's default: train). */
-    splits: z.array(z.string()).optional(),
+    /** Trained on these splits of the manifest. */
+    splits: z.array(z.string()).default(['train']),
     evalSplit: z.enum(['val', 'test']),
     inputSize: z.number().int().positive(),
     device: Device,

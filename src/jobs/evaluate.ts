@@ -1,6 +1,5 @@
-/** Verification of face-recognition models: the evaluate stage's job over every pair set and IJB folder
- *  (python/id3_torch/evaluation/evaluate.py), and one model on one IJB folder (`id3 verify --ijb`,
- *  python/id3_torch/evaluation/ops.py `verify_ijb`). */
+/** Verification of face-recognition models (python/id3_torch/jobs/evaluate.py): the evaluate stage's job over
+ *  every pair set and IJB folder, and one model on one IJB folder (`id3 verify --ijb`). */
 import { z } from 'zod';
 import { defineJob } from '../bridge/jobs.ts';
 import { IjbBenchmark } from '../config/evaluate.ts';

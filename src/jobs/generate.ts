@@ -1,4 +1,4 @@
-/** The synthetic set sampled from a plan (python/id3_torch/stages/generate.py `generate`), with its card's
+/** The synthetic set sampled from a plan (python/id3_torch/jobs/generate.py), with its card's
  *  figures (python/id3_torch/evaluation/synthetic.py); and a preview grid of a few planned identities. */
 import { z } from 'zod';
 import { defineJob } from '../bridge/jobs.ts';

@@ -1,5 +1,5 @@
-/** The stage "prepare"'s jobs: parametric faces rendered (python/id3_torch/stages/prepare.py), a real set
- *  detected, aligned, measured and split (python/id3_torch/stages/prepare_real.py). */
+/** The stage "prepare"'s jobs (python/id3_torch/jobs/prepare.py): parametric faces rendered, a real set
+ *  detected, aligned, measured and split. */
 import { z } from 'zod';
 import { defineJob } from '../bridge/jobs.ts';
 import { Framing } from '../config/encoder.ts';

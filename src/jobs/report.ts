@@ -1,4 +1,4 @@
-/** Plots drawn with matplotlib (python/id3_torch/report/plots.py), for the report. */
+/** Plots drawn with matplotlib (python/id3_torch/jobs/report.py), for the report. */
 import { z } from 'zod';
 import { defineJob } from '../bridge/jobs.ts';
 import { count, FilePath, float } from './common.ts';

@@ -1,4 +1,4 @@
-/** Face-recognition training (python/id3_torch/recognition/train.py `FrTrainingOptions.from_args`), run by
+/** Face-recognition training (python/id3_torch/jobs/train_fr.py), run by
  *  the stages "encoder", "judge" and "train-fr". */
 import { z } from 'zod';
 import { defineJob } from '../bridge/jobs.ts';

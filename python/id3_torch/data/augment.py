@@ -37,15 +37,6 @@ class AugmentOptions:
     photometric: float = 0.0  # probability
     photometric_strength: float = 0.5  # s of the factors U[1 - s, 1 + s]
 
-    @staticmethod
-    def from_args(flip: bool, args: dict | None) -> "AugmentOptions":
-        a = args or {}
-        return AugmentOptions(flip=flip, crop=a.get("crop", 0.0), crop_scale=tuple(a.get("cropScale", (0.2, 1.0))),
-                              low_resolution=a.get("lowResolution", 0.0),
-                              low_resolution_scale=tuple(a.get("lowResolutionScale", (0.2, 1.0))),
-                              photometric=a.get("photometric", 0.0),
-                              photometric_strength=a.get("photometricStrength", 0.5))
-
 
 def _chosen(probability: float, n: int, generator: torch.Generator) -> torch.Tensor:
     return torch.rand(n, generator=generator) < probability

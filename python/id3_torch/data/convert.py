@@ -79,11 +79,11 @@ def _remove_stale_temporaries(dst: Path) -> None:
             shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
 
 
-def convert_dataset(args: dict, progress: Progress) -> dict:
-    """Job `data.convert` (args: src, dst, splits?, onCorrupt, imageFormat?, quality, workers, batchSize)."""
-    src, dst = Path(args["src"]), Path(args["dst"])
-    on_corrupt: OnCorrupt = args.get("onCorrupt", "raise")
-    image_format = args.get("imageFormat")
+def convert_dataset(src: str | Path, dst: str | Path, *, progress: Progress, splits: list[str] | None = None,
+                    on_corrupt: OnCorrupt = "raise", image_format: str | None = None, quality: int = 95,
+                    workers: int = 2, batch_size: int = 64) -> dict:
+    """src as dst; `image_format` (jpeg | png) re-encodes at `quality`, None keeps each image's bytes."""
+    src, dst = Path(src), Path(dst)
     if image_format not in (None, "jpeg", "png"):
         raise ValueError(f"imageFormat must be 'jpeg', 'png' or null (bytes as stored), got {image_format!r}")
     to_recordio = dst.suffix == ".rec"
@@ -91,13 +91,10 @@ def convert_dataset(args: dict, progress: Progress) -> dict:
     if not dst.parent.is_dir():
         raise FileNotFoundError(f"{dst.parent}: no such folder for the destination")
     _remove_stale_temporaries(dst)
-    splits = args.get("splits")
     images = open_face_images(src, splits=None if splits is None else tuple(splits), on_corrupt=on_corrupt)
     order = torch.argsort(images.labels, stable=True)  # grouped by identity, source order within
-    batch_size = args.get("batchSize", 64)
     batches = [order[i:i + batch_size].tolist() for i in range(0, len(order), batch_size)]
-    loader = face_loader(_Encoded(images, image_format, args.get("quality", 95)), batches,
-                         workers=args.get("workers", 2), collate=list)
+    loader = face_loader(_Encoded(images, image_format, quality), batches, workers=workers, collate=list)
     progress.begin(len(images), label="convert", unit="image")
     write = _RecordIOSink(dst) if to_recordio else _FolderSink(dst, _folder_names(images.identities))
     skipped: list[SkippedImage] = []

@@ -32,12 +32,6 @@ class LoaderOptions:
     sampling: Sampling = "uniform"
     on_corrupt: OnCorrupt = "raise"
 
-    @staticmethod
-    def from_args(args: dict | None) -> "LoaderOptions":
-        a = args or {}
-        return LoaderOptions(mode=a.get("mode", "auto"), workers=a.get("workers", 2), memory_gib=a.get("memoryGiB", 4.0),
-                             sampling=a.get("sampling", "uniform"), on_corrupt=a.get("onCorrupt", "raise"))
-
 
 def decoded_bytes(dataset: FaceImages) -> int:
     """What the whole dataset takes decoded, from the size of its first decodable image."""

@@ -1,4 +1,5 @@
-"""Identity preservation and attribute error of a diffusion model's samples (the CPU-scale proof of ID³).
+"""Identity preservation and attribute error of a diffusion model's samples (the CPU-scale proof of ID³; job
+`diffusion.measure`: `measure_model`).
 
 For held-out identities (never seen in training), each real image x gives a condition: its
 embedding y = f(x) and its ground-truth attributes s. One sample per condition, then:
@@ -15,13 +16,23 @@ Each judge f_j (the model's own f, and any independent encoder) scores:
 """
 from __future__ import annotations
 
+import json
+import os
+import time
 from dataclasses import dataclass
 
 import torch
 
-from ..data.labelled_images import LabelledImages
-from ..encoders import IdentityEncoder, embed_images
-from ..encoders.attribute_regressor import AttributeRegressor, mean_absolute_errors
+from ..bridge.jobs import Progress
+from ..data.image_files import write_grid_png
+from ..data.labelled_images import LabelledImages, attribute_columns
+from ..encoders import IdentityEncoder, embed_images, load_identity_encoder
+from ..encoders.attribute_regressor import AttributeRegressor, load_attribute_regressor, mean_absolute_errors
+from ..files import write_text_atomic
+from ..training.distributed import Distributed
+from .conditioning import ATTRIBUTE_NAMES
+from .model import load_diffusion_model
+from .sampler import SamplerOptions, sample_images, to_uint8
 
 
 @dataclass(frozen=True)
@@ -69,3 +80,54 @@ def attribute_scores(regressor: AttributeRegressor, samples: torch.Tensor, real:
     """Mean absolute error per attribute of the samples against the requested s, and of the real images."""
     return {"samples": mean_absolute_errors(regressor.predict(samples), s),
             "real": mean_absolute_errors(regressor.predict(real), s)}
+
+
+def measure_model(train_dir: str, *, manifest: str, split: str, per_identity: int, sampler: SamplerOptions,
+                  sampler_settings: dict, seed: int, batch_size: int, attribute_regressor: str | None,
+                  judges: dict[str, dict], out_dir: str | None, device: str, progress: Progress) -> dict:
+    """Identity preservation and attribute error of the samples of the model in `train_dir` for the held-out
+    identities of `split`: the job `diffusion.measure`'s result, also written with samples.png to `out_dir`.
+
+    sampler_settings: `sampler` as the caller's JSON, recorded as it is in the result. attribute_regressor: the folder
+    of an attributes.train job, None for no attribute errors. judges: encoder specs (what `load_identity_encoder`
+    takes) by name, beside the model's own f, judge "f". Sample i has seed seed + i. The samples are drawn once
+    and scored by every judge: an independent encoder tells identity carried by the image from identity that only
+    fools the f the model was trained against.
+    """
+    torch_device = Distributed.from_environment(device).device
+    model = load_diffusion_model(train_dir, device=torch_device)
+    encoder = load_identity_encoder(model.encoder_spec, device=torch_device)
+    scorers = {"f": encoder,
+               **{name: load_identity_encoder(spec, device=torch_device) for name, spec in judges.items()}}
+    data = LabelledImages.from_manifest(manifest, splits=(split,))
+    s_all = attribute_columns(data, ATTRIBUTE_NAMES, manifest=manifest)
+    conditions = held_out_conditions(data, per_identity=per_identity)
+    real = data.images[conditions.rows]
+    y = embed_images(encoder, real, device=torch_device)  # the condition: f of the held-out real image
+    s = s_all[conditions.rows]
+    n = len(conditions.rows)
+    steps_per_image = sampler.steps if sampler.method == "ddim" else model.schedule.timesteps
+    progress.begin(-(-n // batch_size) * steps_per_image, label="measure", unit="step")
+    samples = []
+    started = time.perf_counter()
+    for start in range(0, n, batch_size):
+        rows = slice(start, start + batch_size)
+        samples.append(to_uint8(sample_images(
+            model.denoiser, model.schedule, y=y[rows].to(torch_device), s=s[rows].to(torch_device),
+            seeds=[seed + i for i in range(start, min(start + batch_size, n))], options=sampler,
+            encoder=encoder, on_step=progress.advance)).cpu())
+    seconds = time.perf_counter() - started
+    samples_t = torch.cat(samples)
+    result = {"split": split, "identities": int(conditions.labels.unique().numel()), "samples": n,
+              "identity": {name: identity_scores(judge, samples_t, real, data.images[conditions.partner],
+                                                 conditions.labels, alone=conditions.partner == conditions.rows)
+                           for name, judge in scorers.items()},
+              "attributeError": attribute_scores(load_attribute_regressor(attribute_regressor, device=torch_device),
+                                                 samples_t, real, s) if attribute_regressor else None,
+              "sampler": sampler_settings, "samplingSeconds": seconds}
+    if out_dir:
+        os.makedirs(out_dir, exist_ok=True)
+        shown = min(8, n)
+        write_grid_png(os.path.join(out_dir, "samples.png"), torch.cat([real[:shown], samples_t[:shown]]), 2, shown)
+        write_text_atomic(os.path.join(out_dir, "measure.json"), json.dumps(result, indent=2))
+    return result

@@ -41,11 +41,6 @@ class SamplerOptions:
         if self.gradient_mode not in GRADIENT_MODES:
             raise ValueError(f"sampler.gradientMode: expected one of {', '.join(GRADIENT_MODES)}, got {self.gradient_mode!r}")
 
-    @staticmethod
-    def from_args(d: dict) -> "SamplerOptions":
-        return SamplerOptions(method=d["method"], steps=d["steps"], eta=d["eta"], guidance_scale=d["guidanceScale"],
-                              gradient_mode=d["gradientMode"], cfg_scale=d["cfgScale"], clip=d["clip"])
-
 
 def to_uint8(images: torch.Tensor) -> torch.Tensor:
     """[-1, 1] float → uint8 (round to nearest)."""

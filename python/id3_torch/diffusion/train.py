@@ -45,9 +45,25 @@ _DIVERGED_ADVICE = ("lower diffusion.training.lr (now {lr:g}) or diffusion.train
 
 
 @dataclass(frozen=True)
+class ModelOptions:
+    """Mirrors `diffusion.model` of the config schema: the U-Net's fields less resolution (the data's) and condition
+    size (the conditioning's), and the preconditioning."""
+    patch_size: int
+    channels: int
+    channel_mults: tuple[int, ...]
+    res_blocks: int
+    attention_resolutions: tuple[int, ...]
+    head_channels: int
+    dropout: float
+    condition_tokens: int
+    preconditioning: str  # edm | none
+    sigma_data: float  # σ_d of the edm scalings (and of the edm loss weighting)
+
+
+@dataclass(frozen=True)
 class DiffusionTrainingOptions:
     """Mirrors the `diffusion` section of the config schema (src/config/diffusion.ts), less the sampler."""
-    model: dict  # UNetConfig fields (camelCase) less resolution (the data's) and condition size; preconditioning
+    model: ModelOptions
     condition_hidden: tuple[int, int]
     condition_size: int
     condition_dropout: float  # p of the learned null token
@@ -72,26 +88,12 @@ class DiffusionTrainingOptions:
     seed: int
     device: str  # auto | cpu | cuda
 
-    @staticmethod
-    def from_args(args: dict) -> "DiffusionTrainingOptions":
-        c, sch, t = args["conditioning"], args["schedule"], args["training"]
-        return DiffusionTrainingOptions(
-            model=args["model"], condition_hidden=tuple(c["hidden"]), condition_size=c["size"],
-            condition_dropout=c["dropout"], pose_map=PoseMapSpec.from_json(c.get("poseMap")), timesteps=sch["timesteps"],
-            beta_start=sch["betaStart"], beta_end=sch["betaEnd"], w=args["loss"]["w"], weighting=args["loss"]["weighting"],
-            log_sigma_mean=args["loss"]["logSigmaMean"], log_sigma_std=args["loss"]["logSigmaStd"], steps=t["steps"],
-            batch_size=t["batchSize"], lr=t["lr"],
-            weight_decay=t["weightDecay"], warmup_steps=t["warmupSteps"], grad_clip=t.get("gradClip"),
-            autocast=t["autocast"],
-            ema_decay=t["emaDecay"], checkpoint_every=t["checkpointEvery"], grid_images=t["gridImages"], seed=t["seed"],
-            device=args.get("device", "auto"))
-
     @property
     def preconditioning(self) -> dict | None:
-        """{"kind": "edm", "sigmaData": σ_d}, or None for a bare ε network."""
-        if self.model["preconditioning"] == "none":
+        """{"kind": "edm", "sigmaData": σ_d} (as the model card holds it), or None for a bare ε network."""
+        if self.model.preconditioning == "none":
             return None
-        return {"kind": self.model["preconditioning"], "sigmaData": self.model["sigmaData"]}
+        return {"kind": self.model.preconditioning, "sigmaData": self.model.sigma_data}
 
     def schedule(self) -> DiffusionSchedule:
         return DiffusionSchedule(timesteps=self.timesteps, beta_start=self.beta_start, beta_end=self.beta_end)
@@ -104,17 +106,19 @@ class DiffusionTrainingOptions:
 
     def unet(self, resolution: int) -> UNetConfig:
         m = self.model
-        return UNetConfig(resolution=resolution, patch_size=m["patchSize"], channels=m["channels"],
-                          channel_mults=tuple(m["channelMults"]), res_blocks=m["resBlocks"],
-                          attention_resolutions=tuple(m["attentionResolutions"]), head_channels=m["headChannels"],
-                          dropout=m["dropout"], condition_size=self.condition_size,
-                          condition_tokens=m["conditionTokens"],
+        return UNetConfig(resolution=resolution, patch_size=m.patch_size, channels=m.channels,
+                          channel_mults=m.channel_mults, res_blocks=m.res_blocks,
+                          attention_resolutions=m.attention_resolutions, head_channels=m.head_channels,
+                          dropout=m.dropout, condition_size=self.condition_size,
+                          condition_tokens=m.condition_tokens,
                           extra_input_channels=POSE_MAP_CHANNELS if self.pose_map else 0)
 
 
-def train_diffusion(args: dict, progress: Progress) -> dict:
-    options = DiffusionTrainingOptions.from_args(args)
-    out_dir, manifest = args["outDir"], args["manifest"]
+def train_denoiser(options: DiffusionTrainingOptions, *, manifest: str, out_dir: str, encoder_spec: dict,
+                   progress: Progress) -> dict:
+    """Train ε_θ on the train split of `manifest` against the frozen f of `encoder_spec` (the JSON
+    `load_identity_encoder` takes, recorded in the model card), resuming from out_dir's checkpoint; write the
+    EMA weights, model.json and grid.png there. Returns the job's summary."""
     checkpoint = os.path.join(out_dir, CHECKPOINT)
     dist = Distributed.from_environment(options.device)
     device = dist.device
@@ -122,7 +126,7 @@ def train_diffusion(args: dict, progress: Progress) -> dict:
     data = LabelledImages.from_manifest(manifest, splits=("train",))
     s_all = attribute_columns(data, ATTRIBUTE_NAMES, manifest=manifest)  # (N, 4) years, degrees
     resolution = data.images.shape[-1]
-    encoder = load_identity_encoder(args["encoder"], device=device)
+    encoder = load_identity_encoder(encoder_spec, device=device)
     y_all = embed_images(encoder, data.images, device=device)  # (N, d): y = f(x0) of the real image
     schedule = options.schedule().to(device)
     unet = options.unet(resolution)
@@ -166,7 +170,7 @@ def train_diffusion(args: dict, progress: Progress) -> dict:
 
             terms = id3_loss(trained, schedule, encoder, x0=x0, y=y_all[batch].to(device), s=s_all[batch].to(device),
                              t=t, noise=noise, drop=drop, w=options.w, weighting=options.weighting,
-                             sigma_data=options.model["sigmaData"], autocast=bf16)
+                             sigma_data=options.model.sigma_data, autocast=bf16)
             optimizer.zero_grad(set_to_none=True)
             terms.loss.backward()
             grad_norm = nn.utils.clip_grad_norm_(denoiser.parameters(), max_grad_norm)  # ‖g‖ before clipping
@@ -192,7 +196,7 @@ def train_diffusion(args: dict, progress: Progress) -> dict:
         write_model_card(out_dir, unet=unet, schedule=schedule, embedding_size=encoder.embedding_size,
                          condition_hidden=options.condition_hidden, preconditioning=options.preconditioning,
                          pose_map=options.pose_map,
-                         encoder=args["encoder"], training=training)
+                         encoder=encoder_spec, training=training)
         if options.grid_images > 0:
             progress.check_cancelled()
             _write_grid(os.path.join(out_dir, "grid.png"), options.grid_images, ema.shadow, schedule, data, y_all, s_all,

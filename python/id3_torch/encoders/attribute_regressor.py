@@ -80,31 +80,33 @@ def load_attribute_regressor(folder: str, *, device: torch.device | str = "cpu")
     return model.to(device).eval().requires_grad_(False)
 
 
-def train_attribute_regressor(args: dict, progress: Progress) -> dict:
-    """Job `attributes.train`: fit on `splits` of the manifest (MSE on standardised targets, AdamW, cosine
-    lr), then report the mean absolute error on `evalSplit`. A finished folder is reused as it is."""
-    out_dir, manifest = args["outDir"], args["manifest"]
-    device = Distributed.from_environment(args.get("device", "auto")).device
-    held_out = LabelledImages.from_manifest(manifest, splits=(args["evalSplit"],))
+def fit_attribute_regressor(*, manifest: str, out_dir: str, splits: tuple[str, ...], eval_split: str, epochs: int,
+                            batch_size: int, lr: float, widths: tuple[int, ...], seed: int, input_size: int,
+                            device: str, progress: Progress) -> dict:
+    """Fit on `splits` of the manifest (MSE on standardised targets, AdamW, cosine lr), then report the mean absolute
+    error on `eval_split`: the job `attributes.train`'s result. A finished folder is reused as it is."""
+    torch_device = Distributed.from_environment(device).device
+    held_out = LabelledImages.from_manifest(manifest, splits=(eval_split,))
     os.makedirs(out_dir, exist_ok=True)
     if not os.path.isfile(os.path.join(out_dir, CARD)):
-        data = LabelledImages.from_manifest(manifest, splits=tuple(args.get("splits", ["train"])))
+        data = LabelledImages.from_manifest(manifest, splits=splits)
         targets = attribute_columns(data, NAMES, manifest=manifest)  # (N, 4)
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(args["seed"])
-            model = AttributeRegressor(input_size=args["inputSize"], widths=tuple(args["widths"])).to(device)
+            torch.manual_seed(seed)
+            model = AttributeRegressor(input_size=input_size, widths=widths).to(torch_device)
         model.target_mean.copy_(targets.mean(0))
         model.target_std.copy_(targets.std(0).clamp(min=1e-6))
         standardised = (targets - targets.mean(0)) / targets.std(0).clamp(min=1e-6)
-        optimizer = torch.optim.AdamW(model.parameters(), lr=args["lr"], weight_decay=1e-4)
-        per_epoch = steps_per_epoch(len(data), batch_size=args["batchSize"])
-        total = args["epochs"] * per_epoch
+        optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+        per_epoch = steps_per_epoch(len(data), batch_size=batch_size)
+        total = epochs * per_epoch
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, total)
         progress.begin(total, label="attributes", unit="step")
         model.train()
-        for epoch in range(args["epochs"]):
-            for batch in rank_batches(len(data), batch_size=args["batchSize"], seed=args["seed"], epoch=epoch):
-                loss = F.mse_loss(model(normalize_face_images(data.images[batch]).to(device)), standardised[batch].to(device))
+        for epoch in range(epochs):
+            for batch in rank_batches(len(data), batch_size=batch_size, seed=seed, epoch=epoch):
+                loss = F.mse_loss(model(normalize_face_images(data.images[batch]).to(torch_device)),
+                                  standardised[batch].to(torch_device))
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -112,8 +114,8 @@ def train_attribute_regressor(args: dict, progress: Progress) -> dict:
                 progress.advance(1, loss=loss.item())
         save_safetensors(os.path.join(out_dir, WEIGHTS), model)
         write_text_atomic(os.path.join(out_dir, CARD), json.dumps(
-            {"kind": "attribute-regressor", "attributes": list(NAMES), "inputSize": args["inputSize"],
-             "widths": list(args["widths"]), "weights": WEIGHTS, "trainImages": len(data)}, indent=2))
-    regressor = load_attribute_regressor(out_dir, device=device)
+            {"kind": "attribute-regressor", "attributes": list(NAMES), "inputSize": input_size,
+             "widths": list(widths), "weights": WEIGHTS, "trainImages": len(data)}, indent=2))
+    regressor = load_attribute_regressor(out_dir, device=torch_device)
     errors = mean_absolute_errors(regressor.predict(held_out.images), attribute_columns(held_out, NAMES, manifest=manifest))
-    return {"evalSplit": args["evalSplit"], "evalImages": len(held_out), "meanAbsoluteError": errors}
+    return {"evalSplit": eval_split, "evalImages": len(held_out), "meanAbsoluteError": errors}

@@ -101,8 +101,8 @@ def verify_model(pairs: str, model: str, backbone: str | None = None, manifest: 
     return verification.result_json(verification.verify_pairs(embeddings[a], embeddings[b], same))
 
 
-def verify_ijb(folder: str, model: str, backbone: str | None = None, batchSize: int = 256, workers: int = 0,
-               detectorScore: bool = True, normScore: bool = True, device: str = "auto", scores: bool = False,
+def verify_ijb(folder: str, model: str, *, backbone: str | None = None, batch_size: int = 256, workers: int = 0,
+               detector_score: bool = True, norm_score: bool = True, device: str = "auto", scores: bool = False,
                progress: Progress | None = None) -> dict:
     """IJB-B/C 1:1 template verification of a model (evaluation/ijb.py); `scores`: every pair's score too."""
     torch_device = Distributed.from_environment(device).device
@@ -110,15 +110,10 @@ def verify_ijb(folder: str, model: str, backbone: str | None = None, batchSize: 
     release = ijb.read_ijb_folder(os.fspath(folder))
     if progress:
         progress.begin(len(release.names), label="IJB", unit="image")
-    result = ijb.evaluate_ijb(encoder, release, batch_size=batchSize, workers=workers, device=torch_device,
-                              detector_score=detectorScore, norm_score=normScore,
+    result = ijb.evaluate_ijb(encoder, release, batch_size=batch_size, workers=workers, device=torch_device,
+                              detector_score=detector_score, norm_score=norm_score,
                               on_batch=progress.advance if progress else None)
     return {**result.json(), **({"scores": result.scores.tolist()} if scores else {})}
-
-
-def verify_ijb_job(args: dict, progress: Progress) -> dict:
-    """`id3 verify --ijb`, as a job: tens of minutes on IJB-C's 469k photos, with progress."""
-    return verify_ijb(**args, progress=progress)
 
 
 OPS = {"evaluation.verify_embeddings": verify_embeddings, "evaluation.verify_model": verify_model}

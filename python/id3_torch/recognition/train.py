@@ -74,21 +74,6 @@ class FrTrainingOptions:
     seed: int
     device: str  # auto | cpu | cuda
 
-    @staticmethod
-    def from_args(args: dict) -> "FrTrainingOptions":
-        b = args["backbone"]
-        backbone = BackboneSpec(b["name"], b["inputSize"], b["embeddingSize"],
-                                tuple(b["widths"]) if b.get("widths") else None,
-                                tuple(b["layers"]) if b.get("layers") else None)
-        return FrTrainingOptions(
-            backbone=backbone, head=args["head"], s=args["s"], m=args["m"], epochs=args["epochs"],
-            batch_size=args["batchSize"], lr=args["lr"], momentum=args["momentum"],
-            weight_decay=args["weightDecay"], decay_epochs=tuple(args["decayEpochs"]),
-            warmup_epochs=args["warmupEpochs"], augment=AugmentOptions.from_args(args["flip"], args.get("augment")),
-            loader=LoaderOptions.from_args(args.get("loader")), grad_clip=args.get("gradClip"),
-            max_weight_growth=args.get("maxWeightGrowth"), checkpoint_every=args["checkpointEvery"], seed=args["seed"],
-            device=args.get("device", "auto"))
-
 
 class FaceRecognitionModel(nn.Module):
     """Backbone and head in one module, so that DDP syncs the class centres too; forward returns the loss."""
@@ -110,23 +95,23 @@ def fit_to(images: torch.Tensor, size: int) -> torch.Tensor:
     return nn.functional.interpolate(images, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
 
 
-def train_face_recognition(args: dict, progress: Progress) -> dict:
-    options = FrTrainingOptions.from_args(args)
-    out_dir = args["outDir"]
+def train(options: FrTrainingOptions, *, data: str, out_dir: str, progress: Progress,
+          splits: tuple[str, ...] | None = None, identities: int | None = None) -> dict:
+    """Train on the dataset at `data` (anything `open_face_images` opens; `splits` and `identities` select a
+    manifest's rows) into `out_dir`: its checkpoint, resumed when there, then `backbone.safetensors` and
+    `encoder.json`. Returns the run's summary, job train-fr's result."""
     checkpoint = os.path.join(out_dir, "checkpoint.safetensors")
     dist = Distributed.from_environment(options.device)
     device = dist.device
 
-    splits = args.get("splits")
-    data = open_face_images(args["data"], splits=None if splits is None else tuple(splits),
-                            identities=args.get("identities"), on_corrupt=options.loader.on_corrupt)
-    feed = open_feed(data, options.loader, batch_size=options.batch_size, seed=options.seed, rank=dist.rank,
+    dataset = open_face_images(data, splits=splits, identities=identities, on_corrupt=options.loader.on_corrupt)
+    feed = open_feed(dataset, options.loader, batch_size=options.batch_size, seed=options.seed, rank=dist.rank,
                      world_size=dist.world_size, pin_memory=device.type == "cuda")
     # The initial weights, identical on every rank; forked so the bridge's shared RNG is untouched.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(options.seed)
         model = FaceRecognitionModel(options.backbone.build(),
-                                     HEADS[options.head](data.num_classes, options.backbone.embedding_size,
+                                     HEADS[options.head](dataset.num_classes, options.backbone.embedding_size,
                                                          s=options.s, m=options.m)).to(device)
     initial_norm = float(parameter_norm(model))  # ‖θ₀‖: the same on a resumed run
     optimizer = torch.optim.SGD(model.parameters(), lr=options.lr, momentum=options.momentum,
@@ -181,12 +166,12 @@ def train_face_recognition(args: dict, progress: Progress) -> dict:
     encoder_path = os.path.join(out_dir, "backbone.safetensors")
     if dist.is_main:
         save_safetensors(encoder_path, model.backbone)
-        _write_encoder_card(os.path.join(out_dir, "encoder.json"), options, data)
+        _write_encoder_card(os.path.join(out_dir, "encoder.json"), options, dataset)
     dist.barrier()
     dist.close()
     trained_steps = step - first_step
     skipped = feed.skipped()
-    return {"steps": total, "epochs": options.epochs, "classes": data.num_classes, "images": len(data),
+    return {"steps": total, "epochs": options.epochs, "classes": dataset.num_classes, "images": len(dataset),
             "processes": dist.world_size, "finalLoss": progress.metrics.get("loss"),
             "weightGrowth": progress.metrics.get("weightGrowth"),  # ‖θ‖ ÷ ‖θ₀‖ at the last step
             "imagesPerSecond": trained_steps * options.batch_size * dist.world_size / elapsed if trained_steps else None,

@@ -83,11 +83,11 @@ def draw(spec: dict) -> str:
     return spec["path"]
 
 
-def draw_plots(args: dict, progress: Progress) -> dict:
-    """Job `report.plots`: every spec of args["plots"], in order."""
-    progress.begin(len(args["plots"]), label="plots", unit="plot")
+def draw_plots(specs: list[dict], progress: Progress) -> list[str]:
+    """Every plot spec, in order; the paths written."""
+    progress.begin(len(specs), label="plots", unit="plot")
     written = []
-    for spec in args["plots"]:
+    for spec in specs:
         written.append(draw(spec))
         progress.advance(1)
-    return {"written": written}
+    return written

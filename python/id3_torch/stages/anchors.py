@@ -1,10 +1,11 @@
 """anchors, Python half: what the anchor design and the per-image plan need from the training data.
 
-- Job `anchors.identity-centres`: the training identity centres, i.e. per identity the mean of
-  its images' unit embeddings f(x), renormalised; the exclusion zone keeps anchors away from
-  them and the anchor report gives the closest approach. Written as a (K, d) float32 `.npy`,
-  whole or not at all; a rerun finds it and does not embed again, and the other anchor stages of a
-  sweep (other seeds and variants, one bridge process) reuse the embedding (stages/memo.py).
+- `identity_centres` (job `anchors.identity-centres`): the training identity centres, i.e. per
+  identity the mean of its images' unit embeddings f(x), renormalised; the exclusion zone keeps
+  anchors away from them and the anchor report gives the closest approach. Written as a (K, d)
+  float32 `.npy`, whole or not at all; a rerun finds it and does not embed again, and the other
+  anchor stages of a sweep (other seeds and variants, one bridge process) reuse the embedding
+  (stages/memo.py).
 - Op `anchors.training_attributes`: a manifest split's attribute columns as a tensor handle
   (rows with an empty value left out), which the plan resamples for empirical attributes.
 """
@@ -39,30 +40,32 @@ def _rows_of(index: ImageIndex, split: str, manifest: str) -> torch.Tensor:
     return rows
 
 
-def identity_centres(args: dict, progress: Progress) -> dict:
-    """{"encoder": spec, "manifest", "split", "out", "device", "batchSize"} -> identities, embeddingSize, images."""
-    out = args["out"]
+def identity_centres(encoder: dict, manifest: str, split: str, out: str, *, batch_size: int, device: str,
+                     progress: Progress) -> dict:
+    """The centres in f's space (`encoder`, an encoder spec) of the manifest split's identities, written to `out`
+    (.npy) unless there already -> {identities, embeddingSize, images (None when reused), reused}."""
     if os.path.exists(out):  # written whole by an earlier run of the same stage
         shape = np.load(out, mmap_mode="r").shape
         return {"identities": shape[0], "embeddingSize": shape[1], "images": None, "reused": True}
-    device = Distributed.from_environment(args.get("device", "auto")).device
-    key = [spec_key(args["encoder"]), real_key({"manifest": args["manifest"], "split": args["split"]}),
-           args.get("batchSize", 256), str(device)]  # the batches decide the sums' rounding
-    centres, images = memo("identityCentres", key, lambda: _centres(args, device, progress))
+    torch_device = Distributed.from_environment(device).device
+    key = [spec_key(encoder), real_key({"manifest": manifest, "split": split}),
+           batch_size, str(torch_device)]  # the batches decide the sums' rounding
+    centres, images = memo("identityCentres", key,
+                           lambda: _centres(encoder, manifest, split, batch_size, torch_device, progress))
     with atomic_path(out) as temporary:
         with open(temporary, "wb") as f:
             np.save(f, centres.numpy().astype(np.float32), allow_pickle=False)
     return {"identities": len(centres), "embeddingSize": centres.shape[1], "images": images, "reused": False}
 
 
-def _centres(args: dict, device: torch.device, progress: Progress) -> tuple[torch.Tensor, int]:
+def _centres(spec: dict, manifest: str, split: str, batch_size: int, device: torch.device,
+             progress: Progress) -> tuple[torch.Tensor, int]:
     """(K, d) unit centres of the split's identities, and the images they average."""
-    encoder = load_identity_encoder(args["encoder"], device=device)
-    index = _index(args["manifest"])
-    rows = _rows_of(index, args["split"], args["manifest"])
+    encoder = load_identity_encoder(spec, device=device)
+    index = _index(manifest)
+    rows = _rows_of(index, split, manifest)
     identities, labels = index.labels[rows].unique(return_inverse=True)  # (K,), (R,) in 0..K-1
     sums = torch.zeros(len(identities), encoder.embedding_size)
-    batch_size = args.get("batchSize", 256)
     progress.begin(len(rows), label="identity centres", unit="img")
     for start in range(0, len(rows), batch_size):
         batch = rows[start:start + batch_size]

@@ -39,6 +39,48 @@ from ..training.distributed import Distributed
 from .memo import memo, real_key, spec_key
 
 
+@dataclass(frozen=True)
+class GenerateOptions:
+    """How the dataset is written (data/synthetic.py's layout), sampled and measured in batches, and shown."""
+
+    identities_per_shard: int  # written (and, after a kill, redone) together; torchrun ranks take whole shards
+    formats: tuple[str, ...]
+    image_format: str
+    jpeg_quality: int
+    batch_size: int
+    grid_identities: int  # rows of grid.png
+    grid_images: int  # columns of grid.png
+
+
+@dataclass(frozen=True)
+class AttributeReader:
+    """How the generated images' attributes are measured: kind "regressor", the parametric set's trained regressor
+    at `path`, also scored on the held-out real faces `real` ({manifest, split}, whose truth is known); or kind
+    "face-api", face-api's age net and landmark pose, for real faces."""
+
+    kind: str
+    path: str | None = None
+    real: dict | None = None
+
+
+@dataclass(frozen=True)
+class Judge:
+    """An encoder independent of f (`spec`, an encoder spec) that measures the set, as the card names it, against
+    the prepared real faces `real` ({manifest, split}: its training identities, the held-out split's images)."""
+
+    spec: dict
+    name: str
+    real: dict
+
+
+@dataclass(frozen=True)
+class FidInputs:
+    """pytorch-fid's Inception weights (a file) and the held-out real faces ({manifest, split}) FID compares with."""
+
+    weights: str
+    real: dict
+
+
 class Plan:
     """The per-image plan of src/anchors/plan.ts: plan.csv rows ↔ embeddings.npy and attributes.npy
     rows; anchors.npy row i is identity i's anchor."""
@@ -103,33 +145,30 @@ def _write_grid(root: str, path: str, layout: SyntheticLayout, rows: int, cols: 
     write_grid_png(path, images, rows, cols)
 
 
-def _attribute_predictor(spec: dict | None, device: torch.device):
-    """uint8 images → {age, yaw, pitch, roll} tensors: the parametric set's trained regressor, or
-    face-api's age net and landmark pose for real faces; None: attributes are not measured."""
-    if spec is None:
-        return None
-    if spec["kind"] == "regressor":
-        return load_attribute_regressor(spec["path"], device=device).predict
-    if spec["kind"] == "face-api":
+def _attribute_predictor(reader: AttributeReader, device: torch.device):
+    """uint8 images → {age, yaw, pitch, roll} tensors."""
+    if reader.kind == "regressor":
+        return load_attribute_regressor(reader.path, device=device).predict
+    if reader.kind == "face-api":
         from ..encoders.attributes import AttributePredictor
 
         predict = AttributePredictor.from_package(device=device)
         return lambda images: {k: torch.as_tensor(np.asarray(v), dtype=torch.float32) for k, v in predict(images).items()}
-    raise ValueError(f"attributes.kind: expected 'regressor' or 'face-api', got {spec['kind']!r}")
+    raise ValueError(f"attributes.kind: expected 'regressor' or 'face-api', got {reader.kind!r}")
 
 
-def _attributes_of_real_images(spec: dict, device: torch.device) -> dict:
+def _attributes_of_real_images(reader: AttributeReader, device: torch.device) -> dict:
     """The attribute figures of the held-out real images with their ground truth as "asked": the yardstick's own
     ceiling (a generator that follows its attributes exactly scores about this)."""
-    real = spec["real"]
+    real = reader.real
 
     def measure() -> dict:
         images = LabelledImages.from_manifest(real["manifest"], splits=(real["split"],))
         truth = attribute_columns(images, ATTRIBUTE_NAMES, manifest=real["manifest"])
-        return attribute_control(_attribute_predictor(spec, device)(images.images), truth, ATTRIBUTE_NAMES, images.labels,
-                                 images.num_classes)
+        return attribute_control(_attribute_predictor(reader, device)(images.images), truth, ATTRIBUTE_NAMES,
+                                 images.labels, images.num_classes)
 
-    return memo("attributesReal", [spec_key({k: v for k, v in spec.items() if k != "real"}), real_key(real)], measure)
+    return memo("attributesReal", [spec_key({"kind": reader.kind, "path": reader.path}), real_key(real)], measure)
 
 
 @dataclass(frozen=True)
@@ -180,13 +219,13 @@ def _sha256(path: str) -> str:
     return digest.hexdigest()
 
 
-def _fid(root: str, spec: dict, held_out: torch.Tensor, flat: torch.Tensor, device: torch.device) -> dict:
+def _fid(root: str, fid: FidInputs, held_out: torch.Tensor, flat: torch.Tensor, device: torch.device) -> dict:
     """The FID rows of the card (evaluation/fid.py), with the split and the weights file they were measured with."""
-    model = load_fid_inception(spec["weights"], device=device)
+    model = load_fid_inception(fid.weights, device=device)
     dataset = open_face_images(root)
     table = fid_table(model, held_out, flat, len(dataset),
                       lambda rows: torch.stack([dataset.image(int(n)) for n in rows]), seed=0)
-    return {**table, "heldOutSplit": spec["real"]["split"], "weightsSha256": _sha256(spec["weights"])}
+    return {**table, "heldOutSplit": fid.real["split"], "weightsSha256": _sha256(fid.weights)}
 
 
 def _memorisation(root: str, real: dict, generated: torch.Tensor, faces: JudgedRealFaces, picture: str) -> dict:
@@ -213,61 +252,65 @@ def _memorisation(root: str, real: dict, generated: torch.Tensor, faces: JudgedR
     return {**figures, "picture": os.path.basename(picture)}
 
 
-def _measure(root: str, args: dict, plan: Plan, layout: SyntheticLayout, f, device: torch.device,
-             progress: Progress, picture: str) -> tuple[dict, dict]:
+def _measure(root: str, plan: Plan, layout: SyntheticLayout, f, device: torch.device, progress: Progress,
+             picture: str, *, batch_size: int, attributes: AttributeReader, judge: Judge | None, fid: FidInputs | None,
+             centres: str | None) -> tuple[dict, dict]:
     """The card's figures: attribute control; the judge's identity and realism figures, and memorisation (the
     closest pairs drawn to `picture`); FID when given its weights; f's identity figures, labelled as optimised by
-    the sampler (its condition and anchor cosines are f's alone)."""
-    batch = args["batchSize"]
+    the sampler (its condition and anchor cosines are f's alone), their leakage against the training identities'
+    `centres` (a .npy) when given."""
     identities = layout.identities
-    f_embeddings, labels, predicted = embed_dataset(root, f, device=device, batch_size=batch,
-                                                    predictor=_attribute_predictor(args.get("attributes"), device))
+    f_embeddings, labels, predicted = embed_dataset(root, f, device=device, batch_size=batch_size,
+                                                    predictor=_attribute_predictor(attributes, device))
     order = plan.rows(range(identities))  # the dataset's manifest rows, as plan rows
     statistics: dict = {"attributes": attribute_control(predicted, torch.from_numpy(plan.attributes[order].astype(np.float32)),
                                                         ATTRIBUTE_NAMES, labels, identities)}
-    if (args.get("attributes") or {}).get("real"):
-        statistics["attributesReal"] = _attributes_of_real_images(args["attributes"], device)
-    centres = torch.from_numpy(np.load(args["centres"], allow_pickle=False)) if args.get("centres") else None
-    f_statistics, f_histograms = encoder_statistics(f_embeddings, labels, identities, training_centres=centres)
+    if attributes.real:
+        statistics["attributesReal"] = _attributes_of_real_images(attributes, device)
+    training_centres = torch.from_numpy(np.load(centres, allow_pickle=False)) if centres else None
+    f_statistics, f_histograms = encoder_statistics(f_embeddings, labels, identities, training_centres=training_centres)
     f_statistics["identityConsistency"] |= condition_agreement(
         f_embeddings, labels, torch.from_numpy(plan.embeddings[order].astype(np.float32)),
         torch.from_numpy(plan.anchors.astype(np.float32)))
     histograms = {f"f: {name}": values for name, values in f_histograms.items()}
-    if args.get("judge"):
+    if judge is not None:
         progress.check_cancelled()
-        judge = load_identity_encoder(args["judge"]["spec"], device=device)
-        refuse_equal_encoders(judge, f)
-        real = args["judge"]["real"]  # the prepared manifest: its training identities, its held-out images
-        embeddings, _, _ = embed_dataset(root, judge, device=device, batch_size=batch)
-        faces = _judged_real_faces(args["judge"]["spec"], judge, real, device, batch)
+        judge_encoder = load_identity_encoder(judge.spec, device=device)
+        refuse_equal_encoders(judge_encoder, f)
+        real = judge.real  # the prepared manifest: its training identities, its held-out images
+        embeddings, _, _ = embed_dataset(root, judge_encoder, device=device, batch_size=batch_size)
+        faces = _judged_real_faces(judge.spec, judge_encoder, real, device, batch_size)
         judged, judge_histograms = encoder_statistics(
             embeddings, labels, identities,
             training_centres=identity_centres(faces.training, faces.training_labels, int(faces.training_labels.max()) + 1))
         judged["realism"] = realism_table(faces.held_out_embeddings, faces.flat_embeddings, embeddings, seed=0)
         judged["realism"]["heldOutSplit"] = real["split"]
-        statistics["judge"] = {"encoder": args["judge"]["name"], **judged}
+        statistics["judge"] = {"encoder": judge.name, **judged}
         histograms |= {f"judge: {name}": values for name, values in judge_histograms.items()}
         progress.check_cancelled()
         statistics["memorisation"] = _memorisation(root, real, embeddings, faces, picture)
-    if args.get("fid"):
+    if fid is not None:
         progress.check_cancelled()
-        statistics["fid"] = _fid(root, args["fid"], *_held_out(args["fid"]["real"]), device)
+        statistics["fid"] = _fid(root, fid, *_held_out(fid.real), device)
     statistics["f"] = {"encoder": "f, optimised by the sampler (the ID loss and the guidance)", **f_statistics}
     return statistics, histograms
 
 
-def generate(args: dict, progress: Progress) -> dict:
-    dist = Distributed.from_environment(args.get("device", "auto"))
-    device = dist.device
-    plan = Plan(args["plan"])
-    model = load_diffusion_model(args["trainDir"], device=device)
-    encoder = load_identity_encoder(model.encoder_spec, device=device)
-    options = SamplerOptions.from_args(args["sampler"])
+def generate(plan_dir: str, train_dir: str, out_dir: str, *, sampler: SamplerOptions, target: str,
+             options: GenerateOptions, attributes: AttributeReader, judge: Judge | None, fid: FidInputs | None,
+             centres: str | None, device: str, progress: Progress) -> dict:
+    """Sample the plan in `plan_dir` (src/anchors/plan.ts's folder) with the model trained in `train_dir` into
+    `out_dir`/dataset, guided towards `target` ("embedding": y_ij, or "anchor": w_i), and measure it for its card
+    (_measure); the run's figures, with the card's statistics on rank 0."""
+    dist = Distributed.from_environment(device)
+    plan = Plan(plan_dir)
+    model = load_diffusion_model(train_dir, device=dist.device)
+    encoder = load_identity_encoder(model.encoder_spec, device=dist.device)
     layout = SyntheticLayout(identities=plan.identities, images_per_identity=plan.images_per_identity,
-                             identities_per_shard=args["identitiesPerShard"], formats=tuple(args["formats"]),
-                             image_format=args["imageFormat"], jpeg_quality=args["jpegQuality"],
+                             identities_per_shard=options.identities_per_shard, formats=options.formats,
+                             image_format=options.image_format, jpeg_quality=options.jpeg_quality,
                              embedding_size=plan.embeddings.shape[1], attribute_names=ATTRIBUTE_NAMES)
-    root = os.path.join(args["outDir"], "dataset")
+    root = os.path.join(out_dir, "dataset")
     writer = SyntheticDatasetWriter(root, layout)
 
     mine = [s for s in range(layout.shards) if s % dist.world_size == dist.rank]
@@ -277,9 +320,8 @@ def generate(args: dict, progress: Progress) -> dict:
     dist.barrier()
     progress.begin(images_of(mine), label="generate", unit="img", step=images_of(mine) - images_of(pending))
     started = time.perf_counter()
-    _sample_shards(writer, plan, pending, model=model, encoder=encoder if options.guidance_scale > 0 else None,
-                   options=options, target=args["sampler"]["guidanceTarget"], batch_size=args["batchSize"],
-                   device=device, progress=progress)
+    _sample_shards(writer, plan, pending, model=model, encoder=encoder if sampler.guidance_scale > 0 else None,
+                   options=sampler, target=target, batch_size=options.batch_size, device=dist.device, progress=progress)
     seconds = time.perf_counter() - started
     dist.barrier()
     result = {"identities": layout.identities, "imagesPerIdentity": layout.images_per_identity, "images": layout.images,
@@ -288,32 +330,33 @@ def generate(args: dict, progress: Progress) -> dict:
     if dist.is_main:
         writer.finalize()
         progress.check_cancelled()
-        statistics, histograms = _measure(root, args, plan, layout, encoder, device, progress,
-                                          os.path.join(args["outDir"], "memorisation.png"))
+        statistics, histograms = _measure(root, plan, layout, encoder, dist.device, progress,
+                                          os.path.join(out_dir, "memorisation.png"), batch_size=options.batch_size,
+                                          attributes=attributes, judge=judge, fid=fid, centres=centres)
         writer.write_card(statistics=statistics, histograms=histograms)
-        _write_grid(root, os.path.join(args["outDir"], "grid.png"), layout, args["gridIdentities"], args["gridImages"])
+        _write_grid(root, os.path.join(out_dir, "grid.png"), layout, options.grid_identities, options.grid_images)
         result["statistics"] = statistics
     dist.barrier()
     dist.close()
     return result
 
 
-def preview(args: dict, progress: Progress) -> dict:
-    """Job `generate.preview`: every image of a (small) plan, sampled as generate would, shown as a grid
-    (identities as rows, their images as columns); no dataset is written."""
-    device = Distributed.from_environment(args.get("device", "auto")).device
-    plan = Plan(args["plan"])
-    model = load_diffusion_model(args["trainDir"], device=device)
-    options = SamplerOptions.from_args(args["sampler"])
-    encoder = load_identity_encoder(model.encoder_spec, device=device) if options.guidance_scale > 0 else None
+def preview(plan_dir: str, train_dir: str, out: str, *, sampler: SamplerOptions, target: str, batch_size: int,
+            device: str, progress: Progress) -> dict:
+    """Every image of a (small) plan, sampled as generate would, shown as a grid PNG at `out` (identities as rows,
+    their images as columns); no dataset is written."""
+    torch_device = Distributed.from_environment(device).device
+    plan = Plan(plan_dir)
+    model = load_diffusion_model(train_dir, device=torch_device)
+    encoder = load_identity_encoder(model.encoder_spec, device=torch_device) if sampler.guidance_scale > 0 else None
     rows = plan.rows(range(plan.identities))
     progress.begin(len(rows), label="preview", unit="img")
     images = []
-    for start in range(0, len(rows), args["batchSize"]):
-        batch = rows[start:start + args["batchSize"]]
+    for start in range(0, len(rows), batch_size):
+        batch = rows[start:start + batch_size]
         identity = (start + np.arange(len(batch))) // plan.images_per_identity
-        images.append(_sample_rows(plan, batch, identity, model=model, encoder=encoder, options=options,
-                                   target=args["sampler"]["guidanceTarget"], device=device))
+        images.append(_sample_rows(plan, batch, identity, model=model, encoder=encoder, options=sampler, target=target,
+                                   device=torch_device))
         progress.advance(len(batch))
-    write_grid_png(args["out"], torch.cat(images), plan.identities, plan.images_per_identity)
-    return {"grid": args["out"], "images": len(rows)}
+    write_grid_png(out, torch.cat(images), plan.identities, plan.images_per_identity)
+    return {"grid": out, "images": len(rows)}

@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -38,21 +39,40 @@ from .real_sources import ImageSource, extension_of, link_root, open_source, spl
 MANIFEST_COLUMNS = ("path", "identity", "image", "split", *ATTRIBUTE_NAMES, "name", "source")
 
 
+@dataclass(frozen=True)
+class PrepareOptions:
+    """How a real set is prepared: aligned (detected, warped to `framing` at resolution²) or read as the crops it
+    holds, embedded with `encoder` (an encoder spec, load_identity_encoder's; None: no embeddings), split by
+    identity (split_of)."""
+
+    align: bool
+    framing: str  # a name in encoders/framing.py FRAMINGS
+    resolution: int
+    min_confidence: float
+    encoder: dict | None
+    val_identities: int
+    test_identities: int
+    batch_size: int
+    device: str  # "auto", "cpu" or "cuda"
+
+
 class Preparer:
     """One batch at a time: inputs → (kept, image path, embedding, attributes, reason)."""
 
-    def __init__(self, args: dict, source: ImageSource, out_dir: Path) -> None:
-        device = Distributed.from_environment(args.get("device", "auto")).device
-        self.args, self.source, self.out_dir = args, source, out_dir
-        self.framing = FRAMINGS.get(args["framing"])  # None: "dataset", crops as some trained encoder wants
-        if args["align"] and self.framing is None:
-            raise ValueError(f"dataset.framing: expected one of {', '.join(FRAMINGS)} to align to, got {args['framing']!r}")
-        self.finder = FaceFinder.from_package(min_confidence=args["minConfidence"], device=device) if args["align"] else None
+    def __init__(self, options: PrepareOptions, source: ImageSource, out_dir: Path) -> None:
+        device = Distributed.from_environment(options.device).device
+        self.options, self.source, self.out_dir = options, source, out_dir
+        self.framing = FRAMINGS.get(options.framing)  # None: "dataset", crops as some trained encoder wants
+        if options.align and self.framing is None:
+            raise ValueError(f"dataset.framing: expected one of {', '.join(FRAMINGS)} to align to, "
+                             f"got {options.framing!r}")
+        self.finder = (FaceFinder.from_package(min_confidence=options.min_confidence, device=device) if options.align
+                       else None)
         self.attributes = AttributePredictor.from_package(device=device)
-        self.encoder = load_identity_encoder(args["encoder"], device=device) if args.get("encoder") else None
+        self.encoder = load_identity_encoder(options.encoder, device=device) if options.encoder is not None else None
         # A trained folder's framing is "dataset": whatever its training images were.
-        if self.encoder is not None and self.encoder.framing in FRAMINGS and self.encoder.framing != args["framing"]:
-            raise ValueError(f"encoder.framing: expected the dataset's framing {args['framing']!r} (the encoder reads "
+        if self.encoder is not None and self.encoder.framing in FRAMINGS and self.encoder.framing != options.framing:
+            raise ValueError(f"encoder.framing: expected the dataset's framing {options.framing!r} (the encoder reads "
                              f"the prepared images), got {self.encoder.framing!r}")
         self.device = device
 
@@ -68,7 +88,7 @@ class Preparer:
         """Photo i and its faces → (crop, manifest path, photo landmarks, photo (width, height), reason)."""
         if not faces:
             return None, "", None, None, "no face found"
-        crop = warp_to_framing(image, faces[0].landmarks, self.framing, self.args["resolution"])
+        crop = warp_to_framing(image, faces[0].landmarks, self.framing, self.options.resolution)
         relative = f"images/{self.source.labels[i]}/{i}.png"
         (self.out_dir / relative).parent.mkdir(exist_ok=True)
         write_png_atomic(self.out_dir / relative, crop)
@@ -128,12 +148,14 @@ def _parts(parts_dir: Path) -> dict[int, Path]:
     return {int(p.stem): p for p in parts_dir.glob("*.npz") if p.stem.isdigit()}
 
 
-def prepare_real(args: dict, progress: Progress) -> dict:
-    out_dir = Path(args["outDir"])
+def prepare_real(dataset: dict, out_dir: str | Path, options: PrepareOptions, progress: Progress) -> dict:
+    """Prepare the real set `dataset` (a source spec, open_source's) into out_dir; the summary of what was written
+    ({manifest, notFound, embeddings: paths inside out_dir; inputs, images, missing; identities per split})."""
+    out_dir = Path(out_dir)
     parts_dir = out_dir / "parts"
     parts_dir.mkdir(parents=True, exist_ok=True)
-    source = open_source(args["dataset"])
-    if args["align"] or source.root is None:
+    source = open_source(dataset)
+    if options.align or source.root is None:
         (out_dir / "images").mkdir(exist_ok=True)
         for leftover in (out_dir / "images").glob("*/.*.tmp"):  # what a killed writer left
             leftover.unlink()
@@ -147,28 +169,28 @@ def prepare_real(args: dict, progress: Progress) -> dict:
     progress.begin(total, label="prepare", unit="img", step=min(done, total))
 
     preparer: Preparer | None = None  # the networks load only when a batch is left to do
-    position, batch_size = 0, args["batchSize"]
+    position, batch_size = 0, options.batch_size
     while position < total:
         if position in existing:
             position += len(np.load(existing[position])["kept"])
             continue
         following = min([s for s in existing if s > position], default=total)
         end = min(position + batch_size, following, total)
-        preparer = preparer or Preparer(args, source, out_dir)
+        preparer = preparer or Preparer(options, source, out_dir)
         _save_part(parts_dir / f"{position}.npz", preparer.batch(position, end))
         progress.advance(end - position)
         position = end
-    return _assemble(args, source, out_dir, parts_dir)
+    return _assemble(options, source, out_dir, parts_dir)
 
 
-def _assemble(args: dict, source: ImageSource, out_dir: Path, parts_dir: Path) -> dict:
+def _assemble(options: PrepareOptions, source: ImageSource, out_dir: Path, parts_dir: Path) -> dict:
     """manifest.csv, embeddings.npy/json and not-found.csv from the parts, in input order."""
     parts = [dict(np.load(path)) for _, path in sorted(_parts(parts_dir).items())]
     kept = np.concatenate([p["kept"] for p in parts])
     paths, reasons = np.concatenate([p["paths"] for p in parts]), np.concatenate([p["reasons"] for p in parts])
     attributes = np.concatenate([p["attributes"] for p in parts])
     count = len(source.names)
-    split = [split_of(label, count, args["valIdentities"], args["testIdentities"]) for label in range(count)]
+    split = [split_of(label, count, options.val_identities, options.test_identities) for label in range(count)]
     per_identity = [0] * count
     rows, missing = [], []
     for i, label in enumerate(source.labels):
@@ -184,11 +206,11 @@ def _assemble(args: dict, source: ImageSource, out_dir: Path, parts_dir: Path) -
     identities = {s: sum(1 for label in range(count) if split[label] == s and per_identity[label]) for s in ("train", "val", "test")}
     summary = {"manifest": "manifest.csv", "notFound": "not-found.csv", "inputs": len(source), "images": len(rows),
                "missing": len(missing), "identities": identities, "embeddings": None}
-    if args.get("encoder"):
+    if options.encoder is not None:
         embeddings = np.concatenate([p["embeddings"] for p in parts])[kept].astype(np.float32)  # (rows, d)
         with atomic_path(out_dir / "embeddings.npy") as temporary, open(temporary, "wb") as stream:
             np.save(stream, embeddings)
-        card = {"spec": args["encoder"], "rows": len(rows), **json.loads(str(parts[0]["encoder"]))}
+        card = {"spec": options.encoder, "rows": len(rows), **json.loads(str(parts[0]["encoder"]))}
         write_text_atomic(out_dir / "embeddings.json", json.dumps(card, indent=2) + "\n")
         summary["embeddings"] = "embeddings.npy"
     return summary

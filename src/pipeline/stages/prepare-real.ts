@@ -1,7 +1,7 @@
 /**
  * prepare for datasets of real faces (identity folders, manifest folders, RecordIO): align if asked,
  * embed with the configured encoder, predict attributes, write the manifest and embeddings.npy
- * (python/id3_torch/stages/prepare_real.py, job `prepare.real`).
+ * (job `prepare.real`, python/id3_torch/jobs/prepare.py).
  *
  * The cache key covers the dataset's listing (file names and sizes; the manifest's or the .idx's
  * bytes), the face-api version whose networks detect and predict, and the encoder (its weights'

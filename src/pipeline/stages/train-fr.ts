@@ -35,7 +35,7 @@ const trainFrOf = (config: Id3Config): TrainFr => {
   return config.trainFr;
 };
 
-/** The job's arguments (python/id3_torch/recognition/train.py `FrTrainingOptions.from_args`). */
+/** The job's arguments (python/id3_torch/jobs/train_fr.py `fr_training_options`). */
 export function trainFrJobArgs(
   recipe: TrainFr,
   device: Id3Config['device'],

@@ -38,7 +38,7 @@ const diffusionOf = (config: Id3Config): DiffusionConfig => {
   return config.diffusion;
 };
 
-/** The job's arguments (python/id3_torch/diffusion/train.py `DiffusionTrainingOptions.from_args`). */
+/** The job's arguments (python/id3_torch/jobs/diffusion.py `training_options`). */
 export function trainJobArgs(config: Id3Config, runDir: string, outDir: string): JobArgs<typeof trainJob> {
   const { model, conditioning, schedule, loss, training } = diffusionOf(config);
   const { processes: _processes, ...rest } = training;
