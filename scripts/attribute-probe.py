@@ -24,7 +24,7 @@ from id3_torch.data.attributes import ATTRIBUTE_NAMES  # noqa: E402
 from id3_torch.data.image_files import write_grid_png  # noqa: E402
 from id3_torch.data.labelled_images import LabelledImages, attribute_columns  # noqa: E402
 from id3_torch.diffusion.model import load_diffusion_model  # noqa: E402
-from id3_torch.diffusion.sampler import SamplerOptions, sample_images, to_uint8  # noqa: E402
+from id3_torch.diffusion.sampler import SamplerOptions, to_uint8  # noqa: E402
 from id3_torch.encoders import embed_images, load_identity_encoder  # noqa: E402
 from id3_torch.encoders.attribute_regressor import load_attribute_regressor  # noqa: E402
 from id3_torch.recognition.iresnet import normalize_face_images  # noqa: E402
@@ -64,7 +64,7 @@ def main(run: str, out: str) -> None:
     conditions = rows.repeat_interleave(len(YAWS), 0)
     asked = torch.zeros(len(conditions), 4)
     asked[:, 0], asked[:, 1] = 40.0, torch.tensor(YAWS).repeat(len(rows))
-    samples = to_uint8(sample_images(model.denoiser, model.schedule, y=conditions, s=asked,
+    samples = to_uint8(model.sample(y=conditions, s=asked,
                                      seeds=[1000 + i // len(YAWS) for i in range(len(conditions))], options=options))
     yaw = predicted(samples)[:, 1]
     for r in range(len(rows)):
@@ -77,7 +77,7 @@ def main(run: str, out: str) -> None:
 
     print("3. conditioned on 96 test images' own (y, s), one seed: correlation with their true attributes")
     n = 96
-    samples = to_uint8(sample_images(model.denoiser, model.schedule, y=y[:n], s=s[:n], seeds=[7] * n, options=options))
+    samples = to_uint8(model.sample(y=y[:n], s=s[:n], seeds=[7] * n, options=options))
     got, real = predicted(samples), predicted(test.images)
     for k, name in enumerate(ATTRIBUTE_NAMES):
         print(f"   {name}: samples {correlation(got[:, k], s[:n, k]):.3f} (the regressor on the real test images "

@@ -27,6 +27,18 @@ export const DiffusionModel = z
       .default('edm')
       .describe('[ours] edm: ε_θ = c_skip·x_t + c_out·F(c_in·x_t) (EDM scalings for an ε target); none: ε_θ = F(x_t)'),
     sigmaData: numberInRange(0.01, 10).default(0.5).describe("σ_d, the data's standard deviation assumed by the edm scalings"),
+    latent: z
+      .strictObject({
+        width: positiveInt().default(32).describe('channels of its full-resolution layers (twice that below)'),
+        steps: positiveInt().default(800).describe('L1 training steps, before the denoiser'),
+        batchSize: positiveInt().default(64),
+        lr: numberInRange(1e-6, 1).default(2e-3).describe('AdamW'),
+      })
+      .nullable()
+      .default(null)
+      .describe(
+        '[ours, as LDM] the denoiser works in the latent space of an autoencoder (R × R × 3 → R/4 × R/4 × 3) trained first by the stage train; the ID loss and the guidance read f through its decoder (python/id3_torch/diffusion/autoencoder.py); null = pixel space',
+      ),
   })
   .prefault({});
 export type DiffusionModel = z.infer<typeof DiffusionModel>;
@@ -135,14 +147,16 @@ export const DiffusionConfig = z.strictObject({
 export type DiffusionConfig = z.infer<typeof DiffusionConfig>;
 
 /** Problems that need the image side too (the Python U-Net checks the same, later): [path, message]. */
-export function diffusionFitProblems(d: DiffusionConfig, resolution: number): Array<[string[], string]> {
+export function diffusionFitProblems(d: DiffusionConfig, imageSide: number): Array<[string[], string]> {
   const problems: Array<[string[], string]> = [];
   const m = d.model;
+  if (m.latent && imageSide % 4 !== 0) problems.push([['model', 'latent'], `expected an image side divisible by 4, got ${imageSide}`]);
+  const resolution = m.latent ? Math.floor(imageSide / 4) : imageSide; // the side the U-Net sees
   const halvings = 2 ** (m.channelMults.length - 1);
   if (resolution % (m.patchSize * halvings) !== 0) {
     problems.push([
       ['model', 'patchSize'],
-      `expected the image side ${resolution} to be divisible by patchSize ${m.patchSize} × 2^${m.channelMults.length - 1} (one halving per level after the first)`,
+      `expected the side the U-Net sees (${resolution}${m.latent ? `, the latents of ${imageSide}-px images` : ''}) to be divisible by patchSize ${m.patchSize} × 2^${m.channelMults.length - 1} (one halving per level after the first)`,
     ]);
   }
   if (m.channels < 3 * m.patchSize ** 2) {

@@ -141,11 +141,16 @@ describe('train (ID³ diffusion)', () => {
     expect(existsSync(path.join(result.dir, 'train', 'ema.safetensors'))).toBe(true);
   });
 
-  it('refuses a diffusion section without an encoder, and a U-Net that does not fit the image side', () => {
+  it('refuses a diffusion section without an encoder, and a U-Net that does not fit the image side (or its latents)', () => {
     const { encoder: _encoder, ...noEncoder } = input('x');
     expect(() => resolveConfig(noEncoder, 'test')).toThrow(/encoder: expected an encoder section/);
     expect(() => resolveConfig(input('x', 1, { model: { patchSize: 3 } }), 'test')).toThrow(
-      /diffusion\.model\.patchSize: expected the image side 32/,
+      /diffusion\.model\.patchSize: expected the side the U-Net sees \(32\) to be divisible by patchSize 3/,
     );
+    // In latent space the U-Net sees R/4: 8 px, which four levels of patch 2 cannot halve.
+    expect(() => resolveConfig(input('x', 1, { model: { patchSize: 2, latent: {} } }), 'test')).toThrow(
+      /diffusion\.model\.patchSize: expected the side the U-Net sees \(8, the latents of 32-px images\)/,
+    );
+    expect(() => resolveConfig(input('x', 1, { model: { patchSize: 1, channelMults: [1, 2], latent: {} } }), 'test')).not.toThrow();
   });
 });

@@ -32,7 +32,7 @@ from ..files import write_text_atomic
 from ..training.distributed import Distributed
 from .conditioning import ATTRIBUTE_NAMES
 from .model import load_diffusion_model
-from .sampler import SamplerOptions, sample_images, to_uint8
+from .sampler import SamplerOptions, to_uint8
 
 
 @dataclass(frozen=True)
@@ -112,8 +112,8 @@ def measure_model(train_dir: str, *, manifest: str, split: str, per_identity: in
     started = time.perf_counter()
     for start in range(0, n, batch_size):
         rows = slice(start, start + batch_size)
-        samples.append(to_uint8(sample_images(
-            model.denoiser, model.schedule, y=y[rows].to(torch_device), s=s[rows].to(torch_device),
+        samples.append(to_uint8(model.sample(
+            y=y[rows].to(torch_device), s=s[rows].to(torch_device),
             seeds=[seed + i for i in range(start, min(start + batch_size, n))], options=sampler,
             encoder=encoder, on_step=progress.advance)).cpu())
     seconds = time.perf_counter() - started

@@ -1,26 +1,31 @@
 """The ID³ denoiser as one module: condition MLP + U-Net, ε_θ(x_t, t, y, s); and the trained model on disk.
 
-A `train` folder holds `model.json` (the card: architecture, schedule, encoder, attribute order)
-and `ema.safetensors` (the EMA weights the sampler uses); `load_diffusion_model(folder)` rebuilds
+A `train` folder holds `model.json` (the card: architecture, schedule, encoder, attribute order),
+`ema.safetensors` (the EMA weights the sampler uses) and, in latent space,
+`autoencoder.safetensors`; `load_diffusion_model(folder)` rebuilds
 both in one call for the stages that sample.
 """
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from ..encoders import IdentityEncoder
 from ..files import read_card, write_text_atomic
 from ..recognition.checkpoints import load_safetensors
+from .autoencoder import DOWNSCALE, Autoencoder, AutoencoderOptions, DecodedIdentity
 from .conditioning import ATTRIBUTE_NAMES, ATTRIBUTE_RANGES, ConditionEncoder
 from .pose_map import POSE_MAP_CHANNELS, PoseMapSpec, head_pose_map
+from .sampler import SamplerOptions, sample_images
 from .schedule import DiffusionSchedule
 from .unet import UNet, UNetConfig
 
-CARD_NAME, EMA_WEIGHTS = "model.json", "ema.safetensors"
+CARD_NAME, EMA_WEIGHTS, AUTOENCODER_WEIGHTS = "model.json", "ema.safetensors", "autoencoder.safetensors"
 
 
 class EpsilonPreconditioning(nn.Module):
@@ -85,10 +90,26 @@ class Denoiser(nn.Module):
 
 @dataclass(frozen=True)
 class TrainedDiffusion:
-    """What sampling needs: the EMA denoiser (eval, frozen), its schedule, and the card it was built from."""
+    """What sampling needs: the EMA denoiser (eval, frozen), its schedule, the card it was built from, and in latent
+    space the autoencoder's decoder D (None in pixel space)."""
     denoiser: Denoiser
     schedule: DiffusionSchedule
     card: dict
+    decoder: nn.Module | None = None
+
+    def sample(self, *, y: torch.Tensor, s: torch.Tensor, seeds: list[int], options: SamplerOptions,
+               encoder: IdentityEncoder | None = None, target: torch.Tensor | None = None,
+               on_step: Callable[[], None] | None = None) -> torch.Tensor:
+        """Images (B, 3, R, R) in [-1, 1] (sampler.sample_images); in latent space the guidance reads f(D(ẑ0)) and
+        the samples are decoded."""
+        if self.decoder is not None and encoder is not None:
+            encoder = DecodedIdentity(encoder, self.decoder)
+        x = sample_images(self.denoiser, self.schedule, y=y, s=s, seeds=seeds, options=options, encoder=encoder,
+                          target=target, on_step=on_step)
+        if self.decoder is None:
+            return x
+        with torch.no_grad():
+            return self.decoder(x).clamp(-1.0, 1.0)
 
     @property
     def encoder_spec(self) -> dict:
@@ -107,8 +128,11 @@ def preconditioning_for(schedule: DiffusionSchedule, spec: dict | None) -> Epsil
 
 def write_model_card(folder: str, *, unet: UNetConfig, schedule: DiffusionSchedule, embedding_size: int,
                      condition_hidden: tuple[int, int], preconditioning: dict | None, pose_map: PoseMapSpec | None,
-                     encoder: dict, training: dict) -> None:
-    card = {"kind": "id3-diffusion", "resolution": unet.resolution, "unet": unet.to_json(),
+                     encoder: dict, training: dict, latent: AutoencoderOptions | None = None) -> None:
+    """`latent`: the autoencoder the denoiser works in (its weights in AUTOENCODER_WEIGHTS); None in pixel space."""
+    resolution = unet.resolution * DOWNSCALE if latent else unet.resolution  # the images'
+    card = {"kind": "id3-diffusion", "resolution": resolution, "unet": unet.to_json(),
+            "latent": {**latent.to_json(), "weights": AUTOENCODER_WEIGHTS} if latent else None,
             "schedule": schedule.config(), "preconditioning": preconditioning, "embeddingSize": embedding_size,
             "conditionHidden": list(condition_hidden),
             "poseMap": pose_map.to_json() if pose_map else None, "encoder": encoder,
@@ -131,4 +155,9 @@ def load_diffusion_model(folder: str, *, device: torch.device | str = "cpu") -> 
     load_safetensors(os.path.join(folder, card["weights"]), denoiser)
     denoiser.to(device).eval().requires_grad_(False)
     schedule.to(device)
-    return TrainedDiffusion(denoiser, schedule, card)
+    decoder = None
+    if card.get("latent"):
+        autoencoder = Autoencoder(card["latent"]["width"])
+        load_safetensors(os.path.join(folder, card["latent"]["weights"]), autoencoder)
+        decoder = autoencoder.decoder.to(device).eval().requires_grad_(False)
+    return TrainedDiffusion(denoiser, schedule, card, decoder)

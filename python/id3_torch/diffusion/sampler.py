@@ -12,14 +12,16 @@ so an image depends only on its seed and condition, never on the batch it is sam
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import torch
 
 from ..encoders import IdentityEncoder
 from .loss import guidance_weight
-from .model import Denoiser
 from .schedule import DiffusionSchedule
+
+if TYPE_CHECKING:  # model.py samples through this module
+    from .model import Denoiser
 
 METHODS, GRADIENT_MODES = ("ddim", "ddpm"), ("full", "detached")
 

@@ -21,7 +21,7 @@ from ..bridge.jobs import Progress
 from ..data.image_files import write_grid_png
 from ..data.labelled_images import LabelledImages, attribute_columns
 from ..encoders import embed_images, load_identity_encoder
-from ..recognition.checkpoints import save_safetensors
+from ..recognition.checkpoints import load_safetensors, save_safetensors
 from ..recognition.iresnet import normalize_face_images
 from ..training.distributed import Distributed
 from ..training.divergence import check_step
@@ -33,9 +33,10 @@ from ..training.state import load_training_state, save_training_state
 from .conditioning import ATTRIBUTE_NAMES
 from .ema import EMA
 from .loss import id3_loss, timestep_probabilities
-from .model import EMA_WEIGHTS, Denoiser, preconditioning_for, write_model_card
+from .autoencoder import DOWNSCALE, Autoencoder, AutoencoderOptions, DecodedIdentity, encode_all, train_autoencoder
+from .model import AUTOENCODER_WEIGHTS, EMA_WEIGHTS, Denoiser, TrainedDiffusion, preconditioning_for, write_model_card
 from .pose_map import POSE_MAP_CHANNELS, PoseMapSpec
-from .sampler import SamplerOptions, sample_images, to_uint8
+from .sampler import SamplerOptions, to_uint8
 from .schedule import DiffusionSchedule
 from .unet import UNetConfig
 
@@ -68,6 +69,7 @@ class DiffusionTrainingOptions:
     condition_size: int
     condition_dropout: float  # p of the learned null token
     pose_map: PoseMapSpec | None  # the head-pose map read beside x_t [ours]; None = off
+    latent: AutoencoderOptions | None  # the autoencoder whose latents the denoiser works in [ours]; None = pixels
     timesteps: int
     beta_start: float
     beta_end: float
@@ -129,11 +131,16 @@ def train_denoiser(options: DiffusionTrainingOptions, *, manifest: str, out_dir:
     encoder = load_identity_encoder(encoder_spec, device=device)
     y_all = embed_images(encoder, data.images, device=device)  # (N, d): y = f(x0) of the real image
     schedule = options.schedule().to(device)
-    unet = options.unet(resolution)
+    # In latent space x0 is z = E(image), computed once (E is frozen), and the ID loss reads f(D(ẑ0)).
+    autoencoder = _autoencoder(options, data.images, out_dir, dist, progress) if options.latent else None
+    z_all = encode_all(autoencoder, data.images, device=device) if autoencoder else None
+    loss_encoder = DecodedIdentity(encoder, autoencoder.decoder) if autoencoder else encoder
+    side = resolution // DOWNSCALE if autoencoder else resolution  # of what the denoiser sees
+    unet = options.unet(side)
     # The initial weights, identical on every rank; forked so the bridge's shared RNG is untouched.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(options.seed)
-        denoiser = options.denoiser(resolution, embedding_size=encoder.embedding_size, schedule=schedule).to(device)
+        denoiser = options.denoiser(side, embedding_size=encoder.embedding_size, schedule=schedule).to(device)
     ema = EMA(denoiser, decay=options.ema_decay)
     optimizer = torch.optim.AdamW(denoiser.parameters(), lr=options.lr, weight_decay=options.weight_decay)
     modules = {"model": denoiser, "ema": ema.shadow}
@@ -158,7 +165,8 @@ def train_denoiser(options: DiffusionTrainingOptions, *, manifest: str, out_dir:
                 batches = rank_batches(len(data), batch_size=options.batch_size, seed=options.seed, epoch=epoch,
                                        rank=dist.rank, world_size=dist.world_size)
             batch = batches[index]
-            x0 = normalize_face_images(data.images[batch]).to(device, non_blocking=True)  # (B, 3, R, R) in [-1, 1]
+            # (B, 3, R, R) images in [-1, 1], or their latents (B, 3, R/4, R/4) in (-1, 1)
+            x0 = (z_all[batch] if z_all is not None else normalize_face_images(data.images[batch])).to(device)
             generator = step_generator("diffusion", seed=options.seed, rank=dist.rank, step=step, device=device)
             t = torch.multinomial(t_probabilities, len(batch), replacement=True, generator=generator)
             noise = torch.randn(x0.shape, generator=generator, device=device)  # ε
@@ -168,7 +176,7 @@ def train_denoiser(options: DiffusionTrainingOptions, *, manifest: str, out_dir:
             for group in optimizer.param_groups:
                 group["lr"] = lr
 
-            terms = id3_loss(trained, schedule, encoder, x0=x0, y=y_all[batch].to(device), s=s_all[batch].to(device),
+            terms = id3_loss(trained, schedule, loss_encoder, x0=x0, y=y_all[batch].to(device), s=s_all[batch].to(device),
                              t=t, noise=noise, drop=drop, w=options.w, weighting=options.weighting,
                              sigma_data=options.model.sigma_data, autocast=bf16)
             optimizer.zero_grad(set_to_none=True)
@@ -196,11 +204,11 @@ def train_denoiser(options: DiffusionTrainingOptions, *, manifest: str, out_dir:
         write_model_card(out_dir, unet=unet, schedule=schedule, embedding_size=encoder.embedding_size,
                          condition_hidden=options.condition_hidden, preconditioning=options.preconditioning,
                          pose_map=options.pose_map,
-                         encoder=encoder_spec, training=training)
+                         encoder=encoder_spec, training=training, latent=options.latent)
         if options.grid_images > 0:
             progress.check_cancelled()
-            _write_grid(os.path.join(out_dir, "grid.png"), options.grid_images, ema.shadow, schedule, data, y_all, s_all,
-                        device)
+            model = TrainedDiffusion(ema.shadow, schedule, {}, autoencoder.decoder if autoencoder else None)
+            _write_grid(os.path.join(out_dir, "grid.png"), options.grid_images, model, data, y_all, s_all, device)
     dist.barrier()
     dist.close()
     trained_steps = step - first_step
@@ -212,11 +220,27 @@ def train_denoiser(options: DiffusionTrainingOptions, *, manifest: str, out_dir:
             "imagesPerSecond": trained_steps * options.batch_size * dist.world_size / elapsed if trained_steps else None}
 
 
+def _autoencoder(options: DiffusionTrainingOptions, images: torch.Tensor, out_dir: str, dist: Distributed,
+                 progress: Progress) -> Autoencoder:
+    """The autoencoder of out_dir, trained first (on rank 0, then read by every rank from its file) unless an
+    earlier, killed run of this stage finished it."""
+    path = os.path.join(out_dir, AUTOENCODER_WEIGHTS)
+    if dist.is_main and not os.path.exists(path):
+        progress.begin(options.latent.steps, label="autoencoder", unit="step")
+        trained = train_autoencoder(images, options.latent, seed=options.seed, device=dist.device,
+                                    on_step=lambda loss: progress.advance(1, autoencoderLoss=loss))
+        save_safetensors(path, trained)
+    dist.barrier()
+    autoencoder = Autoencoder(options.latent.width)
+    load_safetensors(path, autoencoder)
+    return autoencoder.to(dist.device).eval().requires_grad_(False)
+
+
 @torch.no_grad()
-def _write_grid(path: str, images: int, denoiser: Denoiser, schedule: DiffusionSchedule, data: LabelledImages,
-                y_all: torch.Tensor, s_all: torch.Tensor, device: torch.device) -> None:
+def _write_grid(path: str, images: int, model: TrainedDiffusion, data: LabelledImages, y_all: torch.Tensor,
+                s_all: torch.Tensor, device: torch.device) -> None:
     """The first training images (top row) and the EMA model's samples for their conditions (plain DDIM 50)."""
     n = min(images, len(data))
-    samples = sample_images(denoiser, schedule, y=y_all[:n].to(device), s=s_all[:n].to(device),
-                            seeds=list(range(n)), options=SamplerOptions())
+    samples = model.sample(y=y_all[:n].to(device), s=s_all[:n].to(device), seeds=list(range(n)),
+                           options=SamplerOptions())
     write_grid_png(path, torch.cat([data.images[:n], to_uint8(samples).cpu()]), 2, n)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..bridge.jobs import Progress
+from ..diffusion.autoencoder import AutoencoderOptions
 from ..diffusion.measure import measure_model
 from ..diffusion.pose_map import PoseMapSpec
 from ..diffusion.sampler import SamplerOptions
@@ -23,12 +24,19 @@ def model_options(d: dict) -> ModelOptions:
                         preconditioning=d["preconditioning"], sigma_data=d["sigmaData"])
 
 
+def latent_options(d: dict | None) -> AutoencoderOptions | None:
+    """The contract's `model.latent`: the autoencoder of latent diffusion, or None (pixel space)."""
+    return None if d is None else AutoencoderOptions(width=d["width"], steps=d["steps"], batch_size=d["batchSize"],
+                                                     lr=d["lr"])
+
+
 def training_options(args: dict) -> DiffusionTrainingOptions:
     """The `train` job's arguments as the training's options: all but manifest, outDir and encoder."""
     c, sch, loss, t = args["conditioning"], args["schedule"], args["loss"], args["training"]
     return DiffusionTrainingOptions(
         model=model_options(args["model"]), condition_hidden=tuple(c["hidden"]), condition_size=c["size"],
-        condition_dropout=c["dropout"], pose_map=PoseMapSpec.from_json(c["poseMap"]), timesteps=sch["timesteps"],
+        condition_dropout=c["dropout"], pose_map=PoseMapSpec.from_json(c["poseMap"]),
+        latent=latent_options(args["model"]["latent"]), timesteps=sch["timesteps"],
         beta_start=sch["betaStart"], beta_end=sch["betaEnd"], w=loss["w"], weighting=loss["weighting"],
         log_sigma_mean=loss["logSigmaMean"], log_sigma_std=loss["logSigmaStd"], steps=t["steps"],
         batch_size=t["batchSize"], lr=t["lr"], weight_decay=t["weightDecay"], warmup_steps=t["warmupSteps"],

@@ -26,8 +26,8 @@ from ..data.image_files import write_grid_png
 from ..data.labelled_images import LabelledImages, attribute_columns
 from ..data.synthetic import SyntheticDatasetWriter, SyntheticLayout
 from ..diffusion.conditioning import ATTRIBUTE_NAMES
-from ..diffusion.model import load_diffusion_model
-from ..diffusion.sampler import SamplerOptions, sample_images, to_uint8
+from ..diffusion.model import TrainedDiffusion, load_diffusion_model
+from ..diffusion.sampler import SamplerOptions, to_uint8
 from ..encoders import embed_images, load_identity_encoder, refuse_equal_encoders
 from ..encoders.attribute_regressor import load_attribute_regressor
 from ..evaluation import memorisation
@@ -108,15 +108,14 @@ class Plan:
         return self.row_of[identities.start:identities.stop].reshape(-1)
 
 
-def _sample_rows(plan: Plan, rows: np.ndarray, identity: np.ndarray, *, model, encoder, options: SamplerOptions,
-                 target: str, device: torch.device) -> torch.Tensor:
+def _sample_rows(plan: Plan, rows: np.ndarray, identity: np.ndarray, *, model: TrainedDiffusion, encoder,
+                 options: SamplerOptions, target: str, device: torch.device) -> torch.Tensor:
     """uint8 images (on the CPU) of plan `rows`, row k of identity identity[k]: conditioned on its (y, s), guided
     towards y or (target "anchor") its identity's anchor, from its seed."""
     y = torch.from_numpy(plan.embeddings[rows].astype(np.float32)).to(device)
     s = torch.from_numpy(plan.attributes[rows].astype(np.float32)).to(device)
     goal = torch.from_numpy(plan.anchors[identity].astype(np.float32)).to(device) if target == "anchor" else y
-    x = sample_images(model.denoiser, model.schedule, y=y, s=s, target=goal, seeds=plan.seeds[rows].tolist(),
-                      options=options, encoder=encoder)
+    x = model.sample(y=y, s=s, target=goal, seeds=plan.seeds[rows].tolist(), options=options, encoder=encoder)
     return to_uint8(x).cpu()
 
 
