@@ -15,6 +15,7 @@ import { defineConfig } from 'id3';
 import type { Id3ConfigInput } from 'id3';
 
 type Id3PoseMapInput = NonNullable<NonNullable<NonNullable<Id3ConfigInput['diffusion']>['conditioning']>['poseMap']>;
+type Id3DiffusionModelInput = NonNullable<NonNullable<Id3ConfigInput['diffusion']>['model']>;
 
 /** The face-recognition recipe: on the real faces (the encoder) and on each synthetic set (train-fr). */
 export const faceRecognition = {
@@ -54,6 +55,19 @@ export const judge = {
   imagesPerIdentity: 8,
   recipe: { ...faceRecognition, embeddingSize: 64, widths: [24, 48, 64, 96], layers: [1, 1, 1, 1], head: 'arcface', s: 16, m: 0.3 },
 } satisfies NonNullable<Id3ConfigInput['judge']>;
+
+/** The pixel-space U-Net the demo had before its latent space (patch 2, 32 → 16 → 8 → 4): what configs/diffusion-demo.ts
+ *  and configs/diffusion-proof.ts measured (docs/diffusion.md), and the model of the diffusion benchmarks. */
+export const pixelUNet = {
+  patchSize: 2,
+  channels: 16,
+  channelMults: [1, 2, 2],
+  resBlocks: 1,
+  attentionResolutions: [8, 4],
+  headChannels: 16,
+  dropout: 0,
+  preconditioning: 'edm',
+} satisfies Id3DiffusionModelInput;
 
 export default defineConfig({
   name: 'demo',

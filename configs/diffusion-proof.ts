@@ -7,17 +7,17 @@
  * identities (docs/diffusion.md has the numbers).
  */
 import { defineConfig } from 'id3';
-import demo, { parametricFaces } from './demo.ts';
+import demo, { parametricFaces, pixelUNet } from './demo.ts';
 import { proofEncoder } from './diffusion-demo.ts';
 
 export default defineConfig({
   name: 'diffusion-proof',
   dataset: { ...parametricFaces, identities: 1200 }, // 1,050 training identities, as docs/diffusion.md measured
   encoder: proofEncoder,
-  // The demo's U-Net at twice the width, trained almost four times longer.
+  // The demo's pixel-space U-Net at twice the width, trained almost four times longer.
   diffusion: {
     ...demo.diffusion,
-    model: { ...demo.diffusion?.model, channels: 32, headChannels: 32 },
+    model: { ...pixelUNet, channels: 32, headChannels: 32 },
     training: { ...demo.diffusion?.training, steps: 1500, warmupSteps: 100, checkpointEvery: 250 },
     // γ: the largest of {0, 0.5, 1, 2} that did not lower an independent judge's rank-1 on the val split.
     sampler: { steps: 25, guidanceScale: 1, gradientMode: 'detached' },
