@@ -1,14 +1,14 @@
 /**
- * The proof: the whole ID³ pipeline at the largest size this 2-core machine runs in about an hour,
- * large enough that the diffusion model's samples are faces (docs/diffusion.md shows them).
+ * The proof: the whole ID³ pipeline at the largest size this 2-core machine runs in under an hour (47 min measured),
+ * large enough that the diffusion model's samples are heads (README "The proof" and docs/diffusion.md show them).
  *
  *   npx id3 run configs/proof.ts
  *
  * It shares the demo's parametric face set, encoder f and judge (so a finished demo's first stages are
- * reused), and changes what the demo cannot afford: the U-Net twice as wide, trained 7.5 times longer
- * with EDM's loss weighting; a synthetic set of 432 identities × 8 images (3,456: half the real training
- * split's 6,800); DDIM in 15 steps. Two variants over 3 seeds each (anchors, plan, sampling and
- * face-recognition training; one diffusion model per loss setting):
+ * reused), and its latent-space model [ours], and changes what the demo cannot afford: the autoencoder fitted
+ * almost 4 times longer and the U-Net trained 5 times longer; a synthetic set of 432 identities × 8 images
+ * (3,456: half the real training split's 6,800); DDIM in 15 steps. Two variants over 3 seeds each (anchors,
+ * plan, sampling and face-recognition training; one diffusion model per loss setting):
  * - `id3`: the ID loss (w = 0.5), Tammes anchors, the guidance at the γ and gradient mode that the stage
  *   `guidance` chooses on the 50 validation identities by the judge (never by f, never on the test identities);
  * - `baseline`: λ = 0, γ = 0, random anchors;
@@ -24,10 +24,10 @@ export default defineConfig({
   encoder: demo.encoder,
   judge,
   diffusion: {
-    model: { ...demo.diffusion?.model, channels: 32, headChannels: 32 },
+    model: { ...demo.diffusion?.model, latent: { width: 32, channels: 3, steps: 1500 } },
     conditioning: { ...demo.diffusion?.conditioning },
     loss: { ...demo.diffusion?.loss },
-    training: { ...demo.diffusion?.training, steps: 3000, warmupSteps: 100, checkpointEvery: 250 },
+    training: { ...demo.diffusion?.training, steps: 4000, warmupSteps: 100, checkpointEvery: 500 },
     // γ and the gradient mode come from the stage `guidance` (below); the baseline samples at γ = 0.
     sampler: { steps: 15, batchSize: 64 },
   },

@@ -6,9 +6,9 @@ Both arms train the same conditional denoiser recipe (c = MLP([y ; s]), EDM prec
 w = 0: no identity term, so nothing but learnability is compared) for the same wall-clock budget on the run's
 prepared training split:
 - pixel: the run's own U-Net on 32-px images (patch 2, as configs/demo.ts);
-- latent [ours, LDM-style]: a small convolutional autoencoder (32 × 32 × 3 → 8 × 8 × 3, tanh-bounded, L1) is
-  trained first, inside the same budget, then a U-Net of the same width on its 8 × 8 latents (patch 1);
-  samples are decoded.
+- latent [ours, LDM-style]: the library's autoencoder (diffusion/autoencoder.py: 32 × 32 × 3 → 8 × 8 × 3,
+  tanh-bounded, L1) is trained first, inside the same budget, then a U-Net of the same width on its 8 × 8
+  latents (patch 1); samples are decoded.
 Each arm then samples one image per held-out test identity (its first image's y and s, DDIM 25, one seed each),
 judged by the run's judge (never trained against): rank-1 among the test identities, Fréchet distance and k-NN
 precision/recall against half of the test images, beside real vs real and the flat-image floor. The grids
@@ -23,13 +23,13 @@ import sys
 import time
 
 import torch
-from torch import nn
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "python"))
 
 from id3_torch.data.attributes import ATTRIBUTE_NAMES  # noqa: E402
 from id3_torch.data.image_files import write_grid_png  # noqa: E402
 from id3_torch.data.labelled_images import LabelledImages, attribute_columns  # noqa: E402
+from id3_torch.diffusion.autoencoder import Autoencoder, AutoencoderOptions, train_autoencoder  # noqa: E402
 from id3_torch.diffusion.loss import denoising_weight, timestep_probabilities  # noqa: E402
 from id3_torch.diffusion.measure import held_out_conditions, identity_scores  # noqa: E402
 from id3_torch.diffusion.model import Denoiser, preconditioning_for  # noqa: E402
@@ -44,36 +44,12 @@ from id3_torch.recognition.iresnet import normalize_face_images  # noqa: E402
 POSE_MAP = PoseMapSpec(centre=(0.0, 0.08), half_axes=(0.55, 0.68))  # configs/demo.ts's parametricPoseMap
 
 
-class AutoEncoder(nn.Module):
-    """32 × 32 × 3 in [-1, 1] ↔ 8 × 8 × 3 in (-1, 1): two stride-2 convolutions down, two transposed ones up
-    (cheap on a CPU: 78 ms a batch of 64 at width 32, against 200 ms at width 64)."""
-
-    def __init__(self, width: int = 32, latent: int = 3) -> None:
-        super().__init__()
-        act = nn.SiLU
-        self.encode = nn.Sequential(
-            nn.Conv2d(3, width, 4, stride=2, padding=1), act(), nn.Conv2d(width, 2 * width, 4, stride=2, padding=1),
-            act(), nn.Conv2d(2 * width, 2 * width, 3, padding=1), act(), nn.Conv2d(2 * width, latent, 1), nn.Tanh())
-        self.decode = nn.Sequential(
-            nn.Conv2d(latent, 2 * width, 3, padding=1), act(), nn.Conv2d(2 * width, 2 * width, 3, padding=1), act(),
-            nn.ConvTranspose2d(2 * width, width, 4, stride=2, padding=1), act(),
-            nn.ConvTranspose2d(width, width, 4, stride=2, padding=1), act(), nn.Conv2d(width, 3, 3, padding=1))
-
-
-def train_autoencoder(images: torch.Tensor, steps: int, batch: int = 64) -> tuple[AutoEncoder, float]:
-    torch.manual_seed(0)
-    ae = AutoEncoder()
-    optimizer = torch.optim.AdamW(ae.parameters(), lr=2e-3, weight_decay=0.0)
+def fit_autoencoder(images: torch.Tensor, steps: int) -> tuple[Autoencoder, float]:
+    """The library's autoencoder (width 32, 3 latent channels, batch 64, lr 2e-3), and its training seconds."""
     started = time.perf_counter()
-    for step in range(steps):
-        x = normalize_face_images(images[torch.randint(len(images), (batch,))])
-        loss = (ae.decode(ae.encode(x)) - x).abs().mean()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        if step % 250 == 0:
-            print(f"   autoencoder step {step}: L1 {loss.item():.4f}", flush=True)
-    return ae.eval(), time.perf_counter() - started
+    options = AutoencoderOptions(width=32, channels=3, steps=steps, batch_size=64, lr=2e-3)
+    trained = train_autoencoder(images, options, seed=0, device=torch.device("cpu"))
+    return trained, time.perf_counter() - started
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -148,7 +124,7 @@ def main() -> None:
         print(f"{arm}:", flush=True)
         budget, extra = options.seconds, {}
         if arm == "latent":
-            ae, ae_seconds = train_autoencoder(train.images, options.ae_steps)
+            ae, ae_seconds = fit_autoencoder(train.images, options.ae_steps)
             budget -= ae_seconds
             with torch.no_grad():
                 x0_all = torch.cat([ae.encode(normalize_face_images(train.images[i:i + 512]))

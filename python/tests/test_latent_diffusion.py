@@ -16,7 +16,7 @@ from id3_torch.encoders import load_identity_encoder
 from id3_torch.jobs.diffusion import train_diffusion
 from id3_torch.recognition.iresnet import normalize_face_images
 
-LATENT = {"width": 8, "steps": 12, "batchSize": 8, "lr": 2e-3}
+LATENT = {"width": 8, "channels": 4, "steps": 12, "batchSize": 8, "lr": 2e-3}  # C = 4: not an image's 3
 
 
 class CancelAfterCalls(Progress):
@@ -43,7 +43,7 @@ def faces(tmp_path_factory):
 def test_the_autoencoder_learns_the_faces_in_bounded_latents_from_its_seed_alone(faces):
     manifest, _ = faces
     images = LabelledImages.from_manifest(manifest, splits=("train",)).images
-    options = AutoencoderOptions(width=8, steps=400, batch_size=8, lr=3e-3)
+    options = AutoencoderOptions(width=8, channels=3, steps=400, batch_size=8, lr=3e-3)
     trained = train_autoencoder(images, options, seed=0, device=torch.device("cpu"))
     z = encode_all(trained, images, device=torch.device("cpu"))
     assert z.shape == (len(images), 3, 8, 8) and z.abs().max() < 1.0  # tanh-bounded: x̂0's clip keeps its meaning
@@ -69,7 +69,7 @@ def test_a_latent_model_trains_in_its_latents_and_samples_images(faces, tmp_path
     summary = train_diffusion(_latent_args(manifest, tmp_path, encoder), Progress())
     assert summary["resolution"] == 32 and summary["identity"] is not None
     card = json.loads((tmp_path / "model.json").read_text())
-    assert card["resolution"] == 32 and card["unet"]["resolution"] == 8
+    assert card["resolution"] == 32 and card["unet"]["resolution"] == 8 and card["unet"]["image_channels"] == 4
     assert card["latent"] == {**LATENT, "weights": "autoencoder.safetensors"}
     model = load_diffusion_model(str(tmp_path))
     f = load_identity_encoder(encoder)

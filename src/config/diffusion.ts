@@ -30,6 +30,9 @@ export const DiffusionModel = z
     latent: z
       .strictObject({
         width: positiveInt().default(32).describe('channels of its full-resolution layers (twice that below)'),
+        channels: positiveInt()
+          .default(3)
+          .describe("C, the latent's channels: what the U-Net denoises (more keep more of the pose: docs/diffusion.md)"),
         steps: positiveInt().default(800).describe('L1 training steps, before the denoiser'),
         batchSize: positiveInt().default(64),
         lr: numberInRange(1e-6, 1).default(2e-3).describe('AdamW'),
@@ -37,7 +40,7 @@ export const DiffusionModel = z
       .nullable()
       .default(null)
       .describe(
-        '[ours, as LDM] the denoiser works in the latent space of an autoencoder (R × R × 3 → R/4 × R/4 × 3) trained first by the stage train; the ID loss and the guidance read f through its decoder (python/id3_torch/diffusion/autoencoder.py); null = pixel space',
+        '[ours, as LDM] the denoiser works in the latent space of an autoencoder (R × R × 3 → R/4 × R/4 × C) trained first by the stage train; the ID loss and the guidance read f through its decoder (python/id3_torch/diffusion/autoencoder.py); null = pixel space',
       ),
   })
   .prefault({});
@@ -159,10 +162,11 @@ export function diffusionFitProblems(d: DiffusionConfig, imageSide: number): Arr
       `expected the side the U-Net sees (${resolution}${m.latent ? `, the latents of ${imageSide}-px images` : ''}) to be divisible by patchSize ${m.patchSize} × 2^${m.channelMults.length - 1} (one halving per level after the first)`,
     ]);
   }
-  if (m.channels < 3 * m.patchSize ** 2) {
+  const imageChannels = m.latent ? m.latent.channels : 3; // of what the U-Net denoises
+  if (m.channels < imageChannels * m.patchSize ** 2) {
     problems.push([
       ['model', 'channels'],
-      `expected at least 3 × patchSize² = ${3 * m.patchSize ** 2}: the first level must carry every pixel of a patch, or ε cannot be predicted`,
+      `expected at least ${imageChannels} × patchSize² = ${imageChannels * m.patchSize ** 2}: the first level must carry every pixel of a patch, or ε cannot be predicted`,
     ]);
   }
   const width = m.channelMults.map((k) => k * m.channels).find((w) => w % m.headChannels !== 0);

@@ -152,5 +152,11 @@ describe('train (ID³ diffusion)', () => {
       /diffusion\.model\.patchSize: expected the side the U-Net sees \(8, the latents of 32-px images\)/,
     );
     expect(() => resolveConfig(input('x', 1, { model: { patchSize: 1, channelMults: [1, 2], latent: {} } }), 'test')).not.toThrow();
+    // The first level must hold every channel of a latent patch: 16 latent channels × patch 1 > 8.
+    const narrow = { patchSize: 1, channels: 8, channelMults: [1, 2], headChannels: 8 };
+    expect(() => resolveConfig(input('x', 1, { model: { ...narrow, latent: { channels: 16 } } }), 'test')).toThrow(
+      /diffusion\.model\.channels: expected at least 16 × patchSize² = 16/,
+    );
+    expect(() => resolveConfig(input('x', 1, { model: { ...narrow, latent: { channels: 8 } } }), 'test')).not.toThrow();
   });
 });

@@ -1,6 +1,6 @@
 """The latent space [ours, as LDM and IDiff-Face]: a small autoencoder z = E(x), x ≈ D(z) that the denoiser works in.
 
-x (B, 3, R, R) in [-1, 1] ↔ z (B, 3, R/4, R/4) in (-1, 1): two stride-2 convolutions down, two transposed ones up,
+x (B, 3, R, R) in [-1, 1] ↔ z (B, C, R/4, R/4) in (-1, 1): two stride-2 convolutions down, two transposed ones up,
 a tanh bound on z (so that x̂0's clip to [-1, 1] in the loss and the sampler keeps its meaning), trained by L1
 before the denoiser. Measured (docs/diffusion.md, "Pixel or latent space"): at equal CPU time the latent model's
 samples are heads where the pixel model's are noise. The identity term and the guidance read f(D(ẑ0)): the decoder
@@ -18,32 +18,32 @@ from ..encoders import IdentityEncoder
 from ..recognition.iresnet import normalize_face_images
 from ..training.randomness import step_generator
 
-LATENT_CHANNELS = 3  # what the U-Net's image channels are
 DOWNSCALE = 4
 
 
 @dataclass(frozen=True)
 class AutoencoderOptions:
     width: int  # channels of the full-resolution layers (twice this at R/2 and R/4)
+    channels: int  # C, the latent's: the U-Net's image channels
     steps: int
     batch_size: int
     lr: float
 
     def to_json(self) -> dict:
-        return {"width": self.width, "steps": self.steps, "batchSize": self.batch_size, "lr": self.lr}
+        return {"width": self.width, "channels": self.channels, "steps": self.steps, "batchSize": self.batch_size, "lr": self.lr}
 
 
 class Autoencoder(nn.Module):
-    def __init__(self, width: int) -> None:
+    def __init__(self, width: int, channels: int) -> None:
         super().__init__()
-        self.width = width
+        self.width, self.channels = width, channels
         act = nn.SiLU
         self.encoder = nn.Sequential(
             nn.Conv2d(3, width, 4, stride=2, padding=1), act(), nn.Conv2d(width, 2 * width, 4, stride=2, padding=1),
-            act(), nn.Conv2d(2 * width, 2 * width, 3, padding=1), act(), nn.Conv2d(2 * width, LATENT_CHANNELS, 1),
+            act(), nn.Conv2d(2 * width, 2 * width, 3, padding=1), act(), nn.Conv2d(2 * width, channels, 1),
             nn.Tanh())
         self.decoder = nn.Sequential(
-            nn.Conv2d(LATENT_CHANNELS, 2 * width, 3, padding=1), act(), nn.Conv2d(2 * width, 2 * width, 3, padding=1),
+            nn.Conv2d(channels, 2 * width, 3, padding=1), act(), nn.Conv2d(2 * width, 2 * width, 3, padding=1),
             act(), nn.ConvTranspose2d(2 * width, width, 4, stride=2, padding=1), act(),
             nn.ConvTranspose2d(width, width, 4, stride=2, padding=1), act(), nn.Conv2d(width, 3, 3, padding=1))
 
@@ -60,7 +60,7 @@ def train_autoencoder(images: torch.Tensor, options: AutoencoderOptions, *, seed
     `seed` alone, so a rerun gives the same bytes. `on_step(loss)` after every step."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        autoencoder = Autoencoder(options.width).to(device)
+        autoencoder = Autoencoder(options.width, options.channels).to(device)
     optimizer = torch.optim.AdamW(autoencoder.parameters(), lr=options.lr, weight_decay=0.0)
     for step in range(options.steps):
         generator = step_generator("autoencoder", seed=seed, rank=0, step=step, device=torch.device("cpu"))

@@ -75,6 +75,10 @@ class Denoiser(nn.Module):
     def resolution(self) -> int:
         return self.unet.config.resolution
 
+    @property
+    def image_channels(self) -> int:
+        return self.unet.config.image_channels
+
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, y: torch.Tensor, s: torch.Tensor,
                 drop: torch.Tensor | None = None) -> torch.Tensor:
         c = self.condition(y, s, drop)
@@ -157,7 +161,7 @@ def load_diffusion_model(folder: str, *, device: torch.device | str = "cpu") -> 
     schedule.to(device)
     decoder = None
     if card.get("latent"):
-        autoencoder = Autoencoder(card["latent"]["width"])
+        autoencoder = Autoencoder(card["latent"]["width"], card["latent"]["channels"])
         load_safetensors(os.path.join(folder, card["latent"]["weights"]), autoencoder)
         decoder = autoencoder.decoder.to(device).eval().requires_grad_(False)
     return TrainedDiffusion(denoiser, schedule, card, decoder)

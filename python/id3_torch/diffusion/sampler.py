@@ -103,7 +103,7 @@ def sample_images(denoiser: Denoiser, schedule: DiffusionSchedule, *, y: torch.T
     device = y.device
     resolution = denoiser.resolution
     generators = [torch.Generator().manual_seed(int(seed)) for seed in seeds]
-    shape = (3, resolution, resolution)
+    shape = (denoiser.image_channels, resolution, resolution)
     x = _image_noise(generators, shape, device)  # x_T ~ N(0, I)
     target = y if target is None else target
     if options.method == "ddim":

@@ -113,7 +113,8 @@ class DiffusionTrainingOptions:
                           attention_resolutions=m.attention_resolutions, head_channels=m.head_channels,
                           dropout=m.dropout, condition_size=self.condition_size,
                           condition_tokens=m.condition_tokens,
-                          extra_input_channels=POSE_MAP_CHANNELS if self.pose_map else 0)
+                          extra_input_channels=POSE_MAP_CHANNELS if self.pose_map else 0,
+                          image_channels=self.latent.channels if self.latent else 3)
 
 
 def train_denoiser(options: DiffusionTrainingOptions, *, manifest: str, out_dir: str, encoder_spec: dict,
@@ -165,7 +166,7 @@ def train_denoiser(options: DiffusionTrainingOptions, *, manifest: str, out_dir:
                 batches = rank_batches(len(data), batch_size=options.batch_size, seed=options.seed, epoch=epoch,
                                        rank=dist.rank, world_size=dist.world_size)
             batch = batches[index]
-            # (B, 3, R, R) images in [-1, 1], or their latents (B, 3, R/4, R/4) in (-1, 1)
+            # (B, 3, R, R) images in [-1, 1], or their latents (B, C, R/4, R/4) in (-1, 1)
             x0 = (z_all[batch] if z_all is not None else normalize_face_images(data.images[batch])).to(device)
             generator = step_generator("diffusion", seed=options.seed, rank=dist.rank, step=step, device=device)
             t = torch.multinomial(t_probabilities, len(batch), replacement=True, generator=generator)
@@ -231,7 +232,7 @@ def _autoencoder(options: DiffusionTrainingOptions, images: torch.Tensor, out_di
                                     on_step=lambda loss: progress.advance(1, autoencoderLoss=loss))
         save_safetensors(path, trained)
     dist.barrier()
-    autoencoder = Autoencoder(options.latent.width)
+    autoencoder = Autoencoder(options.latent.width, options.latent.channels)
     load_safetensors(path, autoencoder)
     return autoencoder.to(dist.device).eval().requires_grad_(False)
 

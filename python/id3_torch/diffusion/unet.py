@@ -32,6 +32,7 @@ class UNetConfig:
     condition_size: int = 768  # c
     condition_tokens: int = 4  # c split into this many cross-attention tokens
     extra_input_channels: int = 0  # channels read beside x_t (the pose map), none in the output
+    image_channels: int = 3  # channels of x_t and ε: an image's 3, or a latent's
 
     def __post_init__(self) -> None:
         problems = []
@@ -40,8 +41,9 @@ class UNetConfig:
         if self.resolution % (self.patch_size * 2 ** (len(self.channel_mults) - 1)):
             problems.append(f"resolution {self.resolution} not divisible by patch_size {self.patch_size} × "
                             f"2^{len(self.channel_mults) - 1} (one halving per level)")
-        if self.channels < 3 * self.patch_size**2:
-            problems.append(f"channels {self.channels} < 3 × patch_size² = {3 * self.patch_size**2} "
+        if self.channels < self.image_channels * self.patch_size**2:
+            problems.append(f"channels {self.channels} < image_channels × patch_size² = "
+                            f"{self.image_channels * self.patch_size**2} "
                             "(the first level must carry every pixel of a patch, or ε cannot be predicted)")
         for mult in self.channel_mults:
             width = self.channels * mult
@@ -141,7 +143,8 @@ class _Level(nn.Module):
 
 
 class UNet(nn.Module):
-    """ε_θ(x_t, t, c): (B, 3, R, R) noisy images, (B,) timesteps, (B, 768) conditions → (B, 3, R, R) noise."""
+    """ε_θ(x_t, t, c): (B, C, R, R) noisy images (C = image_channels), (B,) timesteps, (B, 768) conditions →
+    (B, C, R, R) noise."""
 
     def __init__(self, config: UNetConfig) -> None:
         super().__init__()
@@ -152,8 +155,9 @@ class UNet(nn.Module):
                                       nn.Linear(embedding_size, embedding_size))
         self.condition_proj = nn.Linear(cfg.condition_size, embedding_size)
         self.token_position = nn.Parameter(torch.randn(cfg.condition_tokens, token_size) * 0.02)
-        patch_channels = 3 * cfg.patch_size**2
-        self.conv_in = nn.Conv2d((3 + cfg.extra_input_channels) * cfg.patch_size**2, cfg.channels, 3, padding=1)
+        patch_channels = cfg.image_channels * cfg.patch_size**2
+        self.conv_in = nn.Conv2d((cfg.image_channels + cfg.extra_input_channels) * cfg.patch_size**2, cfg.channels, 3,
+                                 padding=1)
 
         def attention(width: int, side: int) -> AttentionBlock | None:
             return AttentionBlock(width, cfg.head_channels, token_size) if side in cfg.attention_resolutions else None
