@@ -72,6 +72,9 @@ export const trainStage: Stage<TrainSummary> = {
     const m = d.model;
     return (
       `U-Net ${m.channels}×[${m.channelMults.join(',')}]${m.patchSize > 1 ? ` on ${m.patchSize}×${m.patchSize} patches` : ''} at ${config.dataset.resolution} px` +
+      (m.latent
+        ? ` (on ${config.dataset.resolution / 4}×${config.dataset.resolution / 4}×${m.latent.channels} latents, autoencoder ${m.latent.steps} steps)`
+        : '') +
       `${d.conditioning.poseMap ? ' with the head-pose map' : ''}, ` +
       `w ${d.loss.w}, ${d.training.steps} steps, batch ${d.training.batchSize} × ${d.training.processes} process(es)`
     );
