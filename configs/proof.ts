@@ -25,7 +25,8 @@ export default defineConfig({
   judge,
   diffusion: {
     model: { ...demo.diffusion?.model, latent: { width: 32, channels: 3, steps: 1500 } },
-    conditioning: { ...demo.diffusion?.conditioning },
+    // [ours] y = the identity's centre in training: f(x0) also carries the image's pose (docs/diffusion.md, "The identity condition").
+    conditioning: { ...demo.diffusion?.conditioning, identity: 'centre' },
     loss: { ...demo.diffusion?.loss },
     training: { ...demo.diffusion?.training, steps: 4000, warmupSteps: 100, checkpointEvery: 500 },
     // γ and the gradient mode come from the stage `guidance` (below); the baseline samples at γ = 0.

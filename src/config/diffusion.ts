@@ -46,6 +46,9 @@ export const DiffusionModel = z
   .prefault({});
 export type DiffusionModel = z.infer<typeof DiffusionModel>;
 
+/** What y is for a training image (DiffusionConditioning.identity). */
+export const IdentityCondition = z.enum(['image', 'centre']);
+
 export const DiffusionConditioning = z
   .strictObject({
     hidden: z.tuple([positiveInt(), positiveInt()]).default([512, 256]).describe('[paper] hidden sizes of the MLP on [y ; s] (ReLU)'),
@@ -53,6 +56,9 @@ export const DiffusionConditioning = z
     dropout: numberInRange(0, 1)
       .default(0.1)
       .describe('[ours] probability of replacing c by the learned null token (classifier-free guidance)'),
+    identity: IdentityCondition.default('image').describe(
+      "y of a training image: [paper] 'image', f(x0) of the image itself; [ours] 'centre', the unit mean of f over its identity's training images (one y per identity: f(x0) also carries the image's pose, which the anchors of generation do not; docs/diffusion.md, \"The identity condition\")",
+    ),
     poseMap: z
       .strictObject({
         centre: z.tuple([numberInRange(-1, 1), numberInRange(-1, 1)]).describe('the head centre in image units ([-1, 1] across, y up)'),

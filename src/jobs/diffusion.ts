@@ -9,6 +9,7 @@ import {
   DiffusionSampler,
   DiffusionSchedule,
   DiffusionTraining,
+  IdentityCondition,
 } from '../config/diffusion.ts';
 import { AttributeRegressorRecipe } from '../config/generate.ts';
 import { count, Device, EncoderSpec, FilePath, float, perAttribute } from './common.ts';
@@ -77,6 +78,8 @@ export const measureJob = defineJob(
     split: z.string(),
     identities: count(),
     samples: count(),
+    /** The condition y the samples had: f of each held-out image, or its identity's centre (the model's training). */
+    identityCondition: IdentityCondition,
     identity: z.record(z.string(), IdentityScores),
     attributeError: z.looseObject({ samples: perAttribute(float()), real: perAttribute(float()) }).nullable(),
     sampler: SamplerArgs,

@@ -141,7 +141,7 @@ describe('train (ID³ diffusion)', () => {
     expect(existsSync(path.join(result.dir, 'train', 'ema.safetensors'))).toBe(true);
   });
 
-  it('refuses a diffusion section without an encoder, and a U-Net that does not fit the image side (or its latents)', () => {
+  it('refuses a diffusion section without an encoder, a U-Net that does not fit the image side (or its latents), an unknown identity condition', () => {
     const { encoder: _encoder, ...noEncoder } = input('x');
     expect(() => resolveConfig(noEncoder, 'test')).toThrow(/encoder: expected an encoder section/);
     expect(() => resolveConfig(input('x', 1, { model: { patchSize: 3 } }), 'test')).toThrow(
@@ -158,5 +158,8 @@ describe('train (ID³ diffusion)', () => {
       /diffusion\.model\.channels: expected at least 16 × patchSize² = 16/,
     );
     expect(() => resolveConfig(input('x', 1, { model: { ...narrow, latent: { channels: 8 } } }), 'test')).not.toThrow();
+    // y of a training image: the paper's f(x0) unless a config asks for its identity's centre.
+    expect(resolveConfig(input('x'), 'test').diffusion!.conditioning.identity).toBe('image');
+    expect(() => resolveConfig(input('x', 1, { conditioning: { identity: 'mean' } }), 'test')).toThrow(/diffusion\.conditioning\.identity/);
   });
 });

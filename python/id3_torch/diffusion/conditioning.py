@@ -47,3 +47,20 @@ class ConditionEncoder(nn.Module):
             return c
         # torch.where keeps the null token in the graph even when no row drops: DDP sees every parameter used.
         return torch.where(drop[:, None], self.null_token.to(c.dtype).expand_as(c), c)
+
+
+IDENTITY_CONDITIONS = ("image", "centre")
+
+
+def identity_conditions(embeddings: torch.Tensor, labels: torch.Tensor, mode: str) -> torch.Tensor:
+    """y of every image, from its f(x) (N, d) and identity label (N,):
+        image  [paper]  y_ij = f(x_ij)
+        centre [ours]   y_ij = normalise(Σ_k f(x_ik)): one y per identity, the same for all its images.
+    f(x) also carries the image's pose (docs/diffusion.md, "The identity condition"); the centre averages it away, so
+    that the pose the model draws has to come from s, as it must when y is an anchor at generation."""
+    if mode not in IDENTITY_CONDITIONS:
+        raise ValueError(f"diffusion.conditioning.identity: expected one of {', '.join(IDENTITY_CONDITIONS)}, got {mode!r}")
+    if mode == "image":
+        return embeddings
+    sums = torch.zeros(int(labels.max()) + 1, embeddings.shape[1], dtype=embeddings.dtype).index_add_(0, labels, embeddings)
+    return nn.functional.normalize(sums, dim=1)[labels]

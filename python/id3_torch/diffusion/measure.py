@@ -2,7 +2,8 @@
 `diffusion.measure`: `measure_model`).
 
 For held-out identities (never seen in training), each real image x gives a condition: its
-embedding y = f(x) and its ground-truth attributes s. One sample per condition, then:
+embedding y = f(x) (or, for a model trained on identity centres, the centre of f over its identity's images in the
+split) and its ground-truth attributes s. One sample per condition, then:
 
 Each judge f_j (the model's own f, and any independent encoder) scores:
 - identityCosine: mean cos(f_j(sample), f_j(x)) — with the judge f_j = f, that is ⟨f(sample), y⟩;
@@ -30,7 +31,7 @@ from ..encoders import IdentityEncoder, embed_images, load_identity_encoder
 from ..encoders.attribute_regressor import AttributeRegressor, load_attribute_regressor, mean_absolute_errors
 from ..files import write_text_atomic
 from ..training.distributed import Distributed
-from .conditioning import ATTRIBUTE_NAMES
+from .conditioning import ATTRIBUTE_NAMES, identity_conditions
 from .model import load_diffusion_model
 from .sampler import SamplerOptions, to_uint8
 
@@ -103,7 +104,9 @@ def measure_model(train_dir: str, *, manifest: str, split: str, per_identity: in
     s_all = attribute_columns(data, ATTRIBUTE_NAMES, manifest=manifest)
     conditions = held_out_conditions(data, per_identity=per_identity)
     real = data.images[conditions.rows]
-    y = embed_images(encoder, real, device=torch_device)  # the condition: f of the held-out real image
+    # The condition y as the model was trained with it: f of the held-out image, or its identity's centre in the split.
+    y = identity_conditions(embed_images(encoder, data.images, device=torch_device), data.labels,
+                            model.identity_condition)[conditions.rows]
     s = s_all[conditions.rows]
     n = len(conditions.rows)
     steps_per_image = sampler.steps if sampler.method == "ddim" else model.schedule.timesteps
@@ -119,6 +122,7 @@ def measure_model(train_dir: str, *, manifest: str, split: str, per_identity: in
     seconds = time.perf_counter() - started
     samples_t = torch.cat(samples)
     result = {"split": split, "identities": int(conditions.labels.unique().numel()), "samples": n,
+              "identityCondition": model.identity_condition,
               "identity": {name: identity_scores(judge, samples_t, real, data.images[conditions.partner],
                                                  conditions.labels, alone=conditions.partner == conditions.rows)
                            for name, judge in scorers.items()},

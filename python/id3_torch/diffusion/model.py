@@ -116,6 +116,11 @@ class TrainedDiffusion:
             return self.decoder(x).clamp(-1.0, 1.0)
 
     @property
+    def identity_condition(self) -> str:
+        """What y was in training: "image" (f(x0)) or "centre" (its identity's); cards older than the option: image."""
+        return self.card["training"].get("identityCondition", "image")
+
+    @property
     def encoder_spec(self) -> dict:
         """The identity encoder f it was trained with (`encoders.load_identity_encoder` takes it)."""
         return self.card["encoder"]

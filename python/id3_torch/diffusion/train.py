@@ -30,7 +30,7 @@ from ..training.randomness import step_generator, step_seed
 from ..training.precision import use_bf16_autocast
 from ..training.schedule import warmup_constant
 from ..training.state import load_training_state, save_training_state
-from .conditioning import ATTRIBUTE_NAMES
+from .conditioning import ATTRIBUTE_NAMES, identity_conditions
 from .ema import EMA
 from .loss import id3_loss, timestep_probabilities
 from .autoencoder import DOWNSCALE, Autoencoder, AutoencoderOptions, DecodedIdentity, encode_all, train_autoencoder
@@ -68,6 +68,7 @@ class DiffusionTrainingOptions:
     condition_hidden: tuple[int, int]
     condition_size: int
     condition_dropout: float  # p of the learned null token
+    identity_condition: str  # y of a training image: image (f(x0), the paper's) | centre (its identity's) [ours]
     pose_map: PoseMapSpec | None  # the head-pose map read beside x_t [ours]; None = off
     latent: AutoencoderOptions | None  # the autoencoder whose latents the denoiser works in [ours]; None = pixels
     timesteps: int
@@ -130,7 +131,8 @@ def train_denoiser(options: DiffusionTrainingOptions, *, manifest: str, out_dir:
     s_all = attribute_columns(data, ATTRIBUTE_NAMES, manifest=manifest)  # (N, 4) years, degrees
     resolution = data.images.shape[-1]
     encoder = load_identity_encoder(encoder_spec, device=device)
-    y_all = embed_images(encoder, data.images, device=device)  # (N, d): y = f(x0) of the real image
+    y_all = identity_conditions(embed_images(encoder, data.images, device=device), data.labels,
+                                options.identity_condition)  # (N, d)
     schedule = options.schedule().to(device)
     # In latent space x0 is z = E(image), computed once (E is frozen), and the ID loss reads f(D(ẑ0)).
     autoencoder = _autoencoder(options, data.images, out_dir, dist, progress) if options.latent else None
@@ -199,7 +201,7 @@ def train_denoiser(options: DiffusionTrainingOptions, *, manifest: str, out_dir:
 
     if dist.is_main:
         training = {"steps": options.steps, "w": options.w, "weighting": options.weighting, "bf16": bf16,
-                    "conditionDropout": options.condition_dropout,
+                    "conditionDropout": options.condition_dropout, "identityCondition": options.identity_condition,
                     "images": len(data), "seed": options.seed}
         save_safetensors(os.path.join(out_dir, EMA_WEIGHTS), ema.shadow)
         write_model_card(out_dir, unet=unet, schedule=schedule, embedding_size=encoder.embedding_size,

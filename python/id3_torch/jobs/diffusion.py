@@ -35,7 +35,7 @@ def training_options(args: dict) -> DiffusionTrainingOptions:
     c, sch, loss, t = args["conditioning"], args["schedule"], args["loss"], args["training"]
     return DiffusionTrainingOptions(
         model=model_options(args["model"]), condition_hidden=tuple(c["hidden"]), condition_size=c["size"],
-        condition_dropout=c["dropout"], pose_map=PoseMapSpec.from_json(c["poseMap"]),
+        condition_dropout=c["dropout"], identity_condition=c["identity"], pose_map=PoseMapSpec.from_json(c["poseMap"]),
         latent=latent_options(args["model"]["latent"]), timesteps=sch["timesteps"],
         beta_start=sch["betaStart"], beta_end=sch["betaEnd"], w=loss["w"], weighting=loss["weighting"],
         log_sigma_mean=loss["logSigmaMean"], log_sigma_std=loss["logSigmaStd"], steps=t["steps"],

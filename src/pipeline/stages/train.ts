@@ -75,7 +75,7 @@ export const trainStage: Stage<TrainSummary> = {
       (m.latent
         ? ` (on ${config.dataset.resolution / 4}×${config.dataset.resolution / 4}×${m.latent.channels} latents, autoencoder ${m.latent.steps} steps)`
         : '') +
-      `${d.conditioning.poseMap ? ' with the head-pose map' : ''}, ` +
+      `${d.conditioning.poseMap ? ' with the head-pose map' : ''}${d.conditioning.identity === 'centre' ? ', y = identity centres' : ''}, ` +
       `w ${d.loss.w}, ${d.training.steps} steps, batch ${d.training.batchSize} × ${d.training.processes} process(es)`
     );
   },
