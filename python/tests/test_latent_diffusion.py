@@ -44,6 +44,7 @@ def test_the_autoencoder_learns_the_faces_in_bounded_latents_from_its_seed_alone
     manifest, _ = faces
     images = LabelledImages.from_manifest(manifest, splits=("train",)).images
     options = AutoencoderOptions(width=8, channels=3, steps=400, batch_size=8, lr=3e-3)
+    assert AutoencoderOptions.from_json({**options.to_json(), "weights": "autoencoder.safetensors"}) == options  # a card's
     trained = train_autoencoder(images, options, seed=0, device=torch.device("cpu"))
     z = encode_all(trained, images, device=torch.device("cpu"))
     assert z.shape == (len(images), 3, 8, 8) and z.abs().max() < 1.0  # tanh-bounded: x̂0's clip keeps its meaning

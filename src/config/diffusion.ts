@@ -155,12 +155,21 @@ export const DiffusionConfig = z.strictObject({
 });
 export type DiffusionConfig = z.infer<typeof DiffusionConfig>;
 
+/** How many times smaller a latent's side is than its image's (python/id3_torch/diffusion/autoencoder.py, DOWNSCALE). */
+export const LATENT_DOWNSCALE = 4;
+
+/** The side of what the U-Net denoises: the image's, or in latent space its latents'. */
+export const denoisedSide = (d: DiffusionConfig, imageSide: number): number =>
+  d.model.latent ? Math.floor(imageSide / LATENT_DOWNSCALE) : imageSide;
+
 /** Problems that need the image side too (the Python U-Net checks the same, later): [path, message]. */
 export function diffusionFitProblems(d: DiffusionConfig, imageSide: number): Array<[string[], string]> {
   const problems: Array<[string[], string]> = [];
   const m = d.model;
-  if (m.latent && imageSide % 4 !== 0) problems.push([['model', 'latent'], `expected an image side divisible by 4, got ${imageSide}`]);
-  const resolution = m.latent ? Math.floor(imageSide / 4) : imageSide; // the side the U-Net sees
+  if (m.latent && imageSide % LATENT_DOWNSCALE !== 0) {
+    problems.push([['model', 'latent'], `expected an image side divisible by ${LATENT_DOWNSCALE}, got ${imageSide}`]);
+  }
+  const resolution = denoisedSide(d, imageSide);
   const halvings = 2 ** (m.channelMults.length - 1);
   if (resolution % (m.patchSize * halvings) !== 0) {
     problems.push([

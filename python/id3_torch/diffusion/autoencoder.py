@@ -32,6 +32,16 @@ class AutoencoderOptions:
     def to_json(self) -> dict:
         return {"width": self.width, "channels": self.channels, "steps": self.steps, "batchSize": self.batch_size, "lr": self.lr}
 
+    @staticmethod
+    def from_json(d: dict) -> "AutoencoderOptions":
+        """The config's `diffusion.model.latent` (camelCase), as the job's arguments and the model card hold it."""
+        return AutoencoderOptions(width=d["width"], channels=d["channels"], steps=d["steps"], batch_size=d["batchSize"],
+                                  lr=d["lr"])
+
+    def build(self) -> "Autoencoder":
+        """The untrained autoencoder of these options, from the global RNG."""
+        return Autoencoder(self.width, self.channels)
+
 
 class Autoencoder(nn.Module):
     def __init__(self, width: int, channels: int) -> None:
@@ -60,7 +70,7 @@ def train_autoencoder(images: torch.Tensor, options: AutoencoderOptions, *, seed
     `seed` alone, so a rerun gives the same bytes. `on_step(loss)` after every step."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        autoencoder = Autoencoder(options.width, options.channels).to(device)
+        autoencoder = options.build().to(device)
     optimizer = torch.optim.AdamW(autoencoder.parameters(), lr=options.lr, weight_decay=0.0)
     for step in range(options.steps):
         generator = step_generator("autoencoder", seed=seed, rank=0, step=step, device=torch.device("cpu"))

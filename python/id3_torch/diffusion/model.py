@@ -18,7 +18,7 @@ from torch import nn
 from ..encoders import IdentityEncoder
 from ..files import read_card, write_text_atomic
 from ..recognition.checkpoints import load_safetensors
-from .autoencoder import DOWNSCALE, Autoencoder, AutoencoderOptions, DecodedIdentity
+from .autoencoder import DOWNSCALE, AutoencoderOptions, DecodedIdentity
 from .conditioning import ATTRIBUTE_NAMES, ATTRIBUTE_RANGES, ConditionEncoder
 from .pose_map import POSE_MAP_CHANNELS, PoseMapSpec, head_pose_map
 from .sampler import SamplerOptions, sample_images
@@ -166,7 +166,7 @@ def load_diffusion_model(folder: str, *, device: torch.device | str = "cpu") -> 
     schedule.to(device)
     decoder = None
     if card.get("latent"):
-        autoencoder = Autoencoder(card["latent"]["width"], card["latent"]["channels"])
+        autoencoder = AutoencoderOptions.from_json(card["latent"]).build()
         load_safetensors(os.path.join(folder, card["latent"]["weights"]), autoencoder)
         decoder = autoencoder.decoder.to(device).eval().requires_grad_(False)
     return TrainedDiffusion(denoiser, schedule, card, decoder)

@@ -234,7 +234,7 @@ def _autoencoder(options: DiffusionTrainingOptions, images: torch.Tensor, out_di
                                     on_step=lambda loss: progress.advance(1, autoencoderLoss=loss))
         save_safetensors(path, trained)
     dist.barrier()
-    autoencoder = Autoencoder(options.latent.width, options.latent.channels)
+    autoencoder = options.latent.build()
     load_safetensors(path, autoencoder)
     return autoencoder.to(dist.device).eval().requires_grad_(False)
 

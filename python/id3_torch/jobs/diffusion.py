@@ -26,8 +26,7 @@ def model_options(d: dict) -> ModelOptions:
 
 def latent_options(d: dict | None) -> AutoencoderOptions | None:
     """The contract's `model.latent`: the autoencoder of latent diffusion, or None (pixel space)."""
-    return None if d is None else AutoencoderOptions(width=d["width"], channels=d["channels"], steps=d["steps"],
-                                                     batch_size=d["batchSize"], lr=d["lr"])
+    return None if d is None else AutoencoderOptions.from_json(d)
 
 
 def training_options(args: dict) -> DiffusionTrainingOptions:

@@ -12,6 +12,7 @@ import type { Stage, StageContext } from '../stage.ts';
 import { encoderKey, encoderSpec } from './encoder.ts';
 import { outputsOf } from './outputs-of.ts';
 import { trainJob } from '../../jobs/diffusion.ts';
+import { denoisedSide } from '../../config/diffusion.ts';
 import type { JobArgs } from '../../bridge/jobs.ts';
 
 export interface TrainSummary {
@@ -70,11 +71,10 @@ export const trainStage: Stage<TrainSummary> = {
   describe: (config) => {
     const d = diffusionOf(config);
     const m = d.model;
+    const side = denoisedSide(d, config.dataset.resolution);
     return (
       `U-Net ${m.channels}×[${m.channelMults.join(',')}]${m.patchSize > 1 ? ` on ${m.patchSize}×${m.patchSize} patches` : ''} at ${config.dataset.resolution} px` +
-      (m.latent
-        ? ` (on ${config.dataset.resolution / 4}×${config.dataset.resolution / 4}×${m.latent.channels} latents, autoencoder ${m.latent.steps} steps)`
-        : '') +
+      (m.latent ? ` (on ${side}×${side}×${m.latent.channels} latents, autoencoder ${m.latent.steps} steps)` : '') +
       `${d.conditioning.poseMap ? ' with the head-pose map' : ''}${d.conditioning.identity === 'centre' ? ', y = identity centres' : ''}, ` +
       `w ${d.loss.w}, ${d.training.steps} steps, batch ${d.training.batchSize} × ${d.training.processes} process(es)`
     );
