@@ -1,11 +1,11 @@
 """How much of the head pose and age survives the autoencoder of latent diffusion? (issue 15)
 
-    .venv/bin/python scripts/autoencoder-pose.py runs/demo-id3 [--steps 800] [--channels 3,8]
+    .venv/bin/python scripts/autoencoder-pose.py runs/demo-id3 [--steps 800] [--channels 3,8] [--downscale 4]
 
 The generated images' attributes can follow the plan no better than the decoder can draw them: for each latent
-size C, the library's autoencoder (width 32, 32 × 32 × 3 → 8 × 8 × C) is trained on the run's training split
-and the run's attribute regressor (stage `attributes`, never trained on reconstructions) reads the held-out test
-images before and after D(E(x)). Prints, per C, the held-out L1 and the correlation between the truth and the
+size C, the library's autoencoder (width 32, 32 × 32 × 3 → 8 × 8 × C, or 16 × 16 × C at --downscale 2) is trained
+on the run's training split and the run's attribute regressor (stage `attributes`, never trained on reconstructions)
+reads the held-out test images before and after D(E(x)). Prints, per C, the held-out L1 and the correlation between the truth and the
 regressor's reading for age, yaw, pitch and roll, beside the real images' row: the ceiling of the attribute
 figures in `generate/card.json` for that latent.
 """
@@ -40,6 +40,7 @@ def main() -> None:
     parser.add_argument("run")
     parser.add_argument("--steps", type=int, default=800, help="autoencoder steps of 64 images")
     parser.add_argument("--channels", default="3,8", help="latent channels C to compare, comma-separated")
+    parser.add_argument("--downscale", type=int, default=4, choices=(2, 4), help="latent side = image side / downscale")
     options = parser.parse_args()
     torch.set_num_threads(os.cpu_count() or 1)
     manifest = os.path.join(options.run, "prepare", "manifest.csv")
@@ -51,12 +52,14 @@ def main() -> None:
     x = normalize_face_images(test.images)
     for channels in (int(c) for c in options.channels.split(",")):
         started = time.perf_counter()
-        trained = train_autoencoder(train.images, AutoencoderOptions(width=32, channels=channels, steps=options.steps,
+        trained = train_autoencoder(train.images, AutoencoderOptions(width=32, channels=channels,
+                                                                     downscale=options.downscale, steps=options.steps,
                                                                      batch_size=64, lr=2e-3),
                                     seed=0, device=torch.device("cpu"))
         with torch.no_grad():
             back = trained.decode(trained.encode(x)).clamp(-1.0, 1.0)
-        print(f"C = {channels}: held-out L1 {float((back - x).abs().mean()):.4f} ({time.perf_counter() - started:.0f} s), "
+        print(f"C = {channels}, downscale {options.downscale}: held-out L1 {float((back - x).abs().mean()):.4f} "
+              f"({time.perf_counter() - started:.0f} s), "
               f"D(E(x)): {correlations(regressor, to_uint8(back), truth)}", flush=True)
 
 

@@ -47,7 +47,7 @@ POSE_MAP = PoseMapSpec(centre=(0.0, 0.08), half_axes=(0.55, 0.68))  # configs/de
 def fit_autoencoder(images: torch.Tensor, steps: int) -> tuple[Autoencoder, float]:
     """The library's autoencoder (width 32, 3 latent channels, batch 64, lr 2e-3), and its training seconds."""
     started = time.perf_counter()
-    options = AutoencoderOptions(width=32, channels=3, steps=steps, batch_size=64, lr=2e-3)
+    options = AutoencoderOptions(width=32, channels=3, downscale=4, steps=steps, batch_size=64, lr=2e-3)
     trained = train_autoencoder(images, options, seed=0, device=torch.device("cpu"))
     return trained, time.perf_counter() - started
 

@@ -16,7 +16,7 @@ from id3_torch.encoders import load_identity_encoder
 from id3_torch.jobs.diffusion import train_diffusion
 from id3_torch.recognition.iresnet import normalize_face_images
 
-LATENT = {"width": 8, "channels": 4, "steps": 12, "batchSize": 8, "lr": 2e-3}  # C = 4: not an image's 3
+LATENT = {"width": 8, "channels": 4, "downscale": 4, "steps": 12, "batchSize": 8, "lr": 2e-3}  # C = 4: not an image's 3
 
 
 class CancelAfterCalls(Progress):
@@ -40,14 +40,16 @@ def faces(tmp_path_factory):
     return write_faces(root / "faces", identities=6, images=4), write_encoder(root / "encoder")
 
 
-def test_the_autoencoder_learns_the_faces_in_bounded_latents_from_its_seed_alone(faces):
+@pytest.mark.parametrize("downscale", [4, 2])
+def test_the_autoencoder_learns_the_faces_in_bounded_latents_from_its_seed_alone(faces, downscale):
     manifest, _ = faces
     images = LabelledImages.from_manifest(manifest, splits=("train",)).images
-    options = AutoencoderOptions(width=8, channels=3, steps=400, batch_size=8, lr=3e-3)
+    options = AutoencoderOptions(width=8, channels=3, downscale=downscale, steps=400, batch_size=8, lr=3e-3)
     assert AutoencoderOptions.from_json({**options.to_json(), "weights": "autoencoder.safetensors"}) == options  # a card's
     trained = train_autoencoder(images, options, seed=0, device=torch.device("cpu"))
     z = encode_all(trained, images, device=torch.device("cpu"))
-    assert z.shape == (len(images), 3, 8, 8) and z.abs().max() < 1.0  # tanh-bounded: x̂0's clip keeps its meaning
+    side = 32 // downscale
+    assert z.shape == (len(images), 3, side, side) and z.abs().max() < 1.0  # tanh-bounded: x̂0's clip keeps its meaning
     x = normalize_face_images(images)
     with torch.no_grad():
         error = (trained.decode(z) - x).abs().mean()
@@ -59,19 +61,21 @@ def test_the_autoencoder_learns_the_faces_in_bounded_latents_from_its_seed_alone
     assert not all(torch.equal(v, other[k]) for k, v in trained.state_dict().items())
 
 
-def _latent_args(manifest, out, encoder, steps=6):
-    # The U-Net sees 8 × 8 latents of the 32-px faces: patch 1, levels 8 and 4.
-    return training_args(manifest, out, encoder, model={"patchSize": 1, "latent": LATENT},
+def _latent_args(manifest, out, encoder, steps=6, latent=LATENT):
+    # The U-Net sees 8 × 8 latents of the 32-px faces (16 × 16 at downscale 2, on 2 × 2 patches): levels 8 and 4.
+    return training_args(manifest, out, encoder, model={"patchSize": 4 // latent["downscale"], "latent": latent},
                          training={"steps": steps, "checkpointEvery": 3, "gridImages": 2})
 
 
-def test_a_latent_model_trains_in_its_latents_and_samples_images(faces, tmp_path):
+@pytest.mark.parametrize("downscale", [4, 2])
+def test_a_latent_model_trains_in_its_latents_and_samples_images(faces, tmp_path, downscale):
     manifest, encoder = faces
-    summary = train_diffusion(_latent_args(manifest, tmp_path, encoder), Progress())
+    latent = {**LATENT, "downscale": downscale}
+    summary = train_diffusion(_latent_args(manifest, tmp_path, encoder, latent=latent), Progress())
     assert summary["resolution"] == 32 and summary["identity"] is not None
     card = json.loads((tmp_path / "model.json").read_text())
-    assert card["resolution"] == 32 and card["unet"]["resolution"] == 8 and card["unet"]["image_channels"] == 4
-    assert card["latent"] == {**LATENT, "weights": "autoencoder.safetensors"}
+    assert card["resolution"] == 32 and card["unet"]["resolution"] == 32 // downscale and card["unet"]["image_channels"] == 4
+    assert card["latent"] == {**latent, "weights": "autoencoder.safetensors"}
     model = load_diffusion_model(str(tmp_path))
     f = load_identity_encoder(encoder)
     y, s = torch.nn.functional.normalize(torch.randn(2, f.embedding_size), dim=-1), torch.zeros(2, 4)

@@ -33,6 +33,12 @@ export const DiffusionModel = z
         channels: positiveInt()
           .default(3)
           .describe("C, the latent's channels: what the U-Net denoises (more keep more of the pose: docs/diffusion.md)"),
+        downscale: z
+          .union([z.literal(2), z.literal(4)])
+          .default(4)
+          .describe(
+            "how many times smaller the latent's side is than the image's: 4 (R/4 × R/4 × C) or 2 (R/2 × R/2 × C: sharper, and it keeps the pose; docs/diffusion.md, \"The latent's side\")",
+          ),
         steps: positiveInt().default(800).describe('L1 training steps, before the denoiser'),
         batchSize: positiveInt().default(64),
         lr: numberInRange(1e-6, 1).default(2e-3).describe('AdamW'),
@@ -40,7 +46,7 @@ export const DiffusionModel = z
       .nullable()
       .default(null)
       .describe(
-        '[ours, as LDM] the denoiser works in the latent space of an autoencoder (R × R × 3 → R/4 × R/4 × C) trained first by the stage train; the ID loss and the guidance read f through its decoder (python/id3_torch/diffusion/autoencoder.py); null = pixel space',
+        '[ours, as LDM] the denoiser works in the latent space of an autoencoder (R × R × 3 → R/downscale × R/downscale × C) trained first by the stage train; the ID loss and the guidance read f through its decoder (python/id3_torch/diffusion/autoencoder.py); null = pixel space',
       ),
   })
   .prefault({});
@@ -155,19 +161,16 @@ export const DiffusionConfig = z.strictObject({
 });
 export type DiffusionConfig = z.infer<typeof DiffusionConfig>;
 
-/** How many times smaller a latent's side is than its image's (python/id3_torch/diffusion/autoencoder.py, DOWNSCALE). */
-export const LATENT_DOWNSCALE = 4;
-
 /** The side of what the U-Net denoises: the image's, or in latent space its latents'. */
 export const denoisedSide = (d: DiffusionConfig, imageSide: number): number =>
-  d.model.latent ? Math.floor(imageSide / LATENT_DOWNSCALE) : imageSide;
+  d.model.latent ? Math.floor(imageSide / d.model.latent.downscale) : imageSide;
 
 /** Problems that need the image side too (the Python U-Net checks the same, later): [path, message]. */
 export function diffusionFitProblems(d: DiffusionConfig, imageSide: number): Array<[string[], string]> {
   const problems: Array<[string[], string]> = [];
   const m = d.model;
-  if (m.latent && imageSide % LATENT_DOWNSCALE !== 0) {
-    problems.push([['model', 'latent'], `expected an image side divisible by ${LATENT_DOWNSCALE}, got ${imageSide}`]);
+  if (m.latent && imageSide % m.latent.downscale !== 0) {
+    problems.push([['model', 'latent', 'downscale'], `expected a divisor of the image side ${imageSide}, got ${m.latent.downscale}`]);
   }
   const resolution = denoisedSide(d, imageSide);
   const halvings = 2 ** (m.channelMults.length - 1);

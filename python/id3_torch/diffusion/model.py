@@ -18,7 +18,7 @@ from torch import nn
 from ..encoders import IdentityEncoder
 from ..files import read_card, write_text_atomic
 from ..recognition.checkpoints import load_safetensors
-from .autoencoder import DOWNSCALE, AutoencoderOptions, DecodedIdentity
+from .autoencoder import AutoencoderOptions, DecodedIdentity
 from .conditioning import ATTRIBUTE_NAMES, ATTRIBUTE_RANGES, ConditionEncoder
 from .pose_map import POSE_MAP_CHANNELS, PoseMapSpec, head_pose_map
 from .sampler import SamplerOptions, sample_images
@@ -139,7 +139,7 @@ def write_model_card(folder: str, *, unet: UNetConfig, schedule: DiffusionSchedu
                      condition_hidden: tuple[int, int], preconditioning: dict | None, pose_map: PoseMapSpec | None,
                      encoder: dict, training: dict, latent: AutoencoderOptions | None = None) -> None:
     """`latent`: the autoencoder the denoiser works in (its weights in AUTOENCODER_WEIGHTS); None in pixel space."""
-    resolution = unet.resolution * DOWNSCALE if latent else unet.resolution  # the images'
+    resolution = unet.resolution * latent.downscale if latent else unet.resolution  # the images'
     card = {"kind": "id3-diffusion", "resolution": resolution, "unet": unet.to_json(),
             "latent": {**latent.to_json(), "weights": AUTOENCODER_WEIGHTS} if latent else None,
             "schedule": schedule.config(), "preconditioning": preconditioning, "embeddingSize": embedding_size,

@@ -33,7 +33,7 @@ from ..training.state import load_training_state, save_training_state
 from .conditioning import ATTRIBUTE_NAMES, identity_conditions
 from .ema import EMA
 from .loss import id3_loss, timestep_probabilities
-from .autoencoder import DOWNSCALE, Autoencoder, AutoencoderOptions, DecodedIdentity, encode_all, train_autoencoder
+from .autoencoder import Autoencoder, AutoencoderOptions, DecodedIdentity, encode_all, train_autoencoder
 from .model import AUTOENCODER_WEIGHTS, EMA_WEIGHTS, Denoiser, TrainedDiffusion, preconditioning_for, write_model_card
 from .pose_map import POSE_MAP_CHANNELS, PoseMapSpec
 from .sampler import SamplerOptions, to_uint8
@@ -138,7 +138,7 @@ def train_denoiser(options: DiffusionTrainingOptions, *, manifest: str, out_dir:
     autoencoder = _autoencoder(options, data.images, out_dir, dist, progress) if options.latent else None
     z_all = encode_all(autoencoder, data.images, device=device) if autoencoder else None
     loss_encoder = DecodedIdentity(encoder, autoencoder.decoder) if autoencoder else encoder
-    side = resolution // DOWNSCALE if autoencoder else resolution  # of what the denoiser sees
+    side = resolution // options.latent.downscale if autoencoder else resolution  # of what the denoiser sees
     unet = options.unet(side)
     # The initial weights, identical on every rank; forked so the bridge's shared RNG is untouched.
     with torch.random.fork_rng(devices=[]):
