@@ -24,9 +24,7 @@ export default defineConfig({
   encoder: demo.encoder,
   judge,
   diffusion: {
-    // [ours] 16 × 16 × 3 latents (downscale 2), on 2 × 2 patches: the U-Net's levels stay 8 and 4, as the demo's; the
-    // regressor reads yaw through D(E(x)) at 0.78 where 8 × 8 × 3 kept 0.36 (docs/diffusion.md, "The latent's side").
-    model: { ...demo.diffusion?.model, patchSize: 2, latent: { width: 32, channels: 3, downscale: 2, steps: 1500 } },
+    model: { ...demo.diffusion?.model, latent: { width: 32, channels: 3, steps: 1500 } },
     conditioning: { ...demo.diffusion?.conditioning },
     loss: { ...demo.diffusion?.loss },
     training: { ...demo.diffusion?.training, steps: 4000, warmupSteps: 100, checkpointEvery: 500 },
