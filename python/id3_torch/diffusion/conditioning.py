@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from ..data.attributes import ATTRIBUTE_NAMES
+from ..evaluation.synthetic import identity_centres
 
 # [paper] age in [0, 100] years, pose in [-90°, 90°]: mapped linearly onto [-1, 1].
 ATTRIBUTE_RANGES = {"age": (0.0, 100.0), "yaw": (-90.0, 90.0), "pitch": (-90.0, 90.0), "roll": (-90.0, 90.0)}
@@ -62,5 +63,4 @@ def identity_conditions(embeddings: torch.Tensor, labels: torch.Tensor, mode: st
         raise ValueError(f"diffusion.conditioning.identity: expected one of {', '.join(IDENTITY_CONDITIONS)}, got {mode!r}")
     if mode == "image":
         return embeddings
-    sums = torch.zeros(int(labels.max()) + 1, embeddings.shape[1], dtype=embeddings.dtype).index_add_(0, labels, embeddings)
-    return nn.functional.normalize(sums, dim=1)[labels]
+    return identity_centres(embeddings, labels, int(labels.max()) + 1)[labels]

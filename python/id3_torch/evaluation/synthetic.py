@@ -57,7 +57,7 @@ def embed_dataset(root: str, encoder: torch.nn.Module, *, device: torch.device, 
 
 def identity_centres(embeddings: torch.Tensor, labels: torch.Tensor, identities: int) -> torch.Tensor:
     """c_i = normalise(Σ_j f(x_ij)): (identities, d)."""
-    sums = torch.zeros(identities, embeddings.shape[1]).index_add_(0, labels, embeddings)
+    sums = torch.zeros(identities, embeddings.shape[1], dtype=embeddings.dtype).index_add_(0, labels, embeddings)
     return F.normalize(sums, dim=1)
 
 
