@@ -51,7 +51,7 @@ class Autoencoder(nn.Module):
     """At k = 2 the outermost halving (and its transposed twin) is a stride-1 3×3 convolution: the same layers, one
     resolution fewer."""
 
-    def __init__(self, width: int, channels: int, downscale: int = 4) -> None:
+    def __init__(self, width: int, channels: int, downscale: int) -> None:
         super().__init__()
         if downscale not in DOWNSCALES:
             raise ValueError(f"diffusion.model.latent.downscale: expected one of {DOWNSCALES}, got {downscale}")
