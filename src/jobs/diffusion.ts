@@ -50,7 +50,15 @@ export const SamplerArgs = DiffusionSampler.unwrap().omit({ guidanceTarget: true
 export type SamplerArgs = z.infer<typeof SamplerArgs>;
 
 /** How one judge scores the samples (python/id3_torch/diffusion/measure.py). */
-const IdentityScores = z.looseObject({ identityCosine: float(), impostorCosine: float(), rank1: float(), genuineCosine: float() });
+const IdentityScores = z.looseObject({
+  identityCosine: float(),
+  impostorCosine: float(),
+  rank1: float(),
+  genuineCosine: float(),
+  /** Against the centres of each identity's photos that are no condition; realPersonRank1: the condition photos' own. */
+  personRank1: float(),
+  realPersonRank1: float(),
+});
 export type IdentityScores = z.infer<typeof IdentityScores>;
 
 export const measureJob = defineJob(

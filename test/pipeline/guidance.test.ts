@@ -23,10 +23,16 @@ afterAll(async () => {
   await session.close();
 });
 
-const row = (guidanceScale: number, gradientMode: GuidanceRow['gradientMode'], judgeRank1: number): GuidanceRow => ({
+const row = (
+  guidanceScale: number,
+  gradientMode: GuidanceRow['gradientMode'],
+  judgePersonRank1: number | null,
+  judgeRank1 = 0.5,
+): GuidanceRow => ({
   guidanceScale,
   gradientMode,
   judgeRank1,
+  judgePersonRank1,
   judgeCosine: 0,
   fRank1: 1,
   fCosine: 1,
@@ -35,12 +41,16 @@ const row = (guidanceScale: number, gradientMode: GuidanceRow['gradientMode'], j
 });
 
 describe('guidance', () => {
-  it('chooses the largest judge rank-1, ties to the smaller γ and to detached, whatever f says', () => {
+  it('chooses the largest judge person rank-1, ties to the smaller γ and to detached, whatever f says', () => {
     expect(chooseGuidance([row(0, 'none', 0.5), row(2, 'detached', 0.7), row(2, 'full', 0.7), row(4, 'detached', 0.7)])).toMatchObject({
       guidanceScale: 2,
       gradientMode: 'detached',
     });
     expect(chooseGuidance([row(0, 'none', 0.8), row(8, 'detached', 0.6)])).toMatchObject({ guidanceScale: 0 });
+    // A setting that copies its condition photos better (rank-1) but draws the person worse (person rank-1) loses.
+    expect(chooseGuidance([row(0, 'none', 0.4, 0.5), row(8, 'detached', 0.3, 0.9)])).toMatchObject({ guidanceScale: 0 });
+    // A split of one photo an identity (FFHQ) has no person rank-1: the rank-1 decides.
+    expect(chooseGuidance([row(0, 'none', null, 0.5), row(8, 'detached', null, 0.9)])).toMatchObject({ guidanceScale: 8 });
   });
 
   it('scores every setting on the validation identities, and generate samples at the choice', async () => {
@@ -56,9 +66,13 @@ describe('guidance', () => {
       [3, 'detached'],
       [3, 'full'],
     ]);
+    expect(s.realPersonRank1).toBeGreaterThanOrEqual(0);
+    expect(s.realPersonRank1).toBeLessThanOrEqual(1);
     for (const r of s.rows) {
       expect(r.judgeRank1).toBeGreaterThanOrEqual(0);
       expect(r.judgeRank1).toBeLessThanOrEqual(1);
+      expect(r.judgePersonRank1).toBeGreaterThanOrEqual(0);
+      expect(r.judgePersonRank1).toBeLessThanOrEqual(1);
       expect(r.yawError).toBeGreaterThan(0); // the parametric set's regressor measured it
     }
     const best = chooseGuidance(s.rows);

@@ -12,6 +12,10 @@ Each judge f_j (the model's own f, and any independent encoder) scores:
   conditions) is its own;
 - genuineCosine: cos(f_j(x'), f_j(x)) for another real image x' of the same identity: what a real
   photo of that person scores, the ceiling to read the others against;
+- personRank1: how often the sample's nearest identity centre, now over each identity's *other* images (those
+  that are no condition), is its own: the identity the sample carries beyond what it copies from its condition
+  photo (its background, its pose). realPersonRank1 is the same for the condition photos themselves: what a
+  real photo of the person scores, the reference row (chance: 1 / identities);
 - attribute error: mean |regressor(sample) - s| per attribute, beside the regressor's own error
   on the real images x (the floor of what can be measured).
 """
@@ -41,6 +45,7 @@ class HeldOutConditions:
     rows: torch.Tensor  # (N,) row of each condition in the split
     partner: torch.Tensor  # (N,) another row of the same identity (for genuineCosine)
     labels: torch.Tensor  # (N,) identity class in the split
+    others: torch.Tensor  # (M,) the split's rows that are no condition: each identity's other photos (personRank1)
 
 
 def held_out_conditions(data: LabelledImages, *, per_identity: int) -> HeldOutConditions:
@@ -56,24 +61,43 @@ def held_out_conditions(data: LabelledImages, *, per_identity: int) -> HeldOutCo
         rows += members[:per_identity]
         partners += [members[(k + 1) % len(members)] for k in range(per_identity)]
     rows_t = torch.tensor(rows)
-    return HeldOutConditions(rows_t, torch.tensor(partners), data.labels[rows_t])
+    others = torch.ones(len(data.labels), dtype=torch.bool)
+    others[rows_t] = False
+    return HeldOutConditions(rows_t, torch.tensor(partners), data.labels[rows_t], others.nonzero().flatten())
+
+
+def _rank1(e: torch.Tensor, labels: torch.Tensor, e_gallery: torch.Tensor, gallery_labels: torch.Tensor) -> float:
+    """How often the nearest identity centre (unit mean of an identity's gallery embeddings) is the row's own, over the
+    rows whose identity the gallery holds; nan when it holds none."""
+    classes = gallery_labels.unique()
+    kept = torch.isin(labels, classes)
+    if not kept.any():
+        return float("nan")
+    centres = torch.nn.functional.normalize(torch.stack([e_gallery[gallery_labels == k].mean(0) for k in classes]), dim=-1)
+    return float((classes[(e[kept] @ centres.T).argmax(dim=1)] == labels[kept]).float().mean())
 
 
 def identity_scores(judge: IdentityEncoder, samples: torch.Tensor, real: torch.Tensor, partners: torch.Tensor,
-                    labels: torch.Tensor, *, alone: torch.Tensor | None = None) -> dict[str, float]:
+                    labels: torch.Tensor, *, alone: torch.Tensor | None = None, others: torch.Tensor | None = None,
+                    other_labels: torch.Tensor | None = None) -> dict[str, float]:
     """samples, real, partners: uint8 (N, 3, H, W), row i the sample, condition image and partner image of condition i.
-    alone: (N,) bool, conditions whose identity has no other image (left out of genuineCosine)."""
+    alone: (N,) bool, conditions whose identity has no other image (left out of genuineCosine). others, other_labels:
+    the identities' photos that are no condition, and their labels (personRank1; none given: nan)."""
     e_sample, e_real, e_partner = (embed_images(judge, images) for images in (samples, real, partners))
     own = torch.zeros(len(real), dtype=torch.bool) if alone is None else alone
     cos = e_sample @ e_real.T  # (N, N): sample i against condition j
     same = labels[:, None] == labels[None, :]
-    classes = labels.unique()
-    centres = torch.nn.functional.normalize(torch.stack([e_real[labels == k].mean(0) for k in classes]), dim=-1)
-    nearest = classes[(e_sample @ centres.T).argmax(dim=1)]
+    if others is not None and len(others):
+        e_others = embed_images(judge, others)
+        person = {"personRank1": _rank1(e_sample, labels, e_others, other_labels),
+                  "realPersonRank1": _rank1(e_real, labels, e_others, other_labels)}
+    else:
+        person = {"personRank1": float("nan"), "realPersonRank1": float("nan")}
     return {"identityCosine": float(cos.diagonal().mean()),
             "impostorCosine": float(cos[~same].mean()) if (~same).any() else float("nan"),
-            "rank1": float((nearest == labels).float().mean()),
-            "genuineCosine": float((e_partner * e_real).sum(-1)[~own].mean()) if (~own).any() else float("nan")}
+            "rank1": _rank1(e_sample, labels, e_real, labels),
+            "genuineCosine": float((e_partner * e_real).sum(-1)[~own].mean()) if (~own).any() else float("nan"),
+            **person}
 
 
 def attribute_scores(regressor: AttributeRegressor, samples: torch.Tensor, real: torch.Tensor,
@@ -124,7 +148,9 @@ def measure_model(train_dir: str, *, manifest: str, split: str, per_identity: in
     result = {"split": split, "identities": int(conditions.labels.unique().numel()), "samples": n,
               "identityCondition": model.identity_condition,
               "identity": {name: identity_scores(judge, samples_t, real, data.images[conditions.partner],
-                                                 conditions.labels, alone=conditions.partner == conditions.rows)
+                                                 conditions.labels, alone=conditions.partner == conditions.rows,
+                                                 others=data.images[conditions.others],
+                                                 other_labels=data.labels[conditions.others])
                            for name, judge in scorers.items()},
               "attributeError": attribute_scores(load_attribute_regressor(attribute_regressor, device=torch_device),
                                                  samples_t, real, s) if attribute_regressor else None,

@@ -2,9 +2,12 @@
  * guidance: γ and the gradient mode chosen on the validation identities by the judge (config/guidance.ts).
  * For every γ of `guidance.scales` (and, for γ > 0, every mode of `guidance.modes`), one sample per validation
  * image, conditioned on that image's (y, s), is scored by the judge: rank-1 among the validation identities
- * and the identity cosine, beside f's figures (which the guidance optimises: no evidence on their own). The
- * choice: the largest judge rank-1, ties to the smaller γ, then to `detached` (half the cost). `generate`
- * samples at it. The test identities are not read here.
+ * (against the centres of the condition photos, and against the centres of each identity's *other* photos: the
+ * person rank-1, which a sample cannot earn by copying its condition photo's background and pose) and the identity
+ * cosine, beside f's figures (which the guidance optimises: no evidence on their own) and the real condition
+ * photos' own person rank-1 (the reference). The choice: the largest judge person rank-1 (the rank-1 where the split
+ * holds one photo an identity), ties to the smaller γ, then to `detached` (half the cost). `generate` samples at
+ * it. The test identities are not read here.
  *
  * Writes choice.json (every row and the choice) and choice.csv; each tried setting's samples (real
  * validation images above their samples) and measure.json under val/g<γ>-<mode>/.
@@ -28,6 +31,8 @@ export interface GuidanceRow {
   /** 'none' at γ = 0. */
   gradientMode: GradientMode | 'none';
   judgeRank1: number;
+  /** Against the centres of each identity's photos that are no condition (null where the split has none). */
+  judgePersonRank1: number | null;
   judgeCosine: number;
   /** f's figures: what the guidance climbs. */
   fRank1: number;
@@ -41,11 +46,17 @@ export interface GuidanceSummary {
   split: 'val';
   identities: number;
   judge: string;
+  /** The validation condition photos' own judge person rank-1: what a real photo of the person scores. */
+  realPersonRank1: number | null;
   rows: GuidanceRow[];
   chosen: { guidanceScale: number; gradientMode: GradientMode };
   /** choice.json, relative to the run folder. */
   choice: string;
 }
+
+/** NaN (the split holds one photo an identity) as null, which JSON keeps. */
+const finiteOrNull = (v: number): number | null => (Number.isFinite(v) ? v : null);
+const score3 = (v: number | null): string => (v === null ? '–' : v.toFixed(3));
 
 const choiceOf = (config: Id3Config): GuidanceChoice => {
   if (!config.guidance || !config.diffusion) throw new Error('guidance: the config has no guidance or diffusion section');
@@ -60,9 +71,11 @@ const settings = (g: GuidanceChoice): { guidanceScale: number; gradientMode: Gra
       : g.modes.map((mode) => ({ guidanceScale: scale, gradientMode: mode })),
   );
 
-/** The largest judge rank-1; ties to the smaller γ, then to detached (the rows come in that order). */
+/** The largest judge person rank-1 (the rank-1 where the split holds no other photos); ties to the smaller γ, then to
+ *  detached (the rows come in that order). */
 export function chooseGuidance(rows: readonly GuidanceRow[]): GuidanceRow {
-  return rows.reduce((best, row) => (row.judgeRank1 > best.judgeRank1 ? row : best));
+  const score = rows.every((r) => r.judgePersonRank1 !== null) ? (r: GuidanceRow) => r.judgePersonRank1! : (r: GuidanceRow) => r.judgeRank1;
+  return rows.reduce((best, row) => (score(row) > score(best) ? row : best));
 }
 
 /** The γ and mode generate samples at: the choice where the config has a guidance section, else diffusion.sampler's. */
@@ -74,7 +87,7 @@ export function chosenGuidance(config: Id3Config, runDir: string): { guidanceSca
 
 export const guidanceStage: Stage<GuidanceSummary> = {
   name: 'guidance',
-  version: 1,
+  version: 2, // 2: chosen by the person rank-1
   after: ['prepare', 'encoder', 'judge', 'attributes', 'train'],
   enabled: (config) => config.guidance !== undefined && config.diffusion !== undefined,
   // The sampler less what is chosen (and batchSize, which changes speed only); an external judge by its spec
@@ -93,8 +106,9 @@ export const guidanceStage: Stage<GuidanceSummary> = {
       (r) => r.guidanceScale === s.chosen.guidanceScale && (r.guidanceScale === 0 || r.gradientMode === s.chosen.gradientMode),
     )!;
     return (
-      `γ ${s.chosen.guidanceScale}${s.chosen.guidanceScale ? ` ${s.chosen.gradientMode}` : ''}: judge rank-1 ${best.judgeRank1.toFixed(3)} ` +
-      `on ${s.identities} validation identities${unguided ? ` (unguided ${unguided.judgeRank1.toFixed(3)})` : ''}`
+      `γ ${s.chosen.guidanceScale}${s.chosen.guidanceScale ? ` ${s.chosen.gradientMode}` : ''}: judge person rank-1 ` +
+      `${score3(best.judgePersonRank1)} on ${s.identities} validation identities` +
+      `${unguided ? ` (unguided ${score3(unguided.judgePersonRank1)}, real photos ${score3(s.realPersonRank1)})` : ''}`
     );
   },
   metrics: (s) => ({ 'γ chosen': s.chosen.guidanceScale, 'γ mode': s.chosen.guidanceScale ? s.chosen.gradientMode : 'none' }),
@@ -102,14 +116,18 @@ export const guidanceStage: Stage<GuidanceSummary> = {
     {
       markdown:
         `## Guidance chosen on the validation identities\n\nOne sample per image of the ${s.identities} validation identities at every setting, ` +
-        `scored by the judge (${s.judge}); f's figures are what the guidance climbs. Chosen: **γ ${s.chosen.guidanceScale}` +
-        `${s.chosen.guidanceScale ? `, ${s.chosen.gradientMode}` : ''}** (the largest judge rank-1, ties to the smaller γ). ` +
+        `scored by the judge (${s.judge}); f's figures are what the guidance climbs. Rank-1 is against the centres of ` +
+        `the condition photos; person rank-1 against those of each identity's other photos, which a sample does not ` +
+        `reach by copying its condition photo (the condition photos themselves score ${score3(s.realPersonRank1)}; ` +
+        `chance ${(1 / s.identities).toFixed(3)}). Chosen: **γ ${s.chosen.guidanceScale}` +
+        `${s.chosen.guidanceScale ? `, ${s.chosen.gradientMode}` : ''}** (the largest judge person rank-1, ties to the smaller γ). ` +
         `The test identities were not read.\n\n` +
         markdownTable(
-          ['γ', 'mode', 'judge rank-1', 'judge cos', 'f rank-1 (optimised)', 'f cos (optimised)', 'yaw error °'],
+          ['γ', 'mode', 'judge person rank-1', 'judge rank-1', 'judge cos', 'f rank-1 (optimised)', 'f cos (optimised)', 'yaw error °'],
           s.rows.map((r) => ({
             γ: r.guidanceScale,
             mode: r.gradientMode,
+            'judge person rank-1': score3(r.judgePersonRank1),
             'judge rank-1': r.judgeRank1.toFixed(3),
             'judge cos': r.judgeCosine.toFixed(3),
             'f rank-1 (optimised)': r.fRank1.toFixed(3),
@@ -127,6 +145,7 @@ export const guidanceStage: Stage<GuidanceSummary> = {
     const outputs = outputsOf(runDir);
     const rows: GuidanceRow[] = [];
     let identities = 0;
+    let realPersonRank1: number | null = null;
     for (const { guidanceScale, gradientMode } of settings(g)) {
       const label = guidanceScale === 0 ? 'g0' : `g${guidanceScale}-${gradientMode}`;
       const result = await measureIdentityPreservation(
@@ -152,10 +171,12 @@ export const guidanceStage: Stage<GuidanceSummary> = {
       );
       identities = result.identities;
       const { f, judge: j } = result.identity;
+      realPersonRank1 = finiteOrNull(j!.realPersonRank1);
       rows.push({
         guidanceScale,
         gradientMode: guidanceScale === 0 ? 'none' : gradientMode,
         judgeRank1: j!.rank1,
+        judgePersonRank1: finiteOrNull(j!.personRank1),
         judgeCosine: j!.identityCosine,
         fRank1: f!.rank1,
         fCosine: f!.identityCosine,
@@ -170,7 +191,8 @@ export const guidanceStage: Stage<GuidanceSummary> = {
     };
     const choice = path.join(dir, 'choice.json');
     writeFileAtomic(path.join(dir, 'choice.csv'), stringify(rows, { header: true }));
-    writeFileAtomic(choice, JSON.stringify({ split: 'val', identities, judge: judge.name, rows, chosen }, null, 2));
-    return { split: 'val', identities, judge: judge.name, rows, chosen, choice: path.relative(runDir, choice) };
+    const summary = { split: 'val' as const, identities, judge: judge.name, realPersonRank1, rows, chosen };
+    writeFileAtomic(choice, JSON.stringify(summary, null, 2));
+    return { ...summary, choice: path.relative(runDir, choice) };
   },
 };
