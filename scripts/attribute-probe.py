@@ -1,18 +1,21 @@
 """Does a trained ID³ model follow the attributes s it is asked for? Three probes on a finished run:
 
-    .venv/bin/python scripts/attribute-probe.py runs/proof-id3 [out.png]
+    .venv/bin/python scripts/attribute-probe.py runs/proof-id3 [out.png] [--cfg 3]
 
 1. Loss gap: x̂0's mean squared error on the test images at t = 100 … 900 with their true (y, s), and how
-   much it grows when s (or y) is shuffled among them: a model that reads s loses accuracy without it.
+   much it grows when s (or y) is shuffled among them: a model that reads s loses accuracy without it (pixel-space
+   models only: it noises the images, not latents).
 2. Yaw sweep: 6 test identities, one seed each, yaw asked −40° … +40° (age 40, no pitch or roll); the
    attribute regressor's yaw of each sample, their correlation with the yaw asked, and the mean pixel
    change along a row (what a person would see). The grid goes to out.png (rows: identities).
 3. Conditioned on 96 test images' own (y, s), one seed: the correlation of the samples' predicted
    attributes with the conditions' true ones, beside the regressor's own on the real images.
-Plain DDIM 15, no guidance. The regressor is the run's `attributes` stage (the parametric set only).
+Plain DDIM 15, no identity guidance; classifier-free guidance at κ = --cfg (default 1: off). The regressor is the
+run's `attributes` stage (the parametric set only).
 """
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 
@@ -36,7 +39,7 @@ def correlation(a: torch.Tensor, b: torch.Tensor) -> float:
     return float(torch.corrcoef(torch.stack([a.double(), b.double()]))[0, 1])
 
 
-def main(run: str, out: str) -> None:
+def main(run: str, out: str, cfg_scale: float) -> None:
     torch.manual_seed(0)
     model = load_diffusion_model(os.path.join(run, "train"))
     encoder = load_identity_encoder(model.encoder_spec)
@@ -46,8 +49,16 @@ def main(run: str, out: str) -> None:
     s = attribute_columns(test, ATTRIBUTE_NAMES, manifest=manifest)
     y = embed_images(encoder, test.images)
     predicted = lambda images: torch.stack([regressor.predict(images)[n] for n in ATTRIBUTE_NAMES], 1)  # noqa: E731
-    options = SamplerOptions(steps=15)
+    options = SamplerOptions(steps=15, cfg_scale=cfg_scale)
 
+    if model.decoder is None:
+        loss_gap(model, test, y, s)
+    else:
+        print("1. (a latent model: the loss gap noises pixels, not latents; skipped)")
+    yaw_sweep_and_conditioned(model, test, y, s, predicted, options, out)
+
+
+def loss_gap(model, test: LabelledImages, y: torch.Tensor, s: torch.Tensor) -> None:
     print("1. x̂0 MSE with the true (y, s), and its growth with s or y shuffled among the test images")
     x0, shuffle = normalize_face_images(test.images), torch.randperm(len(y))
     with torch.no_grad():
@@ -59,6 +70,9 @@ def main(run: str, out: str) -> None:
             base = mse(y, s)
             print(f"   t {t}: {base:.4f}, s shuffled {mse(y, s[shuffle]) - base:+.4f}, y shuffled {mse(y[shuffle], s) - base:+.4f}")
 
+
+def yaw_sweep_and_conditioned(model, test: LabelledImages, y: torch.Tensor, s: torch.Tensor, predicted,
+                              options: SamplerOptions, out: str) -> None:
     print("2. yaw asked −40 … +40 on one seed per identity: the regressor's yaw")
     rows = y[::8][:6]
     conditions = rows.repeat_interleave(len(YAWS), 0)
@@ -85,4 +99,9 @@ def main(run: str, out: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "attribute-probe.png")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run")
+    parser.add_argument("out", nargs="?", default="attribute-probe.png", help="the yaw sweep's grid")
+    parser.add_argument("--cfg", type=float, default=1.0, help="classifier-free guidance κ (1: off)")
+    options = parser.parse_args()
+    main(options.run, options.out, options.cfg)
