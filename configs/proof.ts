@@ -1,6 +1,6 @@
 /**
  * The proof: the whole ID³ pipeline at the largest size this 2-core machine runs in the issue's 90 minutes (about 84 min
- * measured), large enough that the diffusion model's samples are heads (README "The proof" and docs/diffusion.md show them).
+ * measured with the demo's first four stages made, about 87 from empty), large enough that the diffusion model's samples are heads (README "The proof" and docs/diffusion.md show them).
  *
  *   npx id3 run configs/proof.ts
  *
