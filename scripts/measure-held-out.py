@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "python"))
 
 from id3_torch.bridge.jobs import Progress  # noqa: E402
 from id3_torch.diffusion.measure import measure_model  # noqa: E402
-from id3_torch.diffusion.sampler import SamplerOptions  # noqa: E402
+from id3_torch.jobs.diffusion import sampler_options  # noqa: E402
 
 
 def main() -> None:
@@ -49,9 +49,7 @@ def main() -> None:
         result = measure_model(
             os.path.join(options.run, "train"), manifest=os.path.join(options.run, "prepare", "manifest.csv"),
             split=options.split, per_identity=options.per_identity,
-            sampler=SamplerOptions(method=settings["method"], steps=settings["steps"], eta=settings["eta"],
-                                   guidance_scale=gamma, gradient_mode=options.mode, cfg_scale=settings["cfgScale"],
-                                   clip=settings["clip"]),
+            sampler=sampler_options(settings),
             sampler_settings=settings, seed=0, batch_size=sampler["batchSize"],
             attribute_regressor=attributes if os.path.isdir(attributes) else None,
             judges={"judge": {"kind": "folder", "path": os.path.join(options.run, "judge")}},

@@ -33,6 +33,7 @@ from ..data.image_files import write_grid_png
 from ..data.labelled_images import LabelledImages, attribute_columns
 from ..encoders import IdentityEncoder, embed_images, load_identity_encoder
 from ..encoders.attribute_regressor import AttributeRegressor, load_attribute_regressor, mean_absolute_errors
+from ..evaluation.synthetic import identity_centres
 from ..files import write_text_atomic
 from ..training.distributed import Distributed
 from .conditioning import ATTRIBUTE_NAMES, identity_conditions
@@ -73,7 +74,7 @@ def _rank1(e: torch.Tensor, labels: torch.Tensor, e_gallery: torch.Tensor, galle
     kept = torch.isin(labels, classes)
     if not kept.any():
         return float("nan")
-    centres = torch.nn.functional.normalize(torch.stack([e_gallery[gallery_labels == k].mean(0) for k in classes]), dim=-1)
+    centres = identity_centres(e_gallery, gallery_labels, int(classes.max()) + 1)[classes]
     return float((classes[(e[kept] @ centres.T).argmax(dim=1)] == labels[kept]).float().mean())
 
 
