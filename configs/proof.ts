@@ -34,11 +34,13 @@ export default defineConfig({
       sigmaData: 0.25,
       latent: { width: 32, channels: 3, steps: 1500, downscale: 2 },
     },
-    conditioning: { ...demo.diffusion?.conditioning },
+    // [ours] 20 % of the rows that keep c are told y with the attributes unknown, which trains ε(y, ∅): the sampler's
+    // classifier-free guidance then amplifies the pose and age alone (docs/diffusion.md, "Guiding the attributes alone").
+    conditioning: { ...demo.diffusion?.conditioning, attributeDropout: 0.2 },
     loss: { ...demo.diffusion?.loss },
     training: { ...demo.diffusion?.training, steps: 4000, warmupSteps: 100, checkpointEvery: 500 },
     // γ and the gradient mode come from the stage `guidance` (below); the baseline samples at γ = 0.
-    sampler: { steps: 15, batchSize: 64 },
+    sampler: { steps: 15, batchSize: 64, cfgScale: 3, cfgGuides: 'attributes' },
   },
   guidance: { scales: [0, 1, 2, 4, 8, 16], modes: ['detached', 'full'] },
   anchors: { count: 432 },

@@ -7,6 +7,7 @@ from diffusion_helpers import encoder_at, random_denoiser
 from id3_torch.diffusion.ema import EMA
 from id3_torch.diffusion.loss import denoising_weight, guidance_weight, id3_loss, identity_weight, timestep_probabilities
 from id3_torch.diffusion.model import EpsilonPreconditioning
+from id3_torch.diffusion.pose_map import PoseMapSpec
 from id3_torch.diffusion.sampler import SamplerOptions, sample_images, to_uint8
 from id3_torch.diffusion.schedule import DiffusionSchedule
 from id3_torch.diffusion.unet import UNetConfig
@@ -43,9 +44,27 @@ def test_changing_y_or_s_changes_the_output_and_dropped_rows_ignore_both(encoder
         drop = torch.ones(B, dtype=torch.bool)
         null_a = denoiser(x0, t, y, s, drop)
         null_b = denoiser(x0, t, y.roll(1, dims=0), s + 10, drop)
+        # Attributes dropped: s is ignored, y is not.
+        unknown_s = denoiser(x0, t, y, s, drop_attributes=drop)
+        unknown_s_other_s = denoiser(x0, t, y, s + 10, drop_attributes=drop)
+        unknown_s_other_y = denoiser(x0, t, y.roll(1, dims=0), s, drop_attributes=drop)
     per_row = lambda a, b: (a - b).abs().flatten(1).amax(dim=1)  # noqa: E731
     assert (per_row(base, other_y) > 1e-4).all() and (per_row(base, other_s) > 1e-4).all()
     assert torch.equal(null_a, null_b)
+    assert torch.equal(unknown_s, unknown_s_other_s)
+    assert (per_row(unknown_s, unknown_s_other_y) > 1e-4).all() and (per_row(unknown_s, base) > 1e-4).all()
+
+
+def test_with_the_attributes_dropped_the_pose_map_is_hidden_too(encoder):
+    denoiser = random_denoiser(seed=5, pose_map=PoseMapSpec(centre=(0.0, 0.0), half_axes=(0.5, 0.6)))
+    x0, y, s, _ = _batch(encoder, seed=5)
+    t = torch.tensor([10, 100, 300, 500])
+    dropped = torch.tensor([False, True, False, True])
+    with torch.no_grad():
+        shown = denoiser(x0, t, y, s, drop_attributes=dropped)
+        turned = denoiser(x0, t, y, s + torch.tensor([0.0, 30.0, 0.0, 0.0]), drop_attributes=dropped)
+    changed = (shown - turned).abs().flatten(1).amax(dim=1)
+    assert changed[~dropped].min() > 1e-4 and changed[dropped].max() == 0.0
 
 
 def test_the_edm_scalings_are_the_best_linear_epsilon_and_its_residual_spread(schedule):
@@ -149,14 +168,14 @@ def test_the_bf16_autocast_path_gives_the_float32_loss_and_gradients_to_bf16_pre
     assert not torch.equal(mixed_grad, exact_grad)  # bf16 did run
 
 
-def _plain_ddim(denoiser, schedule, y, s, seeds, *, steps, drop=None):
+def _plain_ddim(denoiser, schedule, y, s, seeds, *, steps, drop=None, drop_attributes=None):
     """Plain conditional DDIM written out: x_T from each seed, ε_θ, DDIM step (η = 0, clipped x̂0; the step
     itself is checked against diffusers in test_diffusion_schedule.py)."""
     x = torch.stack([torch.randn(3, 32, 32, generator=torch.Generator().manual_seed(seed)) for seed in seeds])
     stride = 1000 // steps
     with torch.no_grad():
         for t in [k * stride for k in reversed(range(steps))]:
-            eps = denoiser(x, torch.full((len(x),), t), y, s, drop)
+            eps = denoiser(x, torch.full((len(x),), t), y, s, drop, drop_attributes)
             x = schedule.ddim_step(x, t, t - stride, eps, None, eta=0.0, clip=True)
     return x
 
@@ -174,6 +193,11 @@ def test_without_guidance_the_sampler_is_plain_conditional_sampling(encoder, sch
     unconditional = _plain_ddim(denoiser, schedule, y, s, seeds, steps=10, drop=torch.ones(B, dtype=torch.bool))
     ours = sample_images(denoiser, schedule, y=y, s=s, seeds=seeds, options=SamplerOptions(steps=10, cfg_scale=0.0))
     assert torch.allclose(ours, unconditional, atol=1e-5)
+    # Guiding the attributes alone, κ = 0 is the model told y and no attributes: ε(y, ∅) + 0 · (ε(y, s) - ε(y, ∅)).
+    identity_only = _plain_ddim(denoiser, schedule, y, s, seeds, steps=10, drop_attributes=torch.ones(B, dtype=torch.bool))
+    ours = sample_images(denoiser, schedule, y=y, s=s, seeds=seeds,
+                         options=SamplerOptions(steps=10, cfg_scale=0.0, cfg_guides="attributes"))
+    assert torch.allclose(ours, identity_only, atol=1e-5) and not torch.allclose(ours, unconditional, atol=1e-3)
 
 
 @pytest.mark.parametrize("options", [SamplerOptions(steps=5, eta=1.0), SamplerOptions(method="ddpm"),

@@ -66,12 +66,16 @@ def test_a_tiny_model_memorises_a_handful_of_faces(memorised):
     assert (out / "grid.png").exists()
     card = json.loads((out / "model.json").read_text())
     assert card["kind"] == "id3-diffusion" and card["resolution"] == 16 and card["encoder"] == encoder
+    # Trained without attribute dropout, it has no ε(y, ∅) to guide the attributes against.
+    with pytest.raises(ValueError, match=r"cfgGuides 'attributes' needs .*attributeDropout > 0"):
+        model.sample(y=y, s=s, seeds=[0, 1, 2, 3], options=SamplerOptions(steps=2, cfg_scale=3.0, cfg_guides="attributes"))
 
 
 def test_a_killed_run_resumes_to_the_same_weights(tmp_path, encoder):
     manifest = write_faces(tmp_path / "faces", identities=3, images=3)
-    # U-Net dropout and condition dropout on: their randomness must resume too.
-    overrides = dict(model={"dropout": 0.2}, conditioning={"dropout": 0.5}, training={"steps": 7, "checkpointEvery": 3})
+    # U-Net dropout, condition dropout and attribute dropout on: their randomness must resume too.
+    overrides = dict(model={"dropout": 0.2}, conditioning={"dropout": 0.3, "attributeDropout": 0.5},
+                     training={"steps": 7, "checkpointEvery": 3})
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
     straight.mkdir(), resumed.mkdir()
     train_diffusion(training_args(manifest, straight, encoder, **overrides), Progress())
@@ -84,12 +88,14 @@ def test_a_killed_run_resumes_to_the_same_weights(tmp_path, encoder):
     for name in ("ema.safetensors", "checkpoint.safetensors"):
         a, b = load_file(str(straight / name)), load_file(str(resumed / name))
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), name  # tolerance: none, bit-equal
-    other = tmp_path / "other-seed"
-    other.mkdir()
-    train_diffusion(training_args(manifest, other, encoder, **{**overrides, "training": {**overrides["training"], "seed": 1}}),
-                    Progress())
-    a, c = load_file(str(straight / "ema.safetensors")), load_file(str(other / "ema.safetensors"))
-    assert not all(torch.equal(a[k], c[k]) for k in a)
+    assert json.loads((straight / "model.json").read_text())["training"]["attributeDropout"] == 0.5
+    for name, changed in {"other-seed": {"training": {**overrides["training"], "seed": 1}},
+                          "no-attribute-dropout": {"conditioning": {"dropout": 0.3, "attributeDropout": 0.0}}}.items():
+        other = tmp_path / name
+        other.mkdir()
+        train_diffusion(training_args(manifest, other, encoder, **{**overrides, **changed}), Progress())
+        a, c = load_file(str(straight / "ema.safetensors")), load_file(str(other / "ema.safetensors"))
+        assert not all(torch.equal(a[k], c[k]) for k in a), name
 
 
 def test_a_diverged_training_stops_at_that_step_and_is_not_written_as_done(tmp_path, encoder):
@@ -165,7 +171,8 @@ def test_the_measure_job_scores_a_model_that_reproduces_its_conditions(memorised
     result = measure({"trainDir": str(train_dir), "manifest": manifest, "split": "train", "perIdentity": 1, "seed": 0,
                       "batchSize": 4, "attributeRegressor": str(regressor), "judges": {}, "outDir": str(tmp_path / "measure"),
                       "device": "cpu", "sampler": {"method": "ddim", "steps": 20, "eta": 0.0, "guidanceScale": 0.0,
-                                                   "gradientMode": "detached", "cfgScale": 1.0, "clip": True}},
+                                                   "gradientMode": "detached", "cfgScale": 1.0, "cfgGuides": "condition",
+                                                   "clip": True}},
                      Progress())
     scores = result["identity"]["f"]
     assert result["samples"] == MEMORISED and scores["genuineCosine"] == pytest.approx(1.0, abs=1e-6)

@@ -29,7 +29,7 @@ class FixedEpsilon(nn.Module):
         super().__init__()
         self.b, self.k = b, k
 
-    def forward(self, x_t, t, y, s, drop=None):
+    def forward(self, x_t, t, y, s, drop=None, drop_attributes=None):
         return self.k * x_t + self.b
 
 
@@ -77,11 +77,12 @@ def _reference_loss(*, w, dropped, sign=1.0, profile=lambda t: 1 - 1 / (1 + math
     return sum(per_sample) / (len(per_sample) if average_over == "all" else kept_count)
 
 
-def _implemented_loss(*, w, dropped):
+def _implemented_loss(*, w, dropped, attributes_dropped=None):
     schedule = DiffusionSchedule(timesteps=T, beta_start=0.1, beta_end=0.5)
     shape = lambda rows: torch.tensor(rows).view(-1, 3, 1, 1)  # noqa: E731
     terms = id3_loss(FixedEpsilon(shape(EPS_THETA)), schedule, Normalised(), x0=shape(X0), y=torch.tensor(Y),
-                     s=torch.zeros(3, 4), t=torch.tensor(STEPS), noise=shape(NOISE), drop=torch.tensor(dropped), w=w)
+                     s=torch.zeros(3, 4), t=torch.tensor(STEPS), noise=shape(NOISE), drop=torch.tensor(dropped),
+                     drop_attributes=None if attributes_dropped is None else torch.tensor(attributes_dropped), w=w)
     return float(terms.loss)
 
 
@@ -108,6 +109,14 @@ def test_an_altered_loss_formula_is_told_apart(altered):
     dropped = [False, True, False]
     implemented = _implemented_loss(w=0.5, dropped=dropped)
     assert abs(_reference_loss(w=0.5, dropped=dropped, **altered) - implemented) > 1e-3
+
+
+def test_a_row_whose_attributes_were_dropped_keeps_its_identity_term():
+    # It keeps y, so it is still asked to preserve it: the loss of a batch with no drop at all, not of one with
+    # that row's whole condition dropped.
+    implemented = _implemented_loss(w=0.5, dropped=[False, False, False], attributes_dropped=[False, True, False])
+    assert implemented == pytest.approx(_reference_loss(w=0.5, dropped=[False, False, False]), abs=1e-6)
+    assert abs(_reference_loss(w=0.5, dropped=[False, True, False]) - implemented) > 1e-3
 
 
 # Guidance on the real schedule (T = 1000, linear β from 1e-4 to 0.02), images of 3 × 1 × 1 pixels.

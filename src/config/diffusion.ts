@@ -62,6 +62,11 @@ export const DiffusionConditioning = z
     dropout: numberInRange(0, 1)
       .default(0.1)
       .describe('[ours] probability of replacing c by the learned null token (classifier-free guidance)'),
+    attributeDropout: numberInRange(0, 1)
+      .default(0)
+      .describe(
+        "[ours] probability, among the rows that keep c, of replacing s (and the pose map) by 'unknown' while keeping y: trains ε(y, ∅), which classifier-free guidance on the attributes alone needs (sampler.cfgGuides 'attributes'); 0 = off",
+      ),
     identity: IdentityCondition.default('image').describe(
       "y of a training image: [paper] 'image', f(x0) of the image itself; [ours] 'centre', the unit mean of f over its identity's training images (one y per identity: f(x0) also carries the image's pose, which the anchors of generation do not; docs/diffusion.md, \"The identity condition\")",
     ),
@@ -141,6 +146,12 @@ export const DiffusionSampler = z
       .default('detached')
       .describe('[ours] full: through ε_θ and f; detached: ε_θ held constant (half the cost)'),
     cfgScale: numberInRange(0, 100).default(1).describe('[ours] classifier-free guidance κ; 1 = off'),
+    cfgGuides: z
+      .enum(['condition', 'attributes'])
+      .default('condition')
+      .describe(
+        "[ours] what κ amplifies: 'condition', ε(∅) + κ(ε(y, s) − ε(∅)) (identity and attributes alike); 'attributes', ε(y, ∅) + κ(ε(y, s) − ε(y, ∅)) (the attributes, holding the identity: needs a model trained with conditioning.attributeDropout > 0)",
+      ),
     clip: z.boolean().default(true).describe('clip x̂0 to [-1, 1] in each step and in the guidance'),
     guidanceTarget: z
       .enum(['embedding', 'anchor'])

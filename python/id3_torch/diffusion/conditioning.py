@@ -5,7 +5,9 @@
     ŝ = s normalised to about [-1, 1] by the paper's ranges (age [0, 100], pose [-90°, 90°]).
 
 Condition dropout [ours]: rows marked `drop` get a learned null token instead of c, which trains the
-unconditional model that classifier-free guidance needs.
+unconditional model that classifier-free guidance needs. Attribute dropout [ours]: rows marked `drop_attributes`
+keep y but read ŝ = UNKNOWN_ATTRIBUTES, a point no real attribute maps to, which trains ε_θ(x_t, t, y, ∅): what
+classifier-free guidance on the attributes alone needs (sampler.py).
 """
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ from ..evaluation.synthetic import identity_centres
 
 # [paper] age in [0, 100] years, pose in [-90°, 90°]: mapped linearly onto [-1, 1].
 ATTRIBUTE_RANGES = {"age": (0.0, 100.0), "yaw": (-90.0, 90.0), "pitch": (-90.0, 90.0), "roll": (-90.0, 90.0)}
+# [ours] ŝ of "attributes unknown": outside [-1, 1] on every axis, so the MLP can tell it from any real s.
+UNKNOWN_ATTRIBUTES = -2.0
 
 
 class ConditionEncoder(nn.Module):
@@ -38,12 +42,17 @@ class ConditionEncoder(nn.Module):
         """(B, 4) years/degrees → ŝ in about [-1, 1]."""
         return (s - self.attribute_centre) / self.attribute_half_range
 
-    def forward(self, y: torch.Tensor, s: torch.Tensor, drop: torch.Tensor | None = None) -> torch.Tensor:
-        """(B, d), (B, 4) [, (B,) bool] → c (B, 768); rows with drop=True are the null token."""
+    def forward(self, y: torch.Tensor, s: torch.Tensor, drop: torch.Tensor | None = None,
+                drop_attributes: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, d), (B, 4) [, (B,) bool, (B,) bool] → c (B, 768); rows with drop=True are the null token, rows with
+        drop_attributes=True are c of y with the attributes unknown."""
         if y.shape[-1] != self.embedding_size or s.shape[-1] != len(ATTRIBUTE_NAMES) or len(y) != len(s):
             raise ValueError(f"expected y (B, {self.embedding_size}) and s (B, {len(ATTRIBUTE_NAMES)}: "
                              f"{', '.join(ATTRIBUTE_NAMES)}), got {tuple(y.shape)} and {tuple(s.shape)}")
-        c = self.mlp(torch.cat([y, self.normalise_attributes(s)], dim=-1))
+        s_hat = self.normalise_attributes(s)
+        if drop_attributes is not None:
+            s_hat = torch.where(drop_attributes[:, None], torch.full_like(s_hat, UNKNOWN_ATTRIBUTES), s_hat)
+        c = self.mlp(torch.cat([y, s_hat], dim=-1))
         if drop is None:
             return c
         # torch.where keeps the null token in the graph even when no row drops: DDP sees every parameter used.

@@ -75,16 +75,18 @@ class LossTerms:
 
 
 def id3_loss(denoiser: torch.nn.Module, schedule: DiffusionSchedule, encoder: IdentityEncoder, *, x0: torch.Tensor,
-             y: torch.Tensor, s: torch.Tensor, t: torch.Tensor, noise: torch.Tensor, drop: torch.Tensor, w: float,
+             y: torch.Tensor, s: torch.Tensor, t: torch.Tensor, noise: torch.Tensor, drop: torch.Tensor,
+             drop_attributes: torch.Tensor | None = None, w: float,
              weighting: str = "epsilon", sigma_data: float = 0.5, autocast: bool = False) -> LossTerms:
     """One batch: x0 (B, 3, R, R) in [-1, 1], y (B, d) = f(x0), s (B, 4), t (B,), noise ε (B, 3, R, R), drop (B,).
 
     Rows whose condition was dropped (null token) get no identity term [ours]: without y the model
-    cannot be asked to preserve it. With w = 0 the identity term is still measured, without a graph.
+    cannot be asked to preserve it; rows with only their attributes dropped keep y, and the term. With w = 0 the
+    identity term is still measured, without a graph.
     """
     x_t = schedule.q_sample(x0, t, noise)
     with torch.autocast(device_type=x0.device.type, dtype=torch.bfloat16, enabled=autocast):
-        eps = denoiser(x_t, t, y, s, drop)
+        eps = denoiser(x_t, t, y, s, drop, drop_attributes)
     eps = eps.float()
     denoising = (noise - eps).square().mean(dim=(1, 2, 3))  # (B,)
     weighted = denoising_weight(schedule.alphas_cumprod, t, weighting=weighting, sigma_data=sigma_data) * denoising

@@ -55,8 +55,8 @@ class EpsilonPreconditioning(nn.Module):
 class Denoiser(nn.Module):
     """ε_θ(x_t, t, c) with c = MLP([y ; s]) (or the null token where `drop`): what DDP wraps and EMA averages.
 
-    With a `pose_map` [ours], the U-Net also reads the head-pose map of s beside x_t (0 where `drop`: the
-    unconditional model knows no pose either).
+    With a `pose_map` [ours], the U-Net also reads the head-pose map of s beside x_t (0 where `drop` or
+    `drop_attributes`: a model told no attributes is shown no pose either).
     """
 
     def __init__(self, unet: UNetConfig, *, embedding_size: int, condition_hidden: tuple[int, int] = (512, 256),
@@ -80,13 +80,15 @@ class Denoiser(nn.Module):
         return self.unet.config.image_channels
 
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, y: torch.Tensor, s: torch.Tensor,
-                drop: torch.Tensor | None = None) -> torch.Tensor:
-        c = self.condition(y, s, drop)
+                drop: torch.Tensor | None = None, drop_attributes: torch.Tensor | None = None) -> torch.Tensor:
+        c = self.condition(y, s, drop, drop_attributes)
         pose = None
         if self.pose_map is not None:
             pose = head_pose_map(s, self.resolution, self.pose_map)
-            if drop is not None:
-                pose = pose * (~drop).to(pose.dtype)[:, None, None, None]
+            hidden = [m for m in (drop, drop_attributes) if m is not None]
+            if hidden:
+                shown = ~torch.stack(hidden).any(dim=0)
+                pose = pose * shown.to(pose.dtype)[:, None, None, None]
         if self.preconditioning is None:
             return self.unet(x_t, t, c, pose)
         return self.preconditioning(lambda x: self.unet(x, t, c, pose), x_t, t)
@@ -106,6 +108,10 @@ class TrainedDiffusion:
                on_step: Callable[[], None] | None = None) -> torch.Tensor:
         """Images (B, 3, R, R) in [-1, 1] (sampler.sample_images); in latent space the guidance reads f(D(ẑ0)) and
         the samples are decoded."""
+        if options.cfg_scale != 1.0 and options.cfg_guides == "attributes" and not self.attribute_dropout:
+            raise ValueError("sampler.cfgGuides 'attributes' needs ε_θ(x_t, t, y, ∅), which a model learns only with "
+                             "diffusion.conditioning.attributeDropout > 0; this model was trained without it "
+                             "(use cfgGuides 'condition', or retrain)")
         if self.decoder is not None and encoder is not None:
             encoder = DecodedIdentity(encoder, self.decoder)
         x = sample_images(self.denoiser, self.schedule, y=y, s=s, seeds=seeds, options=options, encoder=encoder,
@@ -119,6 +125,11 @@ class TrainedDiffusion:
     def identity_condition(self) -> str:
         """What y was in training: "image" (f(x0)) or "centre" (its identity's); cards older than the option: image."""
         return self.card["training"].get("identityCondition", "image")
+
+    @property
+    def attribute_dropout(self) -> float:
+        """p of the attribute dropout it was trained with; cards older than the option: 0."""
+        return self.card.get("training", {}).get("attributeDropout", 0.0)
 
     @property
     def encoder_spec(self) -> dict:

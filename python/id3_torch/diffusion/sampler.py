@@ -4,7 +4,10 @@
 
 ŷ is the guidance target (y_ij, or the anchor w_i: given apart from the condition). Gradient mode
 `full` back-propagates through ε_θ and f; `detached` holds ε_θ constant, so x̂0 moves by
-1/sqrt(ᾱ_t) per unit of x_t. Optional classifier-free guidance: ε = ε_∅ + κ (ε_c - ε_∅).
+1/sqrt(ᾱ_t) per unit of x_t. Optional classifier-free guidance [ours]: ε = ε_∅ + κ (ε_c - ε_∅), where ε_∅ is
+ε_θ(x_t, t, ∅) (cfg_guides `condition`: κ amplifies identity and attributes alike) or ε_θ(x_t, t, y, ∅)
+(`attributes`: κ amplifies the attributes and holds the identity; the model must have been trained with
+attribute dropout).
 
 Every image has its own generator, seeded by its seed, that draws its x_T and its per-step noise,
 so an image depends only on its seed and condition, never on the batch it is sampled in.
@@ -23,7 +26,7 @@ from .schedule import DiffusionSchedule
 if TYPE_CHECKING:  # model.py samples through this module
     from .model import Denoiser
 
-METHODS, GRADIENT_MODES = ("ddim", "ddpm"), ("full", "detached")
+METHODS, GRADIENT_MODES, CFG_GUIDES = ("ddim", "ddpm"), ("full", "detached"), ("condition", "attributes")
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,7 @@ class SamplerOptions:
     guidance_scale: float = 0.0  # γ; 0 = no identity guidance
     gradient_mode: str = "detached"  # full | detached (the config's default too)
     cfg_scale: float = 1.0  # classifier-free guidance κ; 1 = off
+    cfg_guides: str = "condition"  # what κ amplifies: condition (against ε(∅)) | attributes (against ε(y, ∅))
     clip: bool = True  # x̂0 clipped to [-1, 1] in every step and in the guidance
 
     def __post_init__(self) -> None:
@@ -42,6 +46,8 @@ class SamplerOptions:
             raise ValueError(f"sampler.method: expected one of {', '.join(METHODS)}, got {self.method!r}")
         if self.gradient_mode not in GRADIENT_MODES:
             raise ValueError(f"sampler.gradientMode: expected one of {', '.join(GRADIENT_MODES)}, got {self.gradient_mode!r}")
+        if self.cfg_guides not in CFG_GUIDES:
+            raise ValueError(f"sampler.cfgGuides: expected one of {', '.join(CFG_GUIDES)}, got {self.cfg_guides!r}")
 
 
 def to_uint8(images: torch.Tensor) -> torch.Tensor:
@@ -55,15 +61,17 @@ def _image_noise(generators: list[torch.Generator], shape: tuple[int, ...], devi
 
 
 def _epsilon(denoiser: torch.nn.Module, x: torch.Tensor, t: int, y: torch.Tensor, s: torch.Tensor,
-             cfg_scale: float) -> torch.Tensor:
+             options: SamplerOptions) -> torch.Tensor:
     """ε_θ(x_t, t, c), or with classifier-free guidance ε_∅ + κ (ε_c - ε_∅) (one batched call)."""
     steps = torch.full((len(x),), t, device=x.device, dtype=torch.long)
-    if cfg_scale == 1.0:
+    if options.cfg_scale == 1.0:
         return denoiser(x, steps, y, s)
-    drop = torch.cat([torch.zeros(len(x), dtype=torch.bool), torch.ones(len(x), dtype=torch.bool)]).to(x.device)
+    # The second half of the batch is ε_∅: the null token, or y with the attributes unknown.
+    second_half = torch.cat([torch.zeros(len(x), dtype=torch.bool), torch.ones(len(x), dtype=torch.bool)]).to(x.device)
+    dropped = {"drop" if options.cfg_guides == "condition" else "drop_attributes": second_half}
     conditional, unconditional = denoiser(torch.cat([x, x]), torch.cat([steps, steps]), torch.cat([y, y]),
-                                          torch.cat([s, s]), drop).chunk(2)
-    return unconditional + cfg_scale * (conditional - unconditional)
+                                          torch.cat([s, s]), **dropped).chunk(2)
+    return unconditional + options.cfg_scale * (conditional - unconditional)
 
 
 def _adjusted_epsilon(denoiser: torch.nn.Module, schedule: DiffusionSchedule, encoder: IdentityEncoder | None,
@@ -72,16 +80,16 @@ def _adjusted_epsilon(denoiser: torch.nn.Module, schedule: DiffusionSchedule, en
     """ε̃ of the adjusted gradient vector field; with γ = 0 exactly ε_θ (no graph is built)."""
     if options.guidance_scale == 0.0:
         with torch.no_grad():
-            return _epsilon(denoiser, x, t, y, s, options.cfg_scale)
+            return _epsilon(denoiser, x, t, y, s, options)
     if encoder is None:
         raise ValueError("sampler.guidanceScale > 0 needs the identity encoder f")
     with torch.enable_grad():
         x_t = x.detach().requires_grad_(True)
         if options.gradient_mode == "full":
-            eps = _epsilon(denoiser, x_t, t, y, s, options.cfg_scale)
+            eps = _epsilon(denoiser, x_t, t, y, s, options)
         else:  # detached: ε_θ held constant
             with torch.no_grad():
-                eps = _epsilon(denoiser, x_t, t, y, s, options.cfg_scale)
+                eps = _epsilon(denoiser, x_t, t, y, s, options)
         x0_hat = schedule.predict_x0(x_t, t, eps, clip=options.clip)
         agreement = (target * encoder(x0_hat)).sum()  # Σ_i ⟨ŷ_i, f(x̂0_i)⟩: each image's gradient is its own
         (score,) = torch.autograd.grad(agreement, x_t)  # ∇_{x_t} ⟨ŷ, f(x̂0(x_t))⟩

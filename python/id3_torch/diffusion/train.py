@@ -68,6 +68,7 @@ class DiffusionTrainingOptions:
     condition_hidden: tuple[int, int]
     condition_size: int
     condition_dropout: float  # p of the learned null token
+    attribute_dropout: float  # p, among the rows that keep c, of s unknown (y kept) [ours]
     identity_condition: str  # y of a training image: image (f(x0), the paper's) | centre (its identity's) [ours]
     pose_map: PoseMapSpec | None  # the head-pose map read beside x_t [ours]; None = off
     latent: AutoencoderOptions | None  # the autoencoder whose latents the denoiser works in [ours]; None = pixels
@@ -174,13 +175,16 @@ def train_denoiser(options: DiffusionTrainingOptions, *, manifest: str, out_dir:
             t = torch.multinomial(t_probabilities, len(batch), replacement=True, generator=generator)
             noise = torch.randn(x0.shape, generator=generator, device=device)  # ε
             drop = torch.rand(len(batch), generator=generator, device=device) < options.condition_dropout
+            # Drawn only when on, so that a model trained without it keeps its random stream.
+            drop_attributes = None if options.attribute_dropout == 0 else \
+                ~drop & (torch.rand(len(batch), generator=generator, device=device) < options.attribute_dropout)
             torch.manual_seed(step_seed("dropout", seed=options.seed, rank=dist.rank, step=step))
             lr = warmup_constant(step, base_lr=options.lr, warmup_steps=options.warmup_steps)
             for group in optimizer.param_groups:
                 group["lr"] = lr
 
             terms = id3_loss(trained, schedule, loss_encoder, x0=x0, y=y_all[batch].to(device), s=s_all[batch].to(device),
-                             t=t, noise=noise, drop=drop, w=options.w, weighting=options.weighting,
+                             t=t, noise=noise, drop=drop, drop_attributes=drop_attributes, w=options.w, weighting=options.weighting,
                              sigma_data=options.model.sigma_data, autocast=bf16)
             optimizer.zero_grad(set_to_none=True)
             terms.loss.backward()
@@ -201,7 +205,8 @@ def train_denoiser(options: DiffusionTrainingOptions, *, manifest: str, out_dir:
 
     if dist.is_main:
         training = {"steps": options.steps, "w": options.w, "weighting": options.weighting, "bf16": bf16,
-                    "conditionDropout": options.condition_dropout, "identityCondition": options.identity_condition,
+                    "conditionDropout": options.condition_dropout, "attributeDropout": options.attribute_dropout,
+                    "identityCondition": options.identity_condition,
                     "images": len(data), "seed": options.seed}
         save_safetensors(os.path.join(out_dir, EMA_WEIGHTS), ema.shadow)
         write_model_card(out_dir, unet=unet, schedule=schedule, embedding_size=encoder.embedding_size,

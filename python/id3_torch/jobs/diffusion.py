@@ -13,7 +13,7 @@ from ..encoders.attribute_regressor import fit_attribute_regressor
 def sampler_options(d: dict) -> SamplerOptions:
     """The contract's `SamplerArgs` (camelCase) as the sampler's options."""
     return SamplerOptions(method=d["method"], steps=d["steps"], eta=d["eta"], guidance_scale=d["guidanceScale"],
-                          gradient_mode=d["gradientMode"], cfg_scale=d["cfgScale"], clip=d["clip"])
+                          gradient_mode=d["gradientMode"], cfg_scale=d["cfgScale"], cfg_guides=d["cfgGuides"], clip=d["clip"])
 
 
 def model_options(d: dict) -> ModelOptions:
@@ -34,7 +34,8 @@ def training_options(args: dict) -> DiffusionTrainingOptions:
     c, sch, loss, t = args["conditioning"], args["schedule"], args["loss"], args["training"]
     return DiffusionTrainingOptions(
         model=model_options(args["model"]), condition_hidden=tuple(c["hidden"]), condition_size=c["size"],
-        condition_dropout=c["dropout"], identity_condition=c["identity"], pose_map=PoseMapSpec.from_json(c["poseMap"]),
+        condition_dropout=c["dropout"], attribute_dropout=c["attributeDropout"], identity_condition=c["identity"],
+        pose_map=PoseMapSpec.from_json(c["poseMap"]),
         latent=latent_options(args["model"]["latent"]), timesteps=sch["timesteps"],
         beta_start=sch["betaStart"], beta_end=sch["betaEnd"], w=loss["w"], weighting=loss["weighting"],
         log_sigma_mean=loss["logSigmaMean"], log_sigma_std=loss["logSigmaStd"], steps=t["steps"],

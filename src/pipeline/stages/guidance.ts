@@ -98,7 +98,9 @@ export const guidanceStage: Stage<GuidanceSummary> = {
   },
   describe: (config) => {
     const g = choiceOf(config);
-    return `γ ∈ {${g.scales.join(', ')}} × ${g.modes.join(' / ')}, chosen on the validation identities by the judge`;
+    const { cfgScale, cfgGuides } = config.diffusion!.sampler;
+    const cfg = cfgScale === 1 ? '' : ` (classifier-free guidance κ ${cfgScale} on the ${cfgGuides})`;
+    return `γ ∈ {${g.scales.join(', ')}} × ${g.modes.join(' / ')}${cfg}, chosen on the validation identities by the judge`;
   },
   summarize: (s) => {
     const unguided = s.rows.find((r) => r.guidanceScale === 0);

@@ -75,7 +75,8 @@ export const trainStage: Stage<TrainSummary> = {
     return (
       `U-Net ${m.channels}×[${m.channelMults.join(',')}]${m.patchSize > 1 ? ` on ${m.patchSize}×${m.patchSize} patches` : ''} at ${config.dataset.resolution} px` +
       (m.latent ? ` (on ${side}×${side}×${m.latent.channels} latents, autoencoder ${m.latent.steps} steps)` : '') +
-      `${d.conditioning.poseMap ? ' with the head-pose map' : ''}${d.conditioning.identity === 'centre' ? ', y = identity centres' : ''}, ` +
+      `${d.conditioning.poseMap ? ' with the head-pose map' : ''}${d.conditioning.identity === 'centre' ? ', y = identity centres' : ''}` +
+      `${d.conditioning.attributeDropout ? `, attributes dropped for ${+(d.conditioning.attributeDropout * 100).toFixed(1)} % of rows` : ''}, ` +
       `w ${d.loss.w}, ${d.training.steps} steps, batch ${d.training.batchSize} × ${d.training.processes} process(es)`
     );
   },
