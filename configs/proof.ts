@@ -1,14 +1,16 @@
 /**
- * The proof: the whole ID³ pipeline at the largest size this 2-core machine runs in the issue's 90 minutes (about 84 min
- * measured with the demo's first four stages made, about 87 from empty), large enough that the diffusion model's samples are heads (README "The proof" and docs/diffusion.md show them).
+ * The proof: the whole ID³ pipeline at the largest size this 2-core machine runs in the issue's 90 minutes (about 68 min
+ * measured with the demo's first four stages made, about 73 from empty), large enough that the diffusion model's samples
+ * are heads (README "The proof" and docs/diffusion.md show them).
  *
  *   npx id3 run configs/proof.ts
  *
  * It shares the demo's parametric face set, encoder f and judge (so a finished demo's first stages are
  * reused), and its latent-space model [ours], and changes what the demo cannot afford: a finer latent (16 × 16 × 3)
  * fitted almost 4 times longer and the U-Net trained 5 times longer on it; a synthetic set of 432 identities × 8 images
- * (3,456: half the real training split's 6,800); DDIM in 15 steps. Two variants over 3 seeds each (anchors,
- * plan, sampling and face-recognition training; one diffusion model per loss setting):
+ * (3,456: half the real training split's 6,800); DDIM in 15 steps with classifier-free guidance on the attributes
+ * alone at κ = 3 (chosen on the validation identities). Two variants over 3 seeds each (anchors, plan, sampling and
+ * face-recognition training; one diffusion model per loss setting):
  * - `id3`: the ID loss (w = 0.5), Tammes anchors, the guidance at the γ and gradient mode that the stage
  *   `guidance` chooses on the 50 validation identities by the judge's person rank-1 (never by f, never on the test
  *   identities);

@@ -162,14 +162,22 @@ export const DiffusionSampler = z
   .prefault({});
 export type DiffusionSampler = z.infer<typeof DiffusionSampler>;
 
-export const DiffusionConfig = z.strictObject({
-  model: DiffusionModel.describe('the U-Net ε_θ'),
-  conditioning: DiffusionConditioning.describe('c = MLP([y ; s])'),
-  schedule: DiffusionSchedule.describe('the DDPM noise schedule (ε-prediction)'),
-  loss: DiffusionLoss.describe('the ID-preserving loss'),
-  training: DiffusionTraining.describe('the optimiser loop of the stage "train"'),
-  sampler: DiffusionSampler.describe("how samples are drawn (not part of the train stage's key)"),
-});
+export const DiffusionConfig = z
+  .strictObject({
+    model: DiffusionModel.describe('the U-Net ε_θ'),
+    conditioning: DiffusionConditioning.describe('c = MLP([y ; s])'),
+    schedule: DiffusionSchedule.describe('the DDPM noise schedule (ε-prediction)'),
+    loss: DiffusionLoss.describe('the ID-preserving loss'),
+    training: DiffusionTraining.describe('the optimiser loop of the stage "train"'),
+    sampler: DiffusionSampler.describe("how samples are drawn (not part of the train stage's key)"),
+  })
+  .refine((d) => d.sampler.cfgScale === 1 || d.sampler.cfgGuides === 'condition' || d.conditioning.attributeDropout > 0, {
+    // Caught here, before the train stage spends its hours on a model the sampler would then refuse.
+    error:
+      "expected conditioning.attributeDropout > 0 for classifier-free guidance on the attributes: the model learns ε(y, ∅) only from rows whose attributes were dropped (or cfgGuides 'condition', or cfgScale 1)",
+    path: ['sampler', 'cfgGuides'],
+    when: (p) => p.issues.length === 0,
+  });
 export type DiffusionConfig = z.infer<typeof DiffusionConfig>;
 
 /** The side of what the U-Net denoises: the image's, or in latent space its latents'. */

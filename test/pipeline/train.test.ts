@@ -141,7 +141,7 @@ describe('train (ID³ diffusion)', () => {
     expect(existsSync(path.join(result.dir, 'train', 'ema.safetensors'))).toBe(true);
   });
 
-  it('refuses a diffusion section without an encoder, a U-Net that does not fit the image side (or its latents), an unknown identity condition', () => {
+  it('refuses a diffusion section without an encoder, a U-Net that does not fit the image side (or its latents), an unknown identity condition, attribute guidance without attribute dropout', () => {
     const { encoder: _encoder, ...noEncoder } = input('x');
     expect(() => resolveConfig(noEncoder, 'test')).toThrow(/encoder: expected an encoder section/);
     expect(() => resolveConfig(input('x', 1, { model: { patchSize: 3 } }), 'test')).toThrow(
@@ -161,5 +161,12 @@ describe('train (ID³ diffusion)', () => {
     // y of a training image: the paper's f(x0) unless a config asks for its identity's centre.
     expect(resolveConfig(input('x'), 'test').diffusion!.conditioning.identity).toBe('image');
     expect(() => resolveConfig(input('x', 1, { conditioning: { identity: 'mean' } }), 'test')).toThrow(/diffusion\.conditioning\.identity/);
+    // Guiding the attributes alone needs a model that learnt ε(y, ∅): refused before any training.
+    const onAttributes = { sampler: { cfgScale: 3, cfgGuides: 'attributes' as const } };
+    expect(() => resolveConfig(input('x', 1, onAttributes), 'test')).toThrow(
+      /diffusion\.sampler\.cfgGuides: expected conditioning\.attributeDropout > 0/,
+    );
+    expect(() => resolveConfig(input('x', 1, { ...onAttributes, conditioning: { attributeDropout: 0.2 } }), 'test')).not.toThrow();
+    expect(() => resolveConfig(input('x', 1, { sampler: { cfgScale: 1, cfgGuides: 'attributes' } }), 'test')).not.toThrow();
   });
 });
