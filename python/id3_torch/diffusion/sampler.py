@@ -68,9 +68,10 @@ def _epsilon(denoiser: torch.nn.Module, x: torch.Tensor, t: int, y: torch.Tensor
         return denoiser(x, steps, y, s)
     # The second half of the batch is ε_∅: the null token, or y with the attributes unknown.
     second_half = torch.cat([torch.zeros(len(x), dtype=torch.bool), torch.ones(len(x), dtype=torch.bool)]).to(x.device)
-    dropped = {"drop" if options.cfg_guides == "condition" else "drop_attributes": second_half}
+    on_condition = options.cfg_guides == "condition"
     conditional, unconditional = denoiser(torch.cat([x, x]), torch.cat([steps, steps]), torch.cat([y, y]),
-                                          torch.cat([s, s]), **dropped).chunk(2)
+                                          torch.cat([s, s]), drop=second_half if on_condition else None,
+                                          drop_attributes=None if on_condition else second_half).chunk(2)
     return unconditional + options.cfg_scale * (conditional - unconditional)
 
 
